@@ -1,0 +1,66 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+WEB_PORT ?= 8000
+
+# Local development runs with DEBUG on (the insecure default secret key is refused otherwise).
+export DEBUG ?= 1
+export WEB_PORT
+
+.PHONY: help venv services tools migrate topics run test lint stop clean status
+
+help:
+	@echo "make run       set everything up and run the platform (web :$(WEB_PORT), worker, beat, consumer)"
+	@echo "make test      set everything up and run the whole test suite"
+	@echo "make services  start PostgreSQL :54329, Redis :63799, Kafka :29092 only"
+	@echo "make stop      stop the services this project started"
+	@echo "make clean     stop, then delete .devstack/ (all local data) and .venv/"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11+ or pass PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "make: $(PYTHON) is older than 3.11; pass PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "make: installing Python requirements into $(VENV)"
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt \
+	  || { echo "make: pip install failed (PyPI unreachable?); check the network or a PIP_INDEX_URL mirror, then rerun" >&2; exit 1; }
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+services: venv
+	@scripts/devstack.sh start
+
+tools:
+	@scripts/devstack.sh tools
+
+migrate: services
+	@$(PY) manage.py migrate --no-input -v 0
+
+topics: services
+	@$(PY) manage.py kafka_create_topics
+
+run: migrate topics
+	@scripts/devstack.sh check-free-port $(WEB_PORT) WEB_PORT
+	@echo "make: platform on http://localhost:$(WEB_PORT) (admin /admin/, API docs /api/docs/); Ctrl-C stops it"
+	@$(VENV)/bin/honcho start -f Procfile
+
+test: services tools
+	@$(VENV)/bin/ruff check .
+	@$(PY) -m pytest
+
+lint: venv
+	@$(VENV)/bin/ruff check .
+
+status:
+	@scripts/devstack.sh status
+
+stop:
+	@scripts/devstack.sh stop
+
+clean: stop
+	rm -rf .devstack $(VENV)

@@ -1,0 +1,3 @@
+"""Project-wide pytest configuration: fixtures live in tests/fixtures.py."""
+
+pytest_plugins = ["tests.fixtures"]

@@ -1,0 +1,109 @@
+"""One error type for expected failures, and one DRF handler for all errors.
+
+Every error leaves the API as ``{"code": ..., "message": ..., "fields": {...}}``
+with a 4xx status, so that clients can branch on ``code`` and show ``message``.
+``fields`` maps each offending field (camelCase, as the client sent it) to its
+messages; it is present only for field errors.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    """An expected failure of a service: a rule of the domain said no.
+
+    ``code`` is machine-readable and stable; ``message`` is for people.
+    """
+
+    def __init__(self, code: str, message: str, *, http_status: int = 400, fields: dict | None = None):
+        super().__init__(message)
+        self.code = str(code)
+        self.message = message
+        self.http_status = http_status
+        self.fields = fields
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    body = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as {"field" or "field.sub": [messages]}."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = key if not prefix else f"{prefix}.{key}"
+            if key == "non_field_errors":
+                name = prefix or "nonFieldErrors"
+            for k, v in _flatten(value, name).items():
+                out.setdefault(k, []).extend(v)
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return {prefix or "nonFieldErrors": [str(item) for item in detail]}
+        out = {}
+        for index, item in enumerate(detail):
+            for k, v in _flatten(item, f"{prefix}[{index}]").items():
+                out.setdefault(k, []).extend(v)
+        return out
+    return {prefix or "nonFieldErrors": [str(detail)]}
+
+
+def _validation_response(detail) -> Response:
+    fields = _flatten(detail)
+    first_field, messages = next(iter(fields.items()))
+    message = f"{first_field}: {messages[0]}"
+    if len(fields) > 1:
+        message += f" (and {len(fields) - 1} more field error(s))"
+    return Response(error_body("invalid_input", message, fields), status=status.HTTP_400_BAD_REQUEST)
+
+
+_DRF_CODES = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, exceptions.ValidationError):
+        return _validation_response(exc.detail)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        # An unexpected failure: log it with its traceback and answer in the same shape.
+        logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
+        return Response(
+            error_body("internal_error", "An unexpected error occurred; it has been logged."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+    response.data = error_body(code, str(detail))
+    return response

@@ -1,0 +1,10 @@
+import os
+import socket
+
+from celery import shared_task
+
+
+@shared_task(ignore_result=False)
+def worker_identity() -> dict:
+    """Where a task ran: lets operators (and tests) see a worker is alive."""
+    return {"hostname": socket.gethostname(), "pid": os.getpid()}

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Project-local PostgreSQL, Redis and Apache Kafka, for development and tests.
+#
+#   scripts/devstack.sh start    start what is not running yet (idempotent)
+#   scripts/devstack.sh stop     stop only what this script started (pid files)
+#   scripts/devstack.sh status   one line per service
+#   scripts/devstack.sh tools    install test-only tools (docker-compose, chromium) if missing
+#
+# Data lives in .devstack/ (git-ignored) and survives stop/start. Every failure
+# prints one line naming the cause and the fix, and exits non-zero.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK="${DEVSTACK_DIR:-$ROOT/.devstack}"
+
+PG_PORT="${DEVSTACK_PG_PORT:-54329}"
+REDIS_PORT="${DEVSTACK_REDIS_PORT:-63799}"
+KAFKA_PORT="${DEVSTACK_KAFKA_PORT:-29092}"
+KAFKA_CONTROLLER_PORT="${DEVSTACK_KAFKA_CONTROLLER_PORT:-29093}"
+KAFKA_HEAP="${DEVSTACK_KAFKA_HEAP:-512m}"
+START_TIMEOUT_S="${DEVSTACK_START_TIMEOUT_S:-90}"
+
+die() { echo "devstack: $*" >&2; exit 1; }
+say() { echo "devstack: $*"; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_port() { # name port pidfile logfile
+  local deadline=$((SECONDS + START_TIMEOUT_S))
+  until port_open "$2"; do
+    pid_alive "$3" || die "$1 exited during start-up; see $4"
+    [ $SECONDS -lt $deadline ] || die "$1 did not answer on port $2 within ${START_TIMEOUT_S}s; see $4"
+    sleep 0.3
+  done
+}
+
+refuse_foreign_port() { # name port env-var
+  if port_open "$2"; then
+    die "port $2 is already in use by another process, not by our $1; stop that process or choose another port with $3=<port>"
+  fi
+}
+
+apt_install() { # package...
+  [ "$(id -u)" = 0 ] || die "$* missing; install it (apt-get install $*) or run as root so this script can"
+  command -v apt-get >/dev/null || die "$* missing and apt-get is not available; install $* by hand"
+  say "installing $* with apt-get"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >"$STACK/apt.log" 2>&1 \
+    || die "apt-get install $* failed (Debian registry unreachable?); see $STACK/apt.log"
+}
+
+# --- PostgreSQL -------------------------------------------------------------
+
+pg_bin() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+  echo "$d"
+}
+
+pg_as_owner() { # PostgreSQL refuses to run as root: use the postgres system user then.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_external() {
+  [ -n "${DATABASE_URL:-}" ] && [[ "$DATABASE_URL" != *":$PG_PORT/"* ]]
+}
+
+pg_start() {
+  if pg_external; then say "postgres: DATABASE_URL points elsewhere, not starting a local cluster"; return; fi
+  local dir="$STACK/postgres" pidfile="$STACK/postgres/data/postmaster.pid"
+  if [ -z "$(pg_bin)" ]; then apt_install postgresql; fi
+  local bin; bin="$(pg_bin)"
+  [ -x "$bin/initdb" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql; apt-get install postgresql"
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
+  if pg_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    say "postgres: already running on port $PG_PORT"; return
+  fi
+  refuse_foreign_port postgres "$PG_PORT" DEVSTACK_PG_PORT
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    say "postgres: initialising cluster in $dir/data"
+    pg_as_owner "$bin/initdb" -D "$dir/data" -U prepaid --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || die "initdb failed; see $dir/initdb.log"
+    cat >>"$dir/data/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$dir'
+max_connections = 400
+shared_buffers = 256MB
+EOF
+  fi
+  pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t "$START_TIMEOUT_S" start >/dev/null \
+    || die "postgres failed to start; see $dir/postgres.log"
+  if ! pg_as_owner "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U prepaid -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname = 'prepaid'" | grep -q 1; then
+    pg_as_owner "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U prepaid prepaid
+  fi
+  say "postgres: running on 127.0.0.1:$PG_PORT (pid $(head -n 1 "$pidfile"))"
+}
+
+pg_stop() {
+  local bin; bin="$(pg_bin)"
+  [ -n "$bin" ] && [ -f "$STACK/postgres/data/postmaster.pid" ] || return 0
+  pg_as_owner "$bin/pg_ctl" -D "$STACK/postgres/data" -m fast -w stop >/dev/null 2>&1 && say "postgres: stopped" || true
+}
+
+# --- Redis ------------------------------------------------------------------
+
+redis_start() {
+  local dir="$STACK/redis" pidfile="$STACK/redis/redis.pid"
+  command -v redis-server >/dev/null || apt_install redis-server
+  mkdir -p "$dir"
+  if pid_alive "$pidfile"; then say "redis: already running on port $REDIS_PORT"; return; fi
+  refuse_foreign_port redis "$REDIS_PORT" DEVSTACK_REDIS_PORT
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --daemonize yes \
+    --pidfile "$pidfile" --logfile "$dir/redis.log" --appendonly yes --save "" >/dev/null \
+    || die "redis-server failed to start; see $dir/redis.log"
+  local deadline=$((SECONDS + 10))
+  until [ -s "$pidfile" ]; do [ $SECONDS -lt $deadline ] || die "redis wrote no pid file; see $dir/redis.log"; sleep 0.1; done
+  wait_port redis "$REDIS_PORT" "$pidfile" "$dir/redis.log"
+  say "redis: running on 127.0.0.1:$REDIS_PORT (pid $(cat "$pidfile"))"
+}
+
+redis_stop() { stop_pidfile redis "$STACK/redis/redis.pid"; }
+
+# --- Kafka (KRaft, single node, jars from Maven Central) -------------------
+
+kafka_fetch() {
+  local lib="$STACK/kafka/lib" stamp="$STACK/kafka/lib/.pom.sha"
+  local sha; sha="$(sha256sum "$ROOT/deploy/kafka/pom.xml" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sha" ]; then return; fi
+  command -v mvn >/dev/null || die "Maven (mvn) not found; it fetches Kafka from Maven Central: apt-get install maven"
+  say "kafka: fetching broker jars from Maven Central (first run only)"
+  rm -rf "$lib" && mkdir -p "$lib"
+  mvn -q -B -f "$ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib" \
+    >"$STACK/kafka/mvn.log" 2>&1 \
+    || die "could not fetch Kafka jars with Maven (Maven Central unreachable?); see $STACK/kafka/mvn.log"
+  echo "$sha" >"$stamp"
+}
+
+kafka_start() {
+  local dir="$STACK/kafka" pidfile="$STACK/kafka/kafka.pid"
+  command -v java >/dev/null || die "Java not found; Kafka needs a JRE 17+: apt-get install openjdk-17-jre-headless"
+  mkdir -p "$dir"
+  if pid_alive "$pidfile"; then say "kafka: already running on port $KAFKA_PORT"; return; fi
+  refuse_foreign_port kafka "$KAFKA_PORT" DEVSTACK_KAFKA_PORT
+  refuse_foreign_port kafka-controller "$KAFKA_CONTROLLER_PORT" DEVSTACK_KAFKA_CONTROLLER_PORT
+  kafka_fetch
+  sed -e "s#@DATA@#$dir/data#; s#@PORT@#$KAFKA_PORT#g; s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+    "$ROOT/deploy/kafka/server.properties" >"$dir/server.properties"
+  local cp="$dir/lib/*" log4j="-Dlog4j2.configurationFile=$ROOT/deploy/kafka/log4j2.properties -Dkafka.logs.dir=$dir"
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    say "kafka: formatting KRaft storage in $dir/data"
+    # shellcheck disable=SC2086
+    java $log4j -cp "$cp" kafka.tools.StorageTool format \
+      -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid)" -c "$dir/server.properties" \
+      >"$dir/format.log" 2>&1 || die "kafka storage format failed; see $dir/format.log"
+  fi
+  # shellcheck disable=SC2086
+  nohup java -Xmx"$KAFKA_HEAP" -Xms"$KAFKA_HEAP" $log4j -cp "$cp" kafka.Kafka "$dir/server.properties" \
+    >"$dir/kafka.out" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  wait_port kafka "$KAFKA_PORT" "$pidfile" "$dir/kafka.out"
+  say "kafka: running on localhost:$KAFKA_PORT (pid $(cat "$pidfile"))"
+}
+
+kafka_stop() { stop_pidfile kafka "$STACK/kafka/kafka.pid"; }
+
+stop_pidfile() { # name pidfile
+  pid_alive "$2" || { rm -f "$2"; return 0; }
+  local pid deadline=$((SECONDS + 60)); pid="$(cat "$2")"
+  kill "$pid"
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then kill -9 "$pid" 2>/dev/null || true; fi
+    sleep 0.2
+  done
+  rm -f "$2"
+  say "$1: stopped"
+}
+
+status() {
+  local bin; bin="$(pg_bin)"
+  if [ -n "$bin" ] && pg_as_owner "$bin/pg_ctl" -D "$STACK/postgres/data" status >/dev/null 2>&1; then
+    say "postgres: running on $PG_PORT"; else say "postgres: stopped"; fi
+  if pid_alive "$STACK/redis/redis.pid"; then say "redis: running on $REDIS_PORT"; else say "redis: stopped"; fi
+  if pid_alive "$STACK/kafka/kafka.pid"; then say "kafka: running on $KAFKA_PORT"; else say "kafka: stopped"; fi
+}
+
+mkdir -p "$STACK"
+check_free_port() { # port env-var: for processes the Makefile starts itself (web)
+  if port_open "$1"; then die "port $1 is already in use by another process; stop it or choose another port with $2=<port>"; fi
+}
+
+tools() { # test-only tools from Debian: compose file validation, a headless browser
+  local missing=()
+  command -v docker-compose >/dev/null || missing+=(docker-compose)
+  command -v chromium >/dev/null || missing+=(chromium)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
+cmd="${1:-}"; shift || true
+services=("$@"); [ ${#services[@]} -gt 0 ] || services=(postgres redis kafka)
+case "$cmd" in
+  start) for s in "${services[@]}"; do case "$s" in
+           postgres) pg_start ;; redis) redis_start ;; kafka) kafka_start ;;
+           *) die "unknown service $s (postgres, redis, kafka)" ;; esac; done ;;
+  stop) kafka_stop; redis_stop; pg_stop ;;
+  status) status ;;
+  tools) tools ;;
+  check-free-port) check_free_port "${services[0]}" "${services[1]:-PORT}" ;;
+  *) echo "usage: $0 start [postgres|redis|kafka...]|stop|status|tools|check-free-port PORT VAR" >&2; exit 2 ;;
+esac

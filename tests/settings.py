@@ -1,0 +1,18 @@
+"""Settings for the test suite: the real local services, kept apart from `make run`.
+
+Tests use their own database (pytest-django's ``test_`` copy), their own Redis
+database number and their own Kafka topics, so a running platform and a test
+run on one machine do not read each other's messages.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0c1f7b0e5d2a4b8f9e3a6c7d")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/15")
+os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "test.wallet-events")
+os.environ.setdefault("KAFKA_CONSUMER_GROUP", "test.notification-service")
+
+from prepaid.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
