@@ -1,2 +1,43 @@
+from django.contrib import admin
 
-# Register your models here.
+from ledger.models import Account, JournalEntry, Posting
+from prepaid.admin import ReadOnlyAdmin
+
+
+class PostingInline(admin.TabularInline):
+    model = Posting
+    fields = ("account", "amount")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "user", "amount", "balance_after", "order_id", "created_at")
+    list_filter = ("kind", "created_at")
+    search_fields = ("=id", "user__username", "=user__id", "=order_id", "=payment_key", "=idempotency_key")
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in JournalEntry._meta.fields]
+    inlines = [PostingInline]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ("code", "kind", "currency", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("code",)
+    show_full_result_count = False
+
+
+@admin.register(Posting)
+class PostingAdmin(ReadOnlyAdmin):
+    list_display = ("id", "entry", "account", "amount")
+    search_fields = ("=entry__id", "account__code")
+    list_select_related = ("entry", "account")
+    show_full_result_count = False

@@ -139,7 +139,20 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+# Periodic sweeps. Each entry expires before the next run is due, so a backlog
+# of missed runs is dropped rather than executed all at once.
+CELERY_BEAT_SCHEDULE: dict = {
+    "payment-recover-pending": {
+        "task": "wallets.tasks.payment_recover_pending",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "idempotency-purge-expired": {
+        "task": "wallets.tasks.idempotency_purge_expired",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
+}
 
 # --- Kafka ---------------------------------------------------------------------
 
@@ -226,3 +239,31 @@ def redis_connection_kwargs(url: str) -> dict:
         "port": parsed.port or 6379,
         "db": int((parsed.path or "/0").lstrip("/") or 0),
     }
+
+
+# --- Wallets -------------------------------------------------------------------
+
+WALLET_CURRENCY = "KRW"
+# Largest single charge, spend or reversal, in won.
+WALLET_AMOUNT_MAX = env_int("WALLET_AMOUNT_MAX", 10_000_000)
+# Largest balance a wallet may hold, in won.
+WALLET_BALANCE_MAX = env_int("WALLET_BALANCE_MAX", 1_000_000_000)
+WALLET_TEXT_MAX_LENGTH = env_int("WALLET_TEXT_MAX_LENGTH", 200)
+WALLET_TRANSACTIONS_PAGE_SIZE = env_int("WALLET_TRANSACTIONS_PAGE_SIZE", 50)
+WALLET_TRANSACTIONS_PAGE_SIZE_MAX = env_int("WALLET_TRANSACTIONS_PAGE_SIZE_MAX", 200)
+
+# Idempotency-Key on POSTs: how long a key and its response are kept, and after
+# how long an "in flight" key left by a crashed request may be taken over.
+IDEMPOTENCY_KEY_TTL_S = env_int("IDEMPOTENCY_KEY_TTL_S", 24 * 3600)
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S", 60)
+IDEMPOTENCY_PURGE_BATCH_SIZE = env_int("IDEMPOTENCY_PURGE_BATCH_SIZE", 1000)
+
+# --- Payments ------------------------------------------------------------------
+
+PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "wallets.payments.SandboxGateway")
+PAYMENT_SANDBOX_DECLINED_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_DECLINED_AMOUNTS", "4040")}
+PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS", "5030")}
+# A PENDING payment older than this is settled by recovery (the request that made it died).
+PAYMENT_RECOVERY_AFTER_S = env_int("PAYMENT_RECOVERY_AFTER_S", 120)
+PAYMENT_RECOVERY_BATCH_SIZE = env_int("PAYMENT_RECOVERY_BATCH_SIZE", 100)

@@ -6,6 +6,7 @@ pointed at the test database, the test Redis database and the test topics.
 """
 
 import os
+import uuid
 
 import pytest
 
@@ -49,3 +50,39 @@ def celery_worker(process_factory):
     )
     worker_identity.delay().get(timeout=60)
     yield worker
+
+
+@pytest.fixture
+def user_factory(django_user_model):
+    counter = iter(range(1, 10**9))
+
+    def make(**kwargs):
+        name = kwargs.pop("username", None) or f"user-{os.getpid()}-{next(counter)}-{uuid.uuid4().hex[:6]}"
+        return django_user_model.objects.create_user(username=name, password="pw-" + name, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def user(user_factory):
+    return user_factory()
+
+
+@pytest.fixture
+def api_client_for():
+    """An API client authenticated with the user's DRF token, as API clients are."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def make(user):
+        token, _ = Token.objects.get_or_create(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(api_client_for, user):
+    return api_client_for(user)

@@ -1,2 +1,92 @@
+"""Wallets, the payments that charge them, and idempotency records of the API."""
 
-# Create your models here.
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Wallet(models.Model):
+    """One per user. ``balance`` (won) always equals the sum of the account's postings."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
+    account = models.OneToOneField("ledger.Account", on_delete=models.PROTECT, related_name="wallet")
+    currency = models.CharField(max_length=3, default="KRW")
+    balance = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_non_negative"),
+            models.CheckConstraint(condition=Q(currency="KRW"), name="wallet_currency_krw"),
+        ]
+
+    def __str__(self) -> str:
+        return f"wallet of {self.user} ({self.balance:,} {self.currency})"
+
+
+class PaymentStatus(models.TextChoices):
+    # Recorded before the gateway is asked: a crash after the gateway confirmed
+    # leaves this row behind, and payment recovery settles it.
+    PENDING = "PENDING"
+    CREDITED = "CREDITED"
+    FAILED = "FAILED"
+
+
+class Payment(models.Model):
+    """A charge through the payment gateway, keyed by the merchant's ``order_id``."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
+    order_id = models.CharField(max_length=64, unique=True)
+    payment_key = models.CharField(max_length=200, db_index=True)
+    amount = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    gateway = models.CharField(max_length=64)
+    failure_code = models.CharField(max_length=64, blank=True, default="")
+    failure_message = models.CharField(max_length=500, blank=True, default="")
+    entry = models.OneToOneField(
+        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(status="PENDING"), name="payment_pending_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status="CREDITED", entry__isnull=False) | (~Q(status="CREDITED") & Q(entry__isnull=True)),
+                name="payment_credited_has_entry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.amount:,} {self.status}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST with an ``Idempotency-Key``, replayed for repeats."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    # sha256 of the canonical JSON request body: the same key with another body is refused.
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.method} {self.path}"
+
+    @property
+    def in_flight(self) -> bool:
+        return self.completed_at is None

@@ -1,0 +1,266 @@
+"""HTTP API of the wallet (camelCase JSON under /api/v1/). Views validate, call one service, serialise."""
+
+import re
+
+from django.conf import settings
+from django.db import IntegrityError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from prepaid.errors import ApplicationError, error_body
+from wallets import selectors, services
+from wallets.errors import WalletErrorCode
+
+# --- Strict input fields: JSON types are not coerced (no "100" or 100.0 or true for an amount) ---
+
+
+class WonField(serializers.Field):
+    default_error_messages = {
+        "invalid": "Must be an integer number of won (not a string, a decimal or a boolean).",
+        "min_value": "Must be at least 1 won.",
+        "max_value": "Must be at most {max_value} won.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        if data < 1:
+            self.fail("min_value")
+        if data > settings.WALLET_AMOUNT_MAX:
+            self.fail("max_value", max_value=settings.WALLET_AMOUNT_MAX)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Refuses fields it does not know (a typo such as ``ammount`` is an error, not ignored)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+def _text_field(**kwargs) -> StrictCharField:
+    return StrictCharField(max_length=settings.WALLET_TEXT_MAX_LENGTH, trim_whitespace=True, **kwargs)
+
+
+# --- Output ------------------------------------------------------------------------
+
+
+class TransactionOutputSerializer(serializers.Serializer):
+    transactionId = serializers.UUIDField(source="id")
+    type = serializers.CharField(source="kind")
+    amount = serializers.IntegerField()
+    newBalance = serializers.IntegerField(source="balance_after")
+    currency = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    description = serializers.CharField()
+    orderId = serializers.CharField(source="order_id")
+    paymentKey = serializers.CharField(source="payment_key")
+    reversesTransactionId = serializers.UUIDField(source="reverses_id", allow_null=True)
+
+    def get_currency(self, entry) -> str:
+        return settings.WALLET_CURRENCY
+
+
+class TransactionListItemSerializer(TransactionOutputSerializer):
+    reversedAmount = serializers.IntegerField(source="reversed_amount")
+
+
+# --- Idempotent POSTs ------------------------------------------------------------------
+
+IDEMPOTENCY_KEY_RE = re.compile(rf"^[\x21-\x7e]{{1,{settings.IDEMPOTENCY_KEY_MAX_LENGTH}}}$")
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
+    description="Unique per operation (e.g. a UUID). The same key with the same body replays the first "
+    "response; with another body: 422; while the first is still running: 409. Kept for 24 h.",
+)
+
+
+class IdempotentOperationAPI(APIView):
+    """A POST that performs one wallet operation at most once per ``Idempotency-Key``."""
+
+    def perform(self, request, *, idempotency_key: str):
+        raise NotImplementedError
+
+    def _created(self, entry) -> Response:
+        return Response(TransactionOutputSerializer(entry).data, status=201)
+
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            raise ApplicationError(WalletErrorCode.IDEMPOTENCY_KEY_MISSING,
+                                   "Idempotency-Key: the header is required on every POST", http_status=400)
+        if not IDEMPOTENCY_KEY_RE.match(key):
+            raise ApplicationError(
+                WalletErrorCode.IDEMPOTENCY_KEY_INVALID,
+                f"Idempotency-Key: 1 to {settings.IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters",
+                http_status=400,
+            )
+        user_id = request.user.id
+        start = services.idempotency_begin(
+            user_id=user_id, key=key, method=request.method, path=request.path,
+            fingerprint=services.idempotency_fingerprint(request.data),
+        )
+        if not start.execute:
+            record = start.record
+            return Response(
+                record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"}
+            )
+
+        # A first attempt that committed and then died before recording its response.
+        done = selectors.wallet_transaction_by_idempotency_key(user_id=user_id, idempotency_key=key)
+        if done is None:
+            try:
+                response = self.perform(request, idempotency_key=key)
+            except ApplicationError as exc:
+                response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+            except IntegrityError:
+                # A concurrent attempt with this key (taken over after a timeout) committed first.
+                done = selectors.wallet_transaction_by_idempotency_key(user_id=user_id, idempotency_key=key)
+                if done is None:
+                    services.idempotency_release(record=start.record)
+                    raise
+            except BaseException:
+                # Invalid input or an unexpected failure: nothing was written; the key is free again.
+                services.idempotency_release(record=start.record)
+                raise
+        if done is not None:
+            response = self._created(done)
+        if response.status_code >= 500:
+            services.idempotency_release(record=start.record)
+        else:
+            services.idempotency_complete(record=start.record, status=response.status_code, body=response.data)
+        return response
+
+
+class ChargeAPI(IdempotentOperationAPI):
+    class InputSerializer(StrictInputSerializer):
+        amount = WonField()
+        paymentKey = StrictCharField(max_length=200)
+        orderId = StrictCharField(max_length=64)
+
+        def validate_orderId(self, value):
+            if not re.fullmatch(r"[A-Za-z0-9_=-]{6,64}", value):
+                raise serializers.ValidationError("6 to 64 characters: letters, digits, '-', '_' or '='.")
+            return value
+
+        def validate_paymentKey(self, value):
+            if not re.fullmatch(r"[\x21-\x7e]+", value):
+                raise serializers.ValidationError("Printable ASCII characters without spaces.")
+            return value
+
+    @extend_schema(request=InputSerializer, responses={201: TransactionOutputSerializer},
+                   parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Charge the wallet through the payment gateway")
+    def post(self, request):
+        return super().post(request)
+
+    def perform(self, request, *, idempotency_key):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        entry = services.wallet_charge(
+            user_id=request.user.id, amount=data["amount"], payment_key=data["paymentKey"],
+            order_id=data["orderId"], idempotency_key=idempotency_key,
+        )
+        return self._created(entry)
+
+
+class SpendAPI(IdempotentOperationAPI):
+    class InputSerializer(StrictInputSerializer):
+        amount = WonField()
+        description = _text_field()
+
+    @extend_schema(request=InputSerializer, responses={201: TransactionOutputSerializer},
+                   parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Spend from the wallet")
+    def post(self, request):
+        return super().post(request)
+
+    def perform(self, request, *, idempotency_key):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        entry = services.wallet_spend(
+            user_id=request.user.id, amount=data["amount"], description=data["description"],
+            idempotency_key=idempotency_key,
+        )
+        return self._created(entry)
+
+
+class ReversalAPI(IdempotentOperationAPI):
+    class InputSerializer(StrictInputSerializer):
+        transactionId = StrictUUIDField()
+        amount = WonField(required=False)
+        reason = _text_field()
+
+    @extend_schema(request=InputSerializer, responses={201: TransactionOutputSerializer},
+                   parameters=[IDEMPOTENCY_KEY_PARAMETER],
+                   summary="Reverse (cancel) all or part of an earlier charge or spend")
+    def post(self, request):
+        return super().post(request)
+
+    def perform(self, request, *, idempotency_key):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        entry = services.wallet_reverse(
+            user_id=request.user.id, transaction_id=data["transactionId"], amount=data.get("amount"),
+            reason=data["reason"], idempotency_key=idempotency_key,
+        )
+        return self._created(entry)
+
+
+class WalletAPI(APIView):
+    class OutputSerializer(serializers.Serializer):
+        balance = serializers.IntegerField()
+        currency = serializers.CharField()
+
+    @extend_schema(responses={200: OutputSerializer}, summary="The wallet's balance")
+    def get(self, request):
+        wallet = selectors.wallet_get(user_id=request.user.id)
+        data = {"balance": wallet.balance if wallet else 0, "currency": settings.WALLET_CURRENCY}
+        return Response(self.OutputSerializer(data).data)
+
+
+class TransactionsPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size_query_param = "pageSize"
+
+    def get_page_size(self, request):
+        self.page_size = settings.WALLET_TRANSACTIONS_PAGE_SIZE
+        self.max_page_size = settings.WALLET_TRANSACTIONS_PAGE_SIZE_MAX
+        return super().get_page_size(request)
+
+
+class TransactionListAPI(APIView):
+    @extend_schema(responses={200: TransactionListItemSerializer(many=True)},
+                   summary="The wallet's transactions, newest first (cursor pagination)")
+    def get(self, request):
+        paginator = TransactionsPagination()
+        page = paginator.paginate_queryset(selectors.wallet_transactions(user_id=request.user.id), request, view=self)
+        return paginator.get_paginated_response(TransactionListItemSerializer(page, many=True).data)

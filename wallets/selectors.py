@@ -1,0 +1,41 @@
+"""Reads of wallets and their transactions. Every list is bounded (paginated)."""
+
+import uuid
+
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from ledger.models import JournalEntry
+from wallets.models import Wallet
+
+
+def wallet_get(*, user_id: int) -> Wallet | None:
+    return Wallet.objects.filter(user_id=user_id).first()
+
+
+def wallet_transactions(*, user_id: int) -> QuerySet[JournalEntry]:
+    """The user's journal entries, newest first, with how much of each was reversed."""
+    return (
+        JournalEntry.objects.filter(user_id=user_id)
+        .annotate(reversed_amount=Coalesce(Sum("reversals__amount"), 0))
+        .order_by("-created_at", "-id")
+    )
+
+
+def wallet_transaction_by_idempotency_key(*, user_id: int, idempotency_key: str) -> JournalEntry | None:
+    return JournalEntry.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
+
+
+def wallet_transaction_get(*, user_id: int, transaction_id: uuid.UUID) -> JournalEntry | None:
+    return wallet_transactions(user_id=user_id).filter(id=transaction_id).first()
+
+
+def wallet_balance_mismatches(*, limit: int = 1000) -> list[dict]:
+    """Wallets whose balance differs from the sum of their account's postings."""
+    rows = (
+        Wallet.objects.annotate(posted=Coalesce(Sum("account__postings__amount"), 0))
+        .exclude(balance=F("posted"))
+        .order_by("id")
+        .values("id", "user_id", "balance", "posted")[:limit]
+    )
+    return list(rows)
