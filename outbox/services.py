@@ -1,12 +1,22 @@
-"""Writes to the outbox."""
+"""Writes to the outbox, and what the relay needs around it."""
 
+import functools
+import logging
 import uuid
+from datetime import timedelta
 
+import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from outbox.models import OutboxEvent
 from prepaid.invariants import ensure
+
+logger = logging.getLogger(__name__)
+
+# Set while a relay task is queued; cleared by the task when it starts.
+RELAY_QUEUED_FLAG = "outbox:relay:queued"
 
 
 def outbox_event_record(
@@ -15,10 +25,11 @@ def outbox_event_record(
     """Record an event to publish, in the caller's open transaction.
 
     Outside a transaction the event could commit without the change it
-    describes (or the reverse), so that is refused.
+    describes (or the reverse), so that is refused. Once the transaction
+    commits, a relay run is queued.
     """
     ensure(connection.in_atomic_block, "outbox events are recorded inside the transaction of the change")
-    return OutboxEvent.objects.create(
+    event = OutboxEvent.objects.create(
         event_id=event_id,
         event_type=event_type,
         topic=topic or settings.KAFKA_TOPIC_WALLET_EVENTS,
@@ -26,3 +37,56 @@ def outbox_event_record(
         payload=payload,
         headers=headers,
     )
+    # Registered once per transaction however many events it records.
+    if not any(callback is outbox_relay_trigger for _, callback, _ in connection.run_on_commit):
+        transaction.on_commit(outbox_relay_trigger)
+    return event
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=settings.REDIS_TIMEOUT_S, socket_connect_timeout=settings.REDIS_TIMEOUT_S
+    )
+
+
+def outbox_relay_trigger() -> None:
+    """Queue a relay run unless one is queued already (a burst of commits queues one task).
+
+    Runs after commit: it must never fail the request. If Redis or the Celery
+    broker is down the beat sweep relays the event within a second of recovery.
+    """
+    from outbox.tasks import outbox_relay
+
+    try:
+        if _redis().set(RELAY_QUEUED_FLAG, "1", nx=True, px=settings.OUTBOX_TRIGGER_COALESCE_MS):
+            outbox_relay.delay(wait_for_lock=True)
+    except Exception as exc:
+        logger.warning("outbox relay trigger failed (the sweep will relay): %r", exc)
+
+
+def outbox_relay_flag_clear() -> None:
+    try:
+        _redis().delete(RELAY_QUEUED_FLAG)
+    except redis.RedisError as exc:
+        logger.warning("could not clear the relay flag: %r", exc)
+
+
+def outbox_purge_published(*, older_than_days: int | None = None, batch_size: int | None = None,
+                           max_batches: int = 1000) -> int:
+    """Delete rows published longer ago than the retention, in bounded batches."""
+    days = settings.OUTBOX_RETENTION_DAYS if older_than_days is None else older_than_days
+    batch_size = batch_size or settings.OUTBOX_PURGE_BATCH_SIZE
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    for _ in range(max_batches):
+        ids = list(
+            OutboxEvent.objects.filter(published_at__lt=cutoff).order_by("published_at")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        deleted += OutboxEvent.objects.filter(id__in=ids).delete()[0]
+    if deleted:
+        logger.info("outbox: purged %d published rows older than %d days", deleted, days)
+    return deleted

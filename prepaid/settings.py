@@ -142,6 +142,18 @@ CELERY_TIMEZONE = "UTC"
 # Periodic sweeps. Each entry expires before the next run is due, so a backlog
 # of missed runs is dropped rather than executed all at once.
 CELERY_BEAT_SCHEDULE: dict = {
+    # Safety sweep: events whose on-commit trigger was lost (Redis down, process died) still go out.
+    "outbox-relay-sweep": {
+        "task": "outbox.tasks.outbox_relay",
+        "schedule": 1.0,
+        "kwargs": {"wait_for_lock": False},
+        "options": {"expires": 1.0},
+    },
+    "outbox-purge-published": {
+        "task": "outbox.tasks.outbox_purge_published",
+        "schedule": 600.0,
+        "options": {"expires": 590},
+    },
     "payment-recover-pending": {
         "task": "wallets.tasks.payment_recover_pending",
         "schedule": 60.0,
@@ -267,3 +279,32 @@ PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX
 # A PENDING payment older than this is settled by recovery (the request that made it died).
 PAYMENT_RECOVERY_AFTER_S = env_int("PAYMENT_RECOVERY_AFTER_S", 120)
 PAYMENT_RECOVERY_BATCH_SIZE = env_int("PAYMENT_RECOVERY_BATCH_SIZE", 100)
+
+# --- Outbox relay --------------------------------------------------------------
+
+# Rows claimed (and sent to Kafka) per batch.
+OUTBOX_RELAY_BATCH_SIZE = env_int("OUTBOX_RELAY_BATCH_SIZE", 500)
+# One relay run drains until the outbox is empty or this much time is spent.
+OUTBOX_RELAY_TIME_BUDGET_S = env_int("OUTBOX_RELAY_TIME_BUDGET_S", 10)
+# How long a triggered run waits for the relay lock held by another run.
+OUTBOX_RELAY_LOCK_WAIT_S = env_int("OUTBOX_RELAY_LOCK_WAIT_S", 5)
+# Longest wait for Kafka to acknowledge one batch (bounds how long row locks are held).
+OUTBOX_SEND_TIMEOUT_S = env_int("OUTBOX_SEND_TIMEOUT_S", 10)
+# Back-off after a failed send: base * 2^(attempts-1), capped.
+OUTBOX_RETRY_BACKOFF_BASE_MS = env_int("OUTBOX_RETRY_BACKOFF_BASE_MS", 500)
+OUTBOX_RETRY_BACKOFF_MAX_MS = env_int("OUTBOX_RETRY_BACKOFF_MAX_MS", 30_000)
+# A row that fails with an error Kafka calls non-retriable (e.g. too large) is parked after this many attempts.
+OUTBOX_FAILED_AFTER_ATTEMPTS = env_int("OUTBOX_FAILED_AFTER_ATTEMPTS", 3)
+# Published rows are kept this long as an audit trail, then deleted in batches.
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 7)
+OUTBOX_PURGE_BATCH_SIZE = env_int("OUTBOX_PURGE_BATCH_SIZE", 5000)
+# Coalesces relay triggers: at most one queued relay task per this window.
+OUTBOX_TRIGGER_COALESCE_MS = env_int("OUTBOX_TRIGGER_COALESCE_MS", 1000)
+
+# Kafka producer (one per process). Idempotent, acks=all, bounded waits.
+KAFKA_PRODUCER_LINGER_MS = env_int("KAFKA_PRODUCER_LINGER_MS", 2)
+KAFKA_PRODUCER_RETRIES = env_int("KAFKA_PRODUCER_RETRIES", 5)
+KAFKA_PRODUCER_MAX_BLOCK_MS = env_int("KAFKA_PRODUCER_MAX_BLOCK_MS", 5000)
+KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS = env_int("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS", 10_000)
+KAFKA_PRODUCER_MAX_REQUEST_SIZE = env_int("KAFKA_PRODUCER_MAX_REQUEST_SIZE", 1_048_576)
+KAFKA_PRODUCER_BATCH_SIZE = env_int("KAFKA_PRODUCER_BATCH_SIZE", 65_536)

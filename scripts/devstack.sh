@@ -2,7 +2,7 @@
 # Project-local PostgreSQL, Redis and Apache Kafka, for development and tests.
 #
 #   scripts/devstack.sh start    start what is not running yet (idempotent)
-#   scripts/devstack.sh stop     stop only what this script started (pid files)
+#   scripts/devstack.sh stop     stop only what this script started (pid files); names pick services
 #   scripts/devstack.sh status   one line per service
 #   scripts/devstack.sh tools    install test-only tools (docker-compose, chromium) if missing
 #
@@ -205,7 +205,8 @@ case "$cmd" in
   start) for s in "${services[@]}"; do case "$s" in
            postgres) pg_start ;; redis) redis_start ;; kafka) kafka_start ;;
            *) die "unknown service $s (postgres, redis, kafka)" ;; esac; done ;;
-  stop) kafka_stop; redis_stop; pg_stop ;;
+  stop) for s in kafka redis postgres; do [[ " ${services[*]} " == *" $s "* ]] || continue; case "$s" in
+          postgres) pg_stop ;; redis) redis_stop ;; kafka) kafka_stop ;; esac; done ;;
   status) status ;;
   tools) tools ;;
   check-free-port) check_free_port "${services[0]}" "${services[1]:-PORT}" ;;

@@ -39,17 +39,39 @@ def process_factory(tmp_path_factory, app_env):
         proc.stop()
 
 
-@pytest.fixture(scope="session")
-def celery_worker(process_factory):
-    """A real Celery worker process consuming from the test Redis database."""
+@pytest.fixture
+def start_celery_worker(process_factory):
+    """Start a real Celery worker (consuming the test Redis database) and wait until it runs tasks."""
     from prepaid.tasks import worker_identity
 
-    worker = process_factory(
-        "celery-worker", celery_argv("worker", "--loglevel=INFO", "--concurrency=2", "--without-mingle",
-                                     "--without-gossip", f"--hostname=test-worker-{os.getpid()}@%h")
-    )
-    worker_identity.delay().get(timeout=60)
-    yield worker
+    started = []
+
+    def start(name: str = "celery-worker", **env: str) -> Process:
+        worker = process_factory(
+            name,
+            celery_argv("worker", "--loglevel=INFO", "--concurrency=2", "--without-mingle", "--without-gossip",
+                        f"--hostname={name}-{os.getpid()}-{len(started)}@%h"),
+            **env,
+        )
+        started.append(worker)
+        worker_identity.delay().get(timeout=60)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill_group()
+
+
+@pytest.fixture
+def celery_worker(start_celery_worker):
+    return start_celery_worker()
+
+
+@pytest.fixture
+def celery_beat(process_factory, tmp_path):
+    beat = process_factory("celery-beat", celery_argv("beat", "--loglevel=INFO", f"--schedule={tmp_path}/beat"))
+    yield beat
+    beat.stop()
 
 
 @pytest.fixture
@@ -86,3 +108,21 @@ def api_client_for():
 @pytest.fixture
 def api(api_client_for, user):
     return api_client_for(user)
+
+
+@pytest.fixture
+def kafka_tail():
+    """Tail a topic (default: the wallet events topic) from its current end."""
+    from django.conf import settings
+
+    from tests.support import KafkaTail
+
+    tails = []
+
+    def make(topic: str | None = None) -> KafkaTail:
+        tails.append(KafkaTail(topic or settings.KAFKA_TOPIC_WALLET_EVENTS))
+        return tails[-1]
+
+    yield make
+    for tail in tails:
+        tail.close()

@@ -1,5 +1,7 @@
 """Helpers for tests that run real processes of the platform."""
 
+import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -52,7 +54,9 @@ class Process:
 
     def start(self) -> "Process":
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
-        self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        # Its own process group, so that a crash test can kill -9 it with all its children.
+        self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
         log.close()
         return self
 
@@ -72,6 +76,14 @@ class Process:
             self.popen.send_signal(signal.SIGKILL)
             self.popen.wait(timeout=30)
 
+    def kill_group(self) -> None:
+        """kill -9 the process and every child it started (a crash, as a power cut would do it)."""
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=30)
+
     def stop(self, timeout_s: float = 20) -> int | None:
         if not self.alive():
             return self.popen.returncode if self.popen else None
@@ -86,3 +98,39 @@ class Process:
 
 def celery_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "prepaid", *args]
+
+
+class KafkaTail:
+    """Reads a topic from its current end: what is produced after creation, in partition order."""
+
+    def __init__(self, topic: str):
+        from django.conf import settings
+        from kafka import KafkaConsumer
+        from kafka.structs import TopicPartition
+
+        from prepaid.kafka import kafka_admin
+
+        with kafka_admin() as admin:
+            (described,) = admin.describe_topics([topic])
+        self.partitions = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
+        self.consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, enable_auto_commit=False,
+                                      group_id=None, request_timeout_ms=30000)
+        self.consumer.assign(self.partitions)
+        self.consumer.seek_to_end()
+        self.start_offsets = {tp: self.consumer.position(tp) for tp in self.partitions}
+        self.records: list = []
+
+    def collect(self, until: Callable[[list], bool], *, timeout_s: float) -> list:
+        deadline = time.monotonic() + timeout_s
+        while not until(self.records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout_s}s; got {len(self.records)} record(s)")
+            for batch in self.consumer.poll(timeout_ms=200).values():
+                self.records.extend(batch)
+        return self.records
+
+    def event_ids(self) -> list[str]:
+        return [dict(r.headers)["eventId"].decode() for r in self.records]
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -1,0 +1,316 @@
+"""The outbox relay against real PostgreSQL, Redis and Kafka (and real Celery processes)."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
+
+from outbox.models import OutboxEvent
+from outbox.relay import CLAIM_SQL, backoff_ms, outbox_relay_run
+from outbox.selectors import outbox_stats
+from outbox.services import RELAY_QUEUED_FLAG, outbox_purge_published
+from prepaid.errors import ApplicationError
+from tests.support import ROOT, wait_until
+from wallets import services
+from wallets.events import wallet_event_headers, wallet_event_validate
+from wallets.tests.helpers import new_order_id
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def pending_count() -> int:
+    return OutboxEvent.objects.filter(published_at__isnull=True, failed_at__isnull=True).count()
+
+
+def fill_outbox(n: int, users: int) -> list[str]:
+    """n synthetic (schema-valid) events for ``users`` users, committed in one go. Returns event ids."""
+    now = timezone.now()
+    rows = []
+    for i in range(n):
+        event_id = uuid.uuid4()
+        user_id = 1_000_000 + i % users
+        payload = {
+            "schemaVersion": 1, "eventId": str(event_id), "eventType": "SPEND_COMPLETED", "userId": user_id,
+            "occurredAt": now.isoformat(), "metadata": {"transactionId": str(uuid.uuid4()), "currency": "KRW"},
+            "amount": 100, "newBalance": i, "description": f"bulk {i}",
+        }
+        rows.append(OutboxEvent(event_id=event_id, event_type="SPEND_COMPLETED",
+                                topic=django_settings.KAFKA_TOPIC_WALLET_EVENTS, key=str(user_id),
+                                payload=payload, headers=wallet_event_headers(payload)))
+    OutboxEvent.objects.bulk_create(rows, batch_size=5000)
+    return [str(r.event_id) for r in rows]
+
+
+def charge(user, amount=10_000):
+    return services.wallet_charge(user_id=user.id, amount=amount, payment_key="pk", order_id=new_order_id())
+
+
+def test_every_committed_event_arrives_with_key_headers_and_payload(user_factory, kafka_tail):
+    tail = kafka_tail()
+    alice, bob = user_factory(), user_factory()
+    charge(alice)
+    services.wallet_spend(user_id=alice.id, amount=1_500, description="books")
+    charge(bob, 3_000)
+    # Refused and rolled-back operations leave nothing to publish.
+    with pytest.raises(ApplicationError):
+        services.wallet_spend(user_id=bob.id, amount=999_999, description="too much")
+
+    assert outbox_relay_run().published == 3
+    expected = {str(e.event_id): e for e in OutboxEvent.objects.all()}
+    assert len(expected) == 3
+    records = tail.collect(lambda got: len(got) >= 3, timeout_s=30)
+    time.sleep(0.5)
+    tail.collect(lambda got: True, timeout_s=1)
+    assert len(tail.records) == 3
+    for record in records:
+        headers = {k: v.decode() for k, v in record.headers}
+        event = expected[headers["eventId"]]
+        value = json.loads(record.value)
+        assert value == event.payload
+        wallet_event_validate(value)
+        assert record.key.decode() == event.key == str(value["userId"])
+        assert headers == {"eventId": str(event.event_id), "eventType": event.event_type, "schemaVersion": "1",
+                           "contentType": "application/json"}
+    assert all(e.published_at is not None for e in OutboxEvent.objects.all())
+    assert outbox_relay_run().published == 0  # nothing is sent twice
+
+
+def test_a_burst_of_commits_queues_one_relay_task(user):
+    r = redis.Redis.from_url(django_settings.REDIS_URL)
+    r.delete(RELAY_QUEUED_FLAG)
+    queue_before = r.llen("celery")
+    charge(user, 100_000)
+    for i in range(20):
+        services.wallet_spend(user_id=user.id, amount=100, description=f"burst {i}")
+    assert r.llen("celery") - queue_before == 1
+    assert OutboxEvent.objects.count() == 21
+
+
+def test_api_commit_reaches_kafka_quickly_through_the_worker(celery_worker, api, kafka_tail):
+    tail = kafka_tail()
+    # Warm up: the worker's first relay creates its producer.
+    api.post("/api/v1/wallet/charges", {"amount": 1_000, "paymentKey": "pk", "orderId": new_order_id()},
+             format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+    tail.collect(lambda got: len(got) >= 1, timeout_s=30)
+
+    response = api.post("/api/v1/wallet/spends", {"amount": 500, "description": "timed"}, format="json",
+                        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+    committed = time.monotonic()
+    assert response.status_code == 201
+    event_id = str(OutboxEvent.objects.get(payload__metadata__transactionId=response.json()["transactionId"])
+                   .event_id)
+    tail.collect(lambda got: event_id in tail.event_ids(), timeout_s=10)
+    latency_s = time.monotonic() - committed
+    assert latency_s < 1.0, f"commit to Kafka took {latency_s:.3f}s"
+
+
+def test_kill_9_during_a_drain_loses_nothing(start_celery_worker, kafka_tail):
+    tail = kafka_tail()
+    event_ids = fill_outbox(20_000, users=50)
+    worker = start_celery_worker("relay-crash", OUTBOX_RELAY_TIME_BUDGET_S="600")
+    from outbox.tasks import outbox_relay
+
+    outbox_relay.delay()
+    wait_until(lambda: OutboxEvent.objects.filter(published_at__isnull=False).count() >= 1_000, timeout_s=60,
+               what="the drain to start")
+    worker.kill_group()
+    published_at_crash = OutboxEvent.objects.filter(published_at__isnull=False).count()
+    assert published_at_crash < len(event_ids), "the drain finished before the crash; the test proves nothing"
+
+    start_celery_worker("relay-restarted", OUTBOX_RELAY_TIME_BUDGET_S="600")
+    outbox_relay.delay()
+    wait_until(lambda: pending_count() == 0, timeout_s=120, what="the outbox to drain")
+
+    wanted = set(event_ids)
+    records = tail.collect(lambda got: len(got) >= len(event_ids) and wanted <= set(tail.event_ids()),
+                           timeout_s=60)
+    seen = Counter(tail.event_ids())
+    missing = set(event_ids) - set(seen)
+    assert not missing, f"{len(missing)} committed event(s) never reached Kafka"
+    duplicates = sum(count - 1 for count in seen.values())
+    assert duplicates <= django_settings.OUTBOX_RELAY_BATCH_SIZE, duplicates
+    assert len(records) == len(event_ids) + duplicates
+
+
+def test_three_relays_at_once_keep_each_users_order(app_env, kafka_tail, user_factory):
+    tail = kafka_tail()
+    users = [user_factory() for _ in range(50)]
+    for u in users:
+        charge(u, 1_000_000)
+    relay_script = (
+        "import django, time; django.setup()\n"
+        "from outbox.relay import outbox_relay_run\n"
+        "end = time.monotonic() + 25\n"
+        "while time.monotonic() < end:\n"
+        "    outbox_relay_run(wait_for_lock=False, time_budget_s=0.2, batch_size=37)\n"
+        "    time.sleep(0.002)\n"
+    )
+    relays = [subprocess.Popen([sys.executable, "-c", relay_script], cwd=ROOT, env=app_env) for _ in range(3)]
+    try:
+        def write(offset):
+            for i in range(12):
+                for u in users[offset::4]:
+                    services.wallet_spend(user_id=u.id, amount=10 + i, description=f"op {i}")
+            connection.close()
+
+        writers = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+        for w in writers:
+            w.start()
+        for w in writers:
+            w.join()
+        wait_until(lambda: pending_count() == 0, timeout_s=60, what="the relays to drain")
+    finally:
+        for relay in relays:
+            relay.terminate()
+            relay.wait(timeout=30)
+
+    expected_total = OutboxEvent.objects.filter(key__in=[str(u.id) for u in users]).count()
+    assert expected_total == 50 * 13
+    tail.collect(lambda got: len(got) >= expected_total, timeout_s=60)
+    in_kafka = defaultdict(list)
+    for record in tail.records:  # per partition, in offset order; one user lives on one partition
+        in_kafka[record.key.decode()].append(dict(record.headers)["eventId"].decode())
+    for u in users:
+        committed = [str(e) for e in OutboxEvent.objects.filter(key=str(u.id)).order_by("id")
+                     .values_list("event_id", flat=True)]
+        assert in_kafka[str(u.id)] == committed, f"user {u.id}: Kafka order differs from commit order"
+
+
+@pytest.fixture
+def kafka_broker():
+    """Stop and start the devstack's Kafka broker (always started again at the end)."""
+    pid_file = ROOT / ".devstack" / "kafka" / "kafka.pid"
+    if not pid_file.exists():
+        pytest.fail("this test stops and starts the devstack Kafka broker; start it with `make services`")
+
+    class Broker:
+        def stop(self):
+            subprocess.run(["scripts/devstack.sh", "stop", "kafka"], cwd=ROOT, check=True, capture_output=True)
+
+        def start(self):
+            subprocess.run(["scripts/devstack.sh", "start", "kafka"], cwd=ROOT, check=True, capture_output=True)
+
+    broker = Broker()
+    yield broker
+    broker.start()
+
+
+def test_kafka_down_for_10_seconds_then_everything_arrives_without_operator_action(
+    celery_worker, celery_beat, kafka_broker, user, kafka_tail
+):
+    tail = kafka_tail()
+    charge(user, 100_000)
+    wait_until(lambda: pending_count() == 0, timeout_s=30, what="the first event to go out")
+    kafka_broker.stop()
+    try:
+        for i in range(30):
+            services.wallet_spend(user_id=user.id, amount=100, description=f"while down {i}")
+        wait_until(lambda: OutboxEvent.objects.filter(attempts__gt=0, published_at__isnull=True).exists(),
+                   timeout_s=30, what="a failed attempt to be recorded")
+        time.sleep(10)
+        stuck = OutboxEvent.objects.filter(published_at__isnull=True)
+        assert stuck.count() == 30
+        assert all(e.last_error for e in stuck if e.attempts)
+        assert not OutboxEvent.objects.filter(failed_at__isnull=False).exists()
+    finally:
+        kafka_broker.start()
+    wait_until(lambda: pending_count() == 0, timeout_s=120, what="the relay to resume by itself")
+    assert OutboxEvent.objects.filter(published_at__isnull=False).count() == 31
+    expected = [str(e) for e in OutboxEvent.objects.order_by("id").values_list("event_id", flat=True)]
+    tail.collect(lambda got: set(expected) <= set(tail.event_ids()), timeout_s=60)
+    in_order = [event_id for event_id in dict.fromkeys(tail.event_ids()) if event_id in expected]
+    assert in_order == expected
+
+
+def test_an_unsendable_row_is_parked_and_does_not_block_other_users(settings, user_factory, kafka_tail):
+    settings.OUTBOX_RETRY_BACKOFF_BASE_MS = 1
+    settings.OUTBOX_RETRY_BACKOFF_MAX_MS = 5
+    tail = kafka_tail()
+    alice, bob = user_factory(), user_factory()
+    charge(alice)
+    outbox_relay_run()
+    huge = OutboxEvent.objects.filter(key=str(alice.id)).get()
+    # An event too large for the broker (over KAFKA_PRODUCER_MAX_REQUEST_SIZE), then more events.
+    OutboxEvent.objects.filter(id=huge.id).update(published_at=None)
+    OutboxEvent.objects.create(event_id=uuid.uuid4(), event_type="SPEND_COMPLETED", topic=huge.topic,
+                               key=str(alice.id), payload={"blob": "x" * 2_000_000}, headers={"eventId": "huge"})
+    services.wallet_spend(user_id=alice.id, amount=1, description="after the huge one")
+    charge(bob)
+
+    first = outbox_relay_run()
+    assert first.retrying == 1
+    # Bob is not held back; Alice's later event waits behind her failing one (her order is kept).
+    assert OutboxEvent.objects.get(key=str(bob.id)).published_at is not None
+    later = OutboxEvent.objects.filter(key=str(alice.id), event_type="SPEND_COMPLETED",
+                                       payload__description="after the huge one").get()
+    assert later.published_at is None
+
+    for _ in range(10):
+        time.sleep(0.02)
+        outbox_relay_run()
+    parked = OutboxEvent.objects.get(headers__eventId="huge")
+    assert parked.failed_at is not None
+    assert parked.attempts == settings.OUTBOX_FAILED_AFTER_ATTEMPTS
+    assert "MessageSizeTooLarge" in parked.last_error
+    later.refresh_from_db()
+    assert later.published_at is not None
+    assert outbox_stats()["failed"] == 1
+    tail.collect(lambda got: len(got) >= 3, timeout_s=30)
+
+
+def test_backoff_grows_and_is_capped(settings):
+    settings.OUTBOX_RETRY_BACKOFF_BASE_MS = 500
+    settings.OUTBOX_RETRY_BACKOFF_MAX_MS = 30_000
+    assert [backoff_ms(a) for a in (1, 2, 3, 4)] == [500, 1_000, 2_000, 4_000]
+    assert backoff_ms(100) == 30_000
+
+
+def test_published_rows_are_kept_for_the_retention_then_purged(settings, user):
+    settings.OUTBOX_RETENTION_DAYS = 7
+    charge(user, 100_000)
+    for i in range(9):
+        services.wallet_spend(user_id=user.id, amount=100, description=f"{i}")
+    outbox_relay_run()
+    ids = list(OutboxEvent.objects.order_by("id").values_list("id", flat=True))
+    OutboxEvent.objects.filter(id__in=ids[:6]).update(published_at=timezone.now() - timedelta(days=8))
+    OutboxEvent.objects.filter(id=ids[6]).update(published_at=None)  # pending: never purged
+    OutboxEvent.objects.filter(id=ids[6]).update(created_at=timezone.now() - timedelta(days=30))
+    assert outbox_purge_published(batch_size=4) == 6
+    assert sorted(OutboxEvent.objects.values_list("id", flat=True)) == ids[6:]
+
+
+def test_stats_report_backlog_age_and_totals(user):
+    charge(user, 100_000)
+    services.wallet_spend(user_id=user.id, amount=100, description="x")
+    OutboxEvent.objects.filter(id=OutboxEvent.objects.order_by("id").first().id).update(
+        created_at=timezone.now() - timedelta(seconds=90))
+    stats = outbox_stats()
+    assert stats["pending"] == 2
+    assert 89 <= stats["oldestPendingAgeSeconds"] < 200
+    outbox_relay_run()
+    assert outbox_stats() == {"pending": 0, "oldestPendingAgeSeconds": 0.0, "published": 2, "failed": 0}
+
+
+def test_claim_query_uses_the_partial_index_with_many_published_rows():
+    fill_outbox(30_000, users=100)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE outbox_outboxevent SET published_at = now()")
+    fill_outbox(10, users=5)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE outbox_outboxevent")
+        cursor.execute("BEGIN")
+        cursor.execute("EXPLAIN " + CLAIM_SQL, [500])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("ROLLBACK")
+    assert "outbox_pending_idx" in plan, plan
+    assert "Seq Scan on outbox_outboxevent o" not in plan, plan
