@@ -34,12 +34,6 @@ class OutboxEvent(models.Model):
             ),
             models.Index(fields=["published_at"], condition=Q(published_at__isnull=False),
                          name="outbox_published_at_idx"),
-            # Rows waiting out a back-off hold back later rows of their key (the relay's NOT EXISTS probe).
-            models.Index(
-                fields=["key", "id"],
-                condition=Q(published_at__isnull=True, failed_at__isnull=True, next_attempt_at__isnull=False),
-                name="outbox_backoff_key_idx",
-            ),
             models.Index(fields=["failed_at"], condition=Q(failed_at__isnull=False), name="outbox_failed_idx"),
             models.Index(fields=["key", "id"], name="outbox_key_idx"),
         ]

@@ -308,3 +308,24 @@ KAFKA_PRODUCER_MAX_BLOCK_MS = env_int("KAFKA_PRODUCER_MAX_BLOCK_MS", 5000)
 KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS = env_int("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS", 10_000)
 KAFKA_PRODUCER_MAX_REQUEST_SIZE = env_int("KAFKA_PRODUCER_MAX_REQUEST_SIZE", 1_048_576)
 KAFKA_PRODUCER_BATCH_SIZE = env_int("KAFKA_PRODUCER_BATCH_SIZE", 65_536)
+
+# --- Notifications consumer, SSE -------------------------------------------------
+
+CONSUMER_RETRIES = env_int("CONSUMER_RETRIES", 3)
+CONSUMER_RETRY_INTERVAL_MS = env_int("CONSUMER_RETRY_INTERVAL_MS", 1000)
+CONSUMER_POLL_TIMEOUT_MS = env_int("CONSUMER_POLL_TIMEOUT_MS", 500)
+CONSUMER_MAX_POLL_RECORDS = env_int("CONSUMER_MAX_POLL_RECORDS", 200)
+CONSUMER_DLT_SEND_TIMEOUT_S = env_int("CONSUMER_DLT_SEND_TIMEOUT_S", 10)
+KAFKA_DLT_STORE_GROUP = env_str("KAFKA_DLT_STORE_GROUP", f"{KAFKA_CONSUMER_GROUP}.dlt-store")
+
+# Server-Sent Events (django-eventstream): one channel per user, events stored in
+# PostgreSQL (replayed to clients that reconnect with Last-Event-ID), live delivery
+# across processes through Redis pub/sub. django-eventstream uses one fixed Redis
+# pub/sub channel for every environment on a Redis server, so channel names carry
+# an environment prefix.
+SSE_CHANNEL_PREFIX = env_str("SSE_CHANNEL_PREFIX", "")
+SSE_TOKEN_MAX_AGE_S = env_int("SSE_TOKEN_MAX_AGE_S", 300)
+SSE_REDIS_RECONNECT_MAX_S = env_int("SSE_REDIS_RECONNECT_MAX_S", 10)
+EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+EVENTSTREAM_CHANNELMANAGER_CLASS = "notifications.sse.UserChannelManager"
+EVENTSTREAM_REDIS = {**redis_connection_kwargs(REDIS_URL), "socket_connect_timeout": REDIS_TIMEOUT_S}

@@ -1,0 +1,152 @@
+"""Outbox relay throughput and commit-to-Kafka latency.
+
+    .venv/bin/python bench/relay.py [--events 100000] [--rate 200] [--seconds 20]
+
+1. Fills the outbox with N events and times ``outbox_relay_run`` draining it.
+2. In the same run, times a bare kafka-python producer (same producer settings)
+   sending the same records: the ceiling the relay is compared with.
+3. With a Celery worker and beat running, commits spends through the wallet
+   service at a steady rate and measures commit -> record readable in Kafka.
+"""
+
+import argparse
+import json
+import signal
+import threading
+import time
+import uuid
+
+from common import celery, setup, start, summary_ms
+
+
+def fill(n: int, users: int = 1000) -> list:
+    from django.conf import settings
+    from django.utils import timezone
+
+    from outbox.models import OutboxEvent
+    from wallets.events import wallet_event_headers
+
+    now = timezone.now().isoformat()
+    rows = []
+    for i in range(n):
+        event_id = uuid.uuid4()
+        user_id = 1 + i % users
+        payload = {
+            "schemaVersion": 1, "eventId": str(event_id), "eventType": "SPEND_COMPLETED", "userId": user_id,
+            "occurredAt": now, "metadata": {"transactionId": str(uuid.uuid4()), "currency": "KRW"},
+            "amount": 1000, "newBalance": 50_000, "description": "bench spend at a coffee shop",
+        }
+        rows.append(OutboxEvent(event_id=event_id, event_type="SPEND_COMPLETED",
+                                topic=settings.KAFKA_TOPIC_WALLET_EVENTS, key=str(user_id), payload=payload,
+                                headers=wallet_event_headers(payload)))
+    OutboxEvent.objects.bulk_create(rows, batch_size=10_000)
+    return rows
+
+
+def bench_drain(n: int) -> float:
+    from outbox.models import OutboxEvent
+    from outbox.relay import outbox_relay_run
+
+    OutboxEvent.objects.all().delete()
+    fill(n)
+    started = time.perf_counter()
+    result = outbox_relay_run(time_budget_s=3600)
+    elapsed = time.perf_counter() - started
+    assert result.published == n, result
+    print(f"relay drain: {n} events in {elapsed:.2f}s = {n / elapsed:,.0f} events/s ({result.batches} batches)")
+    return n / elapsed
+
+
+def bench_bare_producer(n: int) -> float:
+    from kafka import KafkaProducer
+
+    from outbox.models import OutboxEvent
+    from outbox.producer import encode_headers, producer_config
+
+    rows = [(r.topic, r.key.encode(), json.dumps(r.payload).encode(), encode_headers(r.headers))
+            for r in OutboxEvent.objects.order_by("id")[:n]]
+    producer = KafkaProducer(**producer_config())
+    started = time.perf_counter()
+    for topic, key, value, headers in rows:
+        producer.send(topic, key=key, value=value, headers=headers)
+    producer.flush()
+    elapsed = time.perf_counter() - started
+    producer.close()
+    print(f"bare producer: {n} records in {elapsed:.2f}s = {n / elapsed:,.0f} records/s")
+    return n / elapsed
+
+
+def bench_latency(rate: float, seconds: float) -> None:
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from kafka import KafkaConsumer
+
+    from wallets import services
+
+    worker = start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "relay-worker")
+    beat = start(celery("beat", "--loglevel=WARNING", "--schedule=.devstack/bench-logs/beat"), "relay-beat")
+    received: dict[str, float] = {}
+    stop = threading.Event()
+
+    consumer = KafkaConsumer(settings.KAFKA_TOPIC_WALLET_EVENTS, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+                             group_id=None, auto_offset_reset="latest", enable_auto_commit=False)
+    while not consumer.assignment():
+        consumer.poll(timeout_ms=100)
+    for tp in consumer.assignment():
+        consumer.position(tp)
+
+    def consume():
+        while not stop.is_set():
+            for batch in consumer.poll(timeout_ms=50).values():
+                now = time.perf_counter()
+                for record in batch:
+                    received[dict(record.headers)["eventId"].decode()] = now
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    try:
+        user, _ = User.objects.get_or_create(username="bench-latency")
+        services.wallet_charge(user_id=user.id, amount=10_000_000, payment_key="pk", order_id=uuid.uuid4().hex)
+        time.sleep(3)  # let the worker create its producer
+        from outbox.models import OutboxEvent
+
+        committed: dict[str, float] = {}
+        interval = 1 / rate
+        next_at = time.perf_counter()
+        end = next_at + seconds
+        while next_at < end:
+            entry = services.wallet_spend(user_id=user.id, amount=1, description="latency")
+            committed[str(entry.id)] = time.perf_counter()
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+        time.sleep(3)
+        event_ids = dict(OutboxEvent.objects.filter(payload__metadata__transactionId__in=list(committed))
+                         .values_list("payload__metadata__transactionId", "event_id"))
+        latencies = [received[str(event_ids[t])] - c for t, c in committed.items() if str(event_ids[t]) in received]
+        lost = len(committed) - len(latencies)
+        print(f"commit -> Kafka at {rate:.0f} events/s for {seconds:.0f}s: {summary_ms(latencies)} "
+              f"(not received: {lost})")
+    finally:
+        stop.set()
+        thread.join()
+        consumer.close()
+        for proc in (beat, worker):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    setup()
+    relay_rate = bench_drain(args.events)
+    bare_rate = bench_bare_producer(args.events)
+    print(f"relay / bare producer = {relay_rate / bare_rate:.0%}")
+    bench_latency(args.rate, args.seconds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""Settings for benchmarks: the local services, a database and topics of their own."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-5b1e0c9d7f3a2e8b6c4d")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("DATABASE_URL", "postgres://prepaid@127.0.0.1:54329/prepaid_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/14")
+os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "bench.wallet-events")
+os.environ.setdefault("KAFKA_CONSUMER_GROUP", "bench.notification-service")
+os.environ.setdefault("SSE_CHANNEL_PREFIX", "bench-")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from prepaid.settings import *  # noqa: E402,F403
