@@ -1,2 +1,49 @@
+from django.contrib import admin, messages
 
-# Register your models here.
+from notifications import services
+from notifications.models import DeadLetter, Notification, ProcessedEvent
+from prepaid.admin import ReadOnlyAdmin
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyAdmin):
+    list_display = ("id", "original_topic", "original_partition", "original_offset", "key", "exception_type",
+                    "attempts", "failed_at", "replayed_at", "replay_count")
+    list_filter = ("exception_type", ("replayed_at", admin.EmptyFieldListFilter))
+    search_fields = ("=key", "value", "exception_message")
+    readonly_fields = [f.name for f in DeadLetter._meta.fields]
+    actions = ["replay"]
+
+    def has_change_permission(self, request, obj=None):
+        # Viewing a row and running the replay action need "change"; the fields stay read-only.
+        return request.user.is_active and request.user.is_staff and request.user.has_perm(
+            "notifications.change_deadletter")
+
+    @admin.action(description="Replay: publish the original record again to its topic")
+    def replay(self, request, queryset):
+        replayed = 0
+        for dead_letter in queryset.order_by("id"):
+            try:
+                services.dead_letter_replay(dead_letter=dead_letter)
+            except Exception as exc:
+                self.message_user(request, f"DeadLetter {dead_letter.id}: replay failed: {exc!r}", messages.ERROR)
+            else:
+                replayed += 1
+        if replayed:
+            self.message_user(request, f"Replayed {replayed} record(s).", messages.SUCCESS)
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "title", "message", "type", "created_at", "pushed_at", "read_at")
+    list_filter = ("type", "event_type")
+    search_fields = ("=event_id", "user__username", "=user__id")
+    list_select_related = ("user",)
+    show_full_result_count = False
+
+
+@admin.register(ProcessedEvent)
+class ProcessedEventAdmin(ReadOnlyAdmin):
+    list_display = ("event_id", "consumer", "processed_at")
+    search_fields = ("=event_id",)
+    show_full_result_count = False

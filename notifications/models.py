@@ -1,2 +1,82 @@
+"""Notifications of wallet events, the consumer's dedup record, and parked (DLT) records."""
 
-# Create your models here.
+from django.conf import settings
+from django.db import models
+
+
+class ProcessedEvent(models.Model):
+    """One row per event a consumer has handled, written in the same transaction as its effects.
+
+    The unique key makes a redelivered event (after a crash, a rebalance or a
+    DLT replay) a no-op.
+    """
+
+    consumer = models.CharField(max_length=100)
+    event_id = models.UUIDField()
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["consumer", "event_id"], name="processed_event_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer}: {self.event_id}"
+
+
+class NotificationType(models.TextChoices):
+    SUCCESS = "success"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Notification(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    event_id = models.UUIDField(unique=True)
+    event_type = models.CharField(max_length=64)
+    title = models.CharField(max_length=100)
+    message = models.CharField(max_length=500)
+    type = models.CharField(max_length=16, choices=NotificationType.choices)
+    # The user's balance after the operation, for the page to show.
+    balance = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    # Id of the stored SSE event (django-eventstream) and when it was pushed to live clients.
+    sse_event_id = models.BigIntegerField(null=True, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="notification_user_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.title}: {self.message}"
+
+
+class DeadLetter(models.Model):
+    """A record parked on the DLT topic, as read back from it (for operators: inspect, replay)."""
+
+    dlt_topic = models.CharField(max_length=249)
+    dlt_partition = models.IntegerField()
+    dlt_offset = models.BigIntegerField()
+    original_topic = models.CharField(max_length=249, blank=True, default="")
+    original_partition = models.IntegerField(null=True, blank=True)
+    original_offset = models.BigIntegerField(null=True, blank=True)
+    key = models.TextField(blank=True, default="")
+    value = models.TextField(blank=True, default="")
+    headers = models.JSONField(default=dict)
+    exception_type = models.CharField(max_length=255, blank=True, default="")
+    exception_message = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replay_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dlt_topic", "dlt_partition", "dlt_offset"], name="dead_letter_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_topic}[{self.original_partition}]@{self.original_offset}: {self.exception_type}"

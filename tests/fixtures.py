@@ -6,6 +6,9 @@ pointed at the test database, the test Redis database and the test topics.
 """
 
 import os
+import sys
+import tempfile
+import time
 import uuid
 
 import pytest
@@ -126,3 +129,96 @@ def kafka_tail():
     yield make
     for tail in tails:
         tail.close()
+
+
+class Platform:
+    """The running platform: ASGI web, Celery worker and beat, run_consumer."""
+
+    def __init__(self, start, env):
+        self._start = start
+        self.env = env
+        self.port = None
+        self.web = self.worker = self.beat = self.consumer = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start_web(self):
+        import httpx
+
+        from tests.support import free_port, wait_until
+
+        self.port = free_port()
+        self.web = self._start("web", [sys.executable, "-m", "uvicorn", "prepaid.asgi:application", "--host",
+                                       "127.0.0.1", "--port", str(self.port), "--no-access-log"])
+
+        def up():
+            try:
+                return httpx.get(f"{self.base_url}/health/live", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(up, timeout_s=30, what="the web process")
+
+    def start_consumer(self, name: str = "consumer"):
+        self.consumer = self._start(name, [sys.executable, "manage.py", "run_consumer"])
+        return self.consumer
+
+
+def _skip_to_end_of(topic: str, group_id: str) -> None:
+    """Commit the group's offsets at the end of the topic: earlier tests' records are not this test's."""
+    from django.conf import settings
+    from kafka import KafkaConsumer
+    from kafka.errors import CommitFailedError
+    from kafka.structs import OffsetAndMetadata, TopicPartition
+
+    from prepaid.kafka import kafka_admin
+
+    with kafka_admin() as admin:
+        (described,) = admin.describe_topics([topic])
+    partitions = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
+    consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, group_id=group_id,
+                             enable_auto_commit=False)
+    consumer.assign(partitions)
+    consumer.seek_to_end()
+    offsets = {tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in partitions}
+    # A member killed by an earlier test stays in the group until its session times out.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            consumer.commit(offsets)
+            break
+        except CommitFailedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    consumer.close()
+
+
+@pytest.fixture
+def platform(process_factory, start_celery_worker, app_env, transactional_db):
+    """Web, worker, beat and consumer, started fresh for a test (stopped after it)."""
+    from django.conf import settings
+
+    from tests.support import celery_argv
+
+    _skip_to_end_of(settings.KAFKA_TOPIC_WALLET_EVENTS, settings.KAFKA_CONSUMER_GROUP)
+    _skip_to_end_of(settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, settings.KAFKA_DLT_STORE_GROUP)
+    started = []
+
+    def start(name, argv, **env):
+        proc = process_factory(name, argv, **env)
+        started.append(proc)
+        return proc
+
+    platform = Platform(start, app_env)
+    platform.worker = start_celery_worker("platform-worker")
+    platform.beat = start("platform-beat", celery_argv("beat", "--loglevel=INFO",
+                                                       f"--schedule={tempfile.gettempdir()}/beat-{uuid.uuid4().hex}"))
+    platform.start_web()
+    platform.start_consumer()
+    yield platform
+    for proc in reversed(started):
+        proc.stop()  # gracefully: the consumer leaves its group
+        proc.kill_group()

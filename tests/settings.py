@@ -12,6 +12,7 @@ os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/15")
 os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "test.wallet-events")
 os.environ.setdefault("KAFKA_CONSUMER_GROUP", "test.notification-service")
+os.environ.setdefault("SSE_CHANNEL_PREFIX", "test-")
 
 from prepaid.settings import *  # noqa: E402,F403
 

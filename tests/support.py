@@ -134,3 +134,71 @@ class KafkaTail:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+class SSEClient:
+    """A Server-Sent Events client in a thread, as a browser's EventSource would be (without auto-reconnect)."""
+
+    def __init__(self, url: str, *, cookies: dict | None = None, last_event_id: str | None = None):
+        import threading
+
+        self.url = url
+        self.cookies = cookies or {}
+        self.last_event_id = last_event_id
+        self.events: list[dict] = []
+        self.status: int | None = None
+        self._stop = threading.Event()
+        self._response = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "SSEClient":
+        self._thread.start()
+        wait_until(lambda: self.status is not None and any(e["event"] == "stream-open" for e in self.events)
+                   or (self.status is not None and self.status != 200), timeout_s=30, what="the SSE stream to open")
+        return self
+
+    def _run(self) -> None:
+        import httpx
+
+        headers = {"Last-Event-ID": self.last_event_id} if self.last_event_id else {}
+        try:
+            with httpx.Client(cookies=self.cookies, timeout=httpx.Timeout(10, read=None)) as client, \
+                    client.stream("GET", self.url, headers=headers) as response:
+                self._response = response
+                self.status = response.status_code
+                event: dict = {}
+                for line in response.iter_lines():
+                    if self._stop.is_set():
+                        return
+                    if line == "":
+                        if "event" in event or "data" in event:
+                            event.setdefault("event", "message")
+                            self.events.append(event)
+                            if event.get("id") and event["id"] != "error":
+                                self.last_event_id = event["id"]
+                        event = {}
+                    elif line.startswith(":"):
+                        continue
+                    else:
+                        name, _, value = line.partition(":")
+                        event[name] = value[1:] if value.startswith(" ") else value
+        except Exception:  # the stream was closed under us (stop) or dropped: the test decides
+            if self.status is None:
+                self.status = -1
+
+    def notifications(self) -> list[dict]:
+        import json
+
+        return [json.loads(e["data"]) for e in self.events if e["event"] == "notification"]
+
+    def wait_for_notifications(self, count: int, timeout_s: float = 30) -> list[dict]:
+        wait_until(lambda: len(self.notifications()) >= count, timeout_s=timeout_s,
+                   what=f"{count} notification(s) on {self.url}")
+        return self.notifications()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._response is not None:
+            with contextlib.suppress(Exception):
+                self._response.close()
+        self._thread.join(timeout=10)

@@ -1,38 +1,44 @@
-"""Consume wallet events from Kafka (for now: log each record)."""
+"""Consume wallet events into notifications (and the DLT into DeadLetter rows) until SIGTERM/SIGINT."""
 
 import logging
 import signal
+import threading
 
-from django.conf import settings
-from django.core.management.base import BaseCommand
-from kafka import KafkaConsumer
+from django.core.management.base import BaseCommand, CommandError
+
+from notifications.consumer import DeadLetterStore, WalletEventConsumer
 
 logger = logging.getLogger("notifications.consumer")
 
 
 class Command(BaseCommand):
-    help = "Read wallet events from Kafka and log them."
+    help = "Read wallet events from Kafka, store a notification per event, push it over SSE; park failures on the DLT."
 
     def handle(self, *args, **options):
-        stopping = False
+        stop = threading.Event()
 
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
+        def request_stop(signum, frame):
+            logger.info("signal %s: finishing the current record, then stopping", signum)
+            stop.set()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        consumer = KafkaConsumer(
-            settings.KAFKA_TOPIC_WALLET_EVENTS,
-            bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
-            group_id=settings.KAFKA_CONSUMER_GROUP,
-            auto_offset_reset="earliest",
-        )
-        try:
-            while not stopping:
-                for records in consumer.poll(timeout_ms=500).values():
-                    for record in records:
-                        logger.info("received %s[%d]@%d key=%s", record.topic, record.partition, record.offset,
-                                    record.key)
-        finally:
-            consumer.close()
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        failures: list[BaseException] = []
+
+        def run(loop_class):
+            try:
+                loop_class(stop).run()
+            except BaseException as exc:  # a crashed loop stops the process, visibly
+                logger.exception("%s crashed", loop_class.__name__)
+                failures.append(exc)
+                stop.set()
+
+        threads = [threading.Thread(target=run, args=(cls,), name=cls.__name__)
+                   for cls in (WalletEventConsumer, DeadLetterStore)]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(timeout=0.5)
+        if failures:
+            raise CommandError(f"consumer stopped on an error: {failures[0]!r}")

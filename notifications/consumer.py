@@ -1,0 +1,159 @@
+"""The Kafka consumers run by ``manage.py run_consumer``.
+
+``WalletEventConsumer`` (group ``notification-service``) turns each wallet event
+into a notification. A failure is retried ``CONSUMER_RETRIES`` times,
+``CONSUMER_RETRY_INTERVAL_MS`` apart, then the record is parked on the DLT topic
+(original key, value and headers, plus headers naming where it came from and
+why it failed). A record that is not a valid event goes to the DLT at once.
+Offsets are committed only after a record was handled or its DLT copy was
+acknowledged, so a crash redelivers (and dedup absorbs) instead of losing.
+
+``DeadLetterStore`` (group ``<group>.dlt-store``) reads the DLT topic into
+DeadLetter rows for the admin.
+"""
+
+import logging
+import threading
+import time
+import traceback
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+from kafka import KafkaConsumer
+from kafka.structs import OffsetAndMetadata
+
+from notifications import services
+from outbox.producer import kafka_producer, kafka_producer_reset
+
+logger = logging.getLogger(__name__)
+
+
+def _consumer(topic: str, group_id: str) -> KafkaConsumer:
+    return KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+        group_id=group_id,
+        client_id=f"{group_id}-{threading.get_ident()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=settings.CONSUMER_MAX_POLL_RECORDS,
+        request_timeout_ms=max(settings.KAFKA_REQUEST_TIMEOUT_MS, 30_000),
+    )
+
+
+class _Loop:
+    """poll -> handle each record -> commit what was handled; until ``stop`` is set."""
+
+    topic: str
+    group_id: str
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+
+    def handle(self, record) -> bool:
+        """Handle one record; False means "not done, do not commit past it" (only when stopping)."""
+        raise NotImplementedError
+
+    def run(self) -> None:
+        consumer = _consumer(self.topic, self.group_id)
+        logger.info("%s: consuming %s", self.group_id, self.topic)
+        try:
+            while not self.stop.is_set():
+                polled = consumer.poll(timeout_ms=settings.CONSUMER_POLL_TIMEOUT_MS)
+                offsets = {}
+                for tp, records in polled.items():
+                    for record in records:
+                        if self.stop.is_set():
+                            break  # the record in hand was finished; the rest are read again next time
+                        close_old_connections()
+                        if not self.handle(record):
+                            break
+                        offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                if offsets:
+                    consumer.commit(offsets)
+        finally:
+            consumer.close(autocommit=False)
+            logger.info("%s: closed", self.group_id)
+
+
+class WalletEventConsumer(_Loop):
+    def __init__(self, stop: threading.Event):
+        super().__init__(stop)
+        self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS
+        self.group_id = settings.KAFKA_CONSUMER_GROUP
+
+    def handle(self, record) -> bool:
+        where = f"{record.topic}[{record.partition}]@{record.offset}"
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                event = services.wallet_event_parse(key=record.key, value=record.value)
+                result = services.notification_from_event(event=event)
+            except services.PoisonRecord as exc:
+                logger.warning("record %s is not a wallet event (%s): to the DLT", where, exc)
+                return self.park(record, exc, attempts)
+            except Exception as exc:
+                if attempts > settings.CONSUMER_RETRIES:
+                    logger.error("record %s failed %d times (%r): to the DLT", where, attempts, exc)
+                    return self.park(record, exc, attempts)
+                logger.warning("record %s failed (attempt %d of %d): %r; retrying in %d ms", where, attempts,
+                               settings.CONSUMER_RETRIES + 1, exc, settings.CONSUMER_RETRY_INTERVAL_MS)
+                close_old_connections()
+                time.sleep(settings.CONSUMER_RETRY_INTERVAL_MS / 1000)
+            else:
+                logger.info("record %s event=%s user=%s %s", where, result.event_id, result.user_id, result.outcome)
+                return True
+
+    def park(self, record, exc: BaseException, attempts: int) -> bool:
+        """Copy the record to the DLT and wait for the acknowledgement (retrying until stopped)."""
+        headers = list(record.headers or []) + [
+            (services.DLT_ORIGINAL_TOPIC, record.topic.encode()),
+            (services.DLT_ORIGINAL_PARTITION, str(record.partition).encode()),
+            (services.DLT_ORIGINAL_OFFSET, str(record.offset).encode()),
+            (services.DLT_EXCEPTION_FQCN, f"{type(exc).__module__}.{type(exc).__qualname__}".encode()),
+            (services.DLT_EXCEPTION_MESSAGE, str(exc)[:4000].encode()),
+            (services.DLT_ATTEMPTS, str(attempts).encode()),
+            (services.DLT_FAILED_AT, timezone.now().isoformat().encode()),
+        ]
+        delay_s = 1.0
+        while True:
+            try:
+                kafka_producer().send(settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, key=record.key, value=record.value,
+                                      headers=headers).get(timeout=settings.CONSUMER_DLT_SEND_TIMEOUT_S)
+            except Exception as send_exc:
+                logger.error("could not park %s[%d]@%d on the DLT: %r\n%s", record.topic, record.partition,
+                             record.offset, send_exc, traceback.format_exc(limit=3))
+                kafka_producer_reset()
+                if self.stop.wait(delay_s):
+                    return False  # not parked, not committed: it will be read again
+                delay_s = min(delay_s * 2, 30)
+            else:
+                logger.warning("record %s[%d]@%d parked on %s after %d attempt(s)", record.topic,
+                               record.partition, record.offset, settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, attempts)
+                return True
+
+
+class DeadLetterStore(_Loop):
+    def __init__(self, stop: threading.Event):
+        super().__init__(stop)
+        self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS_DLT
+        self.group_id = settings.KAFKA_DLT_STORE_GROUP
+
+    def handle(self, record) -> bool:
+        while True:
+            try:
+                dead_letter, created = services.dead_letter_store(
+                    topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
+                    value=record.value, headers=list(record.headers or []),
+                )
+            except Exception as exc:
+                logger.error("could not store DLT record %s@%d: %r", record.topic, record.offset, exc)
+                close_old_connections()
+                if self.stop.wait(1.0):
+                    return False
+            else:
+                if created:
+                    logger.info("DLT record stored as DeadLetter %s", dead_letter.id)
+                return True

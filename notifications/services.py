@@ -1,0 +1,155 @@
+"""Turning wallet events into notifications; parking and replaying failed records."""
+
+import dataclasses
+import json
+import logging
+import uuid
+
+import jsonschema
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from notifications import sse
+from notifications.models import DeadLetter, Notification, ProcessedEvent
+from notifications.texts import render
+from wallets.events import wallet_event_validate
+
+logger = logging.getLogger(__name__)
+
+# Kafka headers on a record parked on the DLT (the names Spring Kafka uses, for familiar tooling).
+DLT_ORIGINAL_TOPIC = "kafka_dlt-original-topic"
+DLT_ORIGINAL_PARTITION = "kafka_dlt-original-partition"
+DLT_ORIGINAL_OFFSET = "kafka_dlt-original-offset"
+DLT_EXCEPTION_FQCN = "kafka_dlt-exception-fqcn"
+DLT_EXCEPTION_MESSAGE = "kafka_dlt-exception-message"
+DLT_ATTEMPTS = "kafka_dlt-attempts"
+DLT_FAILED_AT = "kafka_dlt-failed-at"
+DLT_HEADERS = (DLT_ORIGINAL_TOPIC, DLT_ORIGINAL_PARTITION, DLT_ORIGINAL_OFFSET, DLT_EXCEPTION_FQCN,
+               DLT_EXCEPTION_MESSAGE, DLT_ATTEMPTS, DLT_FAILED_AT)
+
+
+class PoisonRecord(Exception):
+    """A record that can never be handled (not JSON, not a valid event): straight to the DLT, no retries."""
+
+
+@dataclasses.dataclass(frozen=True)
+class HandleResult:
+    outcome: str  # "notified" or "duplicate"
+    event_id: str
+    user_id: int
+    notification_id: int
+
+
+def wallet_event_parse(*, key: bytes | None, value: bytes | None) -> dict:
+    """The event in a Kafka record, validated; PoisonRecord if it is not one."""
+    try:
+        event = json.loads(value or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PoisonRecord(f"value is not JSON: {exc}") from exc
+    if not isinstance(event, dict):
+        raise PoisonRecord("value is not a JSON object")
+    try:
+        wallet_event_validate(event)
+    except jsonschema.ValidationError as exc:
+        raise PoisonRecord(f"not a valid wallet event: {exc.message}") from exc
+    if key is not None and key.decode(errors="replace") != str(event["userId"]):
+        raise PoisonRecord(f"record key {key!r} is not the event's userId {event['userId']}")
+    return event
+
+
+def notification_from_event(*, event: dict) -> HandleResult:
+    """Store the notification for an event once, and push it to the user's browsers.
+
+    The dedup row, the notification and the stored SSE event commit together,
+    so a redelivered event never makes a second notification. The live push
+    happens after commit and is recorded; a redelivery of an event whose push
+    failed pushes it (and only it) again.
+    """
+    event_id = uuid.UUID(event["eventId"])
+    user_id = event["userId"]
+    rendered = render(event)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                ProcessedEvent.objects.create(consumer=settings.KAFKA_CONSUMER_GROUP, event_id=event_id)
+        except IntegrityError:
+            notification = Notification.objects.select_for_update().get(event_id=event_id)
+            outcome = "duplicate"
+        else:
+            notification = Notification.objects.create(
+                user_id=user_id, event_id=event_id, event_type=event["eventType"], title=rendered.title,
+                message=rendered.message, type=rendered.type, balance=event["newBalance"],
+            )
+            notification.sse_event_id, _ = sse.sse_event_store(user_id=user_id, data=_sse_data(notification))
+            notification.save(update_fields=["sse_event_id"])
+            outcome = "notified"
+    if notification.pushed_at is None:
+        sse.sse_event_publish(user_id=user_id, event_id=notification.sse_event_id,
+                              encoded=json.dumps(_sse_data(notification), ensure_ascii=False))
+        Notification.objects.filter(id=notification.id).update(pushed_at=timezone.now())
+    return HandleResult(outcome=outcome, event_id=str(event_id), user_id=user_id, notification_id=notification.id)
+
+
+def _sse_data(notification: Notification) -> dict:
+    return {
+        "id": notification.id,
+        "eventId": str(notification.event_id),
+        "eventType": notification.event_type,
+        "title": notification.title,
+        "message": notification.message,
+        "type": notification.type,
+        "balance": notification.balance,
+        "createdAt": notification.created_at.isoformat(),
+    }
+
+
+def _header(headers: dict[str, str], name: str, cast=str):
+    value = headers.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return cast(value)
+    except ValueError:
+        return None
+
+
+def dead_letter_store(*, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
+                      headers: list[tuple[str, bytes]]) -> tuple[DeadLetter, bool]:
+    """Keep a record read from the DLT topic (idempotent: one row per DLT position)."""
+    decoded = {name: (raw or b"").decode(errors="replace") for name, raw in headers}
+    return DeadLetter.objects.get_or_create(
+        dlt_topic=topic, dlt_partition=partition, dlt_offset=offset,
+        defaults={
+            "original_topic": decoded.get(DLT_ORIGINAL_TOPIC, ""),
+            "original_partition": _header(decoded, DLT_ORIGINAL_PARTITION, int),
+            "original_offset": _header(decoded, DLT_ORIGINAL_OFFSET, int),
+            "key": (key or b"").decode(errors="replace"),
+            "value": (value or b"").decode(errors="replace"),
+            "headers": decoded,
+            "exception_type": decoded.get(DLT_EXCEPTION_FQCN, "")[:255],
+            "exception_message": decoded.get(DLT_EXCEPTION_MESSAGE, ""),
+            "attempts": _header(decoded, DLT_ATTEMPTS, int) or 0,
+            "failed_at": _header(decoded, DLT_FAILED_AT, _parse_time),
+        },
+    )
+
+
+def _parse_time(value: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(value)
+
+
+def dead_letter_replay(*, dead_letter: DeadLetter) -> None:
+    """Publish the original record again to its topic; the consumer dedups it if it was handled after all."""
+    from outbox.producer import kafka_producer
+
+    headers = [(name, value.encode()) for name, value in dead_letter.headers.items() if name not in DLT_HEADERS]
+    topic = dead_letter.original_topic or settings.KAFKA_TOPIC_WALLET_EVENTS
+    future = kafka_producer().send(topic, key=dead_letter.key.encode() or None, value=dead_letter.value.encode(),
+                                   headers=headers)
+    future.get(timeout=settings.CONSUMER_DLT_SEND_TIMEOUT_S)
+    DeadLetter.objects.filter(id=dead_letter.id).update(replayed_at=timezone.now(), replay_count=F("replay_count") + 1)
+    logger.info("DLT record %s replayed to %s", dead_letter.id, topic)

@@ -1,0 +1,122 @@
+"""Server-Sent Events through django-eventstream: channels, access, delivery.
+
+- One channel per user, ``<SSE_CHANNEL_PREFIX>user-<id>``; a user reads only
+  their own (``UserChannelManager``; the library's default lets anyone read any
+  channel).
+- Events are stored (DjangoModelStorage, PostgreSQL) in the consumer's
+  transaction, then published on Redis pub/sub after commit; every web process
+  delivers them to its connected clients. A client that reconnects with
+  ``Last-Event-ID`` gets what it missed from storage.
+- Gaps of django-eventstream 5.3 handled here: its Redis listener never
+  reconnects (patched: it reconnects with back-off and makes clients re-read
+  storage, so nothing published meanwhile is missed); its Redis pub/sub channel
+  name is fixed (channel names carry an environment prefix); a first connect
+  without an id has no backlog (the page renders the current event id).
+"""
+
+import asyncio
+import json
+import logging
+import time
+
+import jwt
+from django.conf import settings
+from django_eventstream import get_current_event_id
+from django_eventstream import views as eventstream_views
+from django_eventstream.channelmanager import ChannelManagerBase
+from django_eventstream.utils import get_storage
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPE = "notification"
+# The pub/sub channel and message shape django-eventstream's RedisListener reads.
+LIBRARY_REDIS_CHANNEL = "events_channel"
+
+
+def user_channel(user_id: int) -> str:
+    return f"{settings.SSE_CHANNEL_PREFIX}user-{user_id}"
+
+
+class UserChannelManager(ChannelManagerBase):
+    def get_channels_for_request(self, request, view_kwargs):
+        requested = set(request.GET.getlist("channel"))
+        if requested:
+            return requested  # each checked by can_read_channel
+        user = getattr(request, "user", None)
+        return {user_channel(user.pk)} if user is not None and user.is_authenticated else set()
+
+    def can_read_channel(self, user, channel):
+        return user is not None and channel == user_channel(user.pk)
+
+    def is_channel_reliable(self, channel):
+        return True
+
+
+def sse_event_store(*, user_id: int, data: dict) -> tuple[int, str]:
+    """Store an event for the user's channel (in the caller's transaction). Returns (event id, encoded data)."""
+    encoded = json.dumps(data, ensure_ascii=False)
+    stored = get_storage().append_event(user_channel(user_id), EVENT_TYPE, encoded)
+    return stored.id, encoded
+
+
+def sse_event_publish(*, user_id: int, event_id: int, encoded: str) -> None:
+    """Wake the web processes' listeners for a stored event (after commit). Raises if Redis fails."""
+    from django_eventstream.eventstream import redis_client
+
+    message = {"channel": user_channel(user_id), "event_type": EVENT_TYPE, "data": encoded, "pub_id": str(event_id)}
+    redis_client.publish(LIBRARY_REDIS_CHANNEL, json.dumps(message))
+
+
+def sse_current_event_id(*, user_id: int) -> str:
+    """The id to start a stream from, so a client misses nothing sent after the page was rendered."""
+    return get_current_event_id([user_channel(user_id)])
+
+
+def sse_stream_token(*, user_id: int) -> tuple[str, int]:
+    """A short-lived signed token (django-eventstream's ``es-meta``) for clients that cannot send headers."""
+    max_age_s = settings.SSE_TOKEN_MAX_AGE_S
+    claims = {"user": user_id, "channels": [user_channel(user_id)], "exp": int(time.time()) + max_age_s}
+    return jwt.encode(claims, settings.SECRET_KEY, algorithm="HS256"), max_age_s
+
+
+def sse_stream_token_user_id(token: str) -> int | None:
+    """The user a stream token was made for, or None if it is invalid or expired."""
+    try:
+        claims = jwt.decode(token, settings.SECRET_KEY, algorithms=["HS256"], options={"require": ["exp"]})
+    except jwt.PyJWTError:
+        return None
+    user = claims.get("user")
+    return user if isinstance(user, int) else None
+
+
+async def _start_redis_listener_forever(self) -> None:
+    """Replaces ListenerManager.start_redis_listener: reconnect instead of dying with the connection."""
+    delay_s = 0.5
+    while True:
+        started = time.monotonic()
+        try:
+            self.redis_listener = eventstream_views.RedisListener()
+            await self.redis_listener.start()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("SSE Redis listener lost its connection: %r; reconnecting in %.1fs", exc, delay_s)
+        if time.monotonic() - started > 30:
+            delay_s = 0.5
+        _rescan_storage(self)
+        await asyncio.sleep(delay_s)
+        delay_s = min(delay_s * 2, settings.SSE_REDIS_RECONNECT_MAX_S)
+
+
+def _rescan_storage(manager) -> None:
+    """Events published while the listener was down were missed: make every stream re-read storage."""
+    with manager.lock:
+        for listeners in manager.listeners_by_channel.values():
+            for listener in listeners:
+                listener.overflow = True
+                if listener.loop is not None:
+                    listener.wake_threadsafe()
+
+
+def install_listener_patch() -> None:
+    eventstream_views.ListenerManager.start_redis_listener = _start_redis_listener_forever

@@ -1,0 +1,192 @@
+"""End to end, with real processes: ASGI web, Celery worker and beat, run_consumer; PostgreSQL, Redis, Kafka."""
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+
+import httpx
+import pytest
+from django.conf import settings
+from django.test import Client
+from kafka import KafkaProducer
+from rest_framework.authtoken.models import Token
+
+from notifications.models import DeadLetter, Notification, ProcessedEvent
+from notifications.sse import sse_current_event_id
+from outbox.models import OutboxEvent
+from tests.support import SSEClient, wait_until
+from wallets import services
+from wallets.tests.helpers import new_order_id
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def session_cookies(user) -> dict:
+    client = Client()
+    client.force_login(user)
+    return {settings.SESSION_COOKIE_NAME: client.cookies[settings.SESSION_COOKIE_NAME].value}
+
+
+def api(platform, user) -> httpx.Client:
+    token, _ = Token.objects.get_or_create(user=user)
+    return httpx.Client(base_url=platform.base_url, headers={"Authorization": f"Token {token.key}"}, timeout=30)
+
+
+def stream(platform, user) -> SSEClient:
+    # As the wallet page does: start from the current event id, so nothing sent from now on is missed.
+    return SSEClient(f"{platform.base_url}/events/", cookies=session_cookies(user),
+                     last_event_id=sse_current_event_id(user_id=user.id)).start()
+
+
+def test_a_charge_reaches_only_its_users_browser(platform, user_factory):
+    alice, bob = user_factory(), user_factory()
+    alice_stream, bob_stream = stream(platform, alice), stream(platform, bob)
+    try:
+        with api(platform, alice) as client:
+            for amount in (40_000, 10_000):
+                response = client.post("/api/v1/wallet/charges", headers={"Idempotency-Key": str(uuid.uuid4())},
+                                       json={"amount": amount, "paymentKey": "pk_e2e", "orderId": new_order_id()})
+                assert response.status_code == 201, response.text
+        first, second = alice_stream.wait_for_notifications(2)
+        assert (second["title"], second["message"], second["type"]) == (
+            "충전 완료", "₩10,000가 충전되었습니다. 현재 잔액: ₩50,000", "success")
+        assert second["balance"] == 50_000
+        assert first["message"] == "₩40,000가 충전되었습니다. 현재 잔액: ₩40,000"
+        time.sleep(1.5)
+        assert bob_stream.notifications() == []
+        assert len(alice_stream.notifications()) == 2
+    finally:
+        alice_stream.close()
+        bob_stream.close()
+
+
+def test_sse_refuses_strangers_and_other_users_channels(platform, user_factory):
+    alice, bob = user_factory(), user_factory()
+    response = httpx.get(f"{platform.base_url}/events/", timeout=10)
+    assert response.status_code == 401
+    response = httpx.get(f"{platform.base_url}/events/?channel=test-user-{bob.id}", timeout=10,
+                         cookies=session_cookies(alice))
+    assert response.status_code == 403
+    response = httpx.get(f"{platform.base_url}/events/?es-meta=forged.token.value", timeout=10)
+    assert response.status_code == 401
+
+
+def test_api_clients_stream_with_a_short_lived_token(platform, user):
+    with api(platform, user) as client:
+        grant = client.post("/api/v1/notifications/stream-token").json()
+        sse = SSEClient(grant["url"].replace("http://testserver", platform.base_url)).start()
+        try:
+            client.post("/api/v1/wallet/charges", headers={"Idempotency-Key": str(uuid.uuid4())},
+                        json={"amount": 7_000, "paymentKey": "pk", "orderId": new_order_id()})
+            (note,) = sse.wait_for_notifications(1)
+            assert note["message"] == "₩7,000가 충전되었습니다. 현재 잔액: ₩7,000"
+        finally:
+            sse.close()
+
+
+def test_kill_9_of_the_consumer_during_a_burst_loses_and_duplicates_nothing(platform, user_factory):
+    users = [user_factory() for _ in range(5)]
+    for u in users:
+        services.wallet_charge(user_id=u.id, amount=1_000_000, payment_key="pk", order_id=new_order_id())
+    wait_until(lambda: Notification.objects.count() == 5, timeout_s=60, what="the opening charges' notifications")
+    streams = {u.id: stream(platform, u) for u in users}
+
+    def burst():
+        for i in range(100):
+            for u in users:
+                services.wallet_spend(user_id=u.id, amount=1 + i, description=f"burst {i}")
+
+    writer = threading.Thread(target=burst)
+    writer.start()
+    wait_until(lambda: Notification.objects.count() >= 60, timeout_s=60, what="the consumer to get going")
+    platform.consumer.kill_group()
+    # The browsers drop too, and reconnect later with Last-Event-ID.
+    resume_from = {}
+    for u in users:
+        streams[u.id].close()
+        resume_from[u.id] = (streams[u.id].last_event_id, streams[u.id].notifications())
+    platform.start_consumer("consumer-restarted")
+    writer.join()
+
+    total = 5 + 500
+    wait_until(lambda: Notification.objects.count() == total, timeout_s=180, what="every operation's notification")
+    time.sleep(2)  # anything redelivered after the restart has been handled by now
+    assert Notification.objects.count() == total
+    assert ProcessedEvent.objects.count() == total
+    assert set(Notification.objects.values_list("event_id", flat=True)) == set(
+        OutboxEvent.objects.values_list("event_id", flat=True))
+
+    for u in users:
+        last_event_id, before = resume_from[u.id]
+        resumed = SSEClient(f"{platform.base_url}/events/", cookies=session_cookies(u),
+                            last_event_id=last_event_id).start()
+        try:
+            expected = [str(e) for e in OutboxEvent.objects.filter(key=str(u.id), event_type="SPEND_COMPLETED")
+                        .order_by("id").values_list("event_id", flat=True)]
+            resumed.wait_for_notifications(len(expected) - len(before), timeout_s=60)
+            got = [n["eventId"] for n in before + resumed.notifications()]
+            assert Counter(got).most_common(1)[0][1] == 1, "an event reached the browser twice"
+            assert got == expected, f"user {u.id}: events missing or out of order"
+        finally:
+            resumed.close()
+
+
+def test_a_poison_record_is_retried_then_parked_and_replayed_from_the_admin(platform, user, django_user_model):
+    missing_user_id = 987_654_321
+    event = {
+        "schemaVersion": 1, "eventId": str(uuid.uuid4()), "eventType": "CHARGE_COMPLETED", "userId": missing_user_id,
+        "occurredAt": "2026-01-20T10:00:00+09:00", "metadata": {"transactionId": str(uuid.uuid4()),
+                                                                 "currency": "KRW"},
+        "amount": 10_000, "newBalance": 10_000, "paymentKey": "pk_poison", "orderId": "order-poison",
+    }
+    producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, acks="all")
+    sent_at = time.monotonic()
+    producer.send(settings.KAFKA_TOPIC_WALLET_EVENTS, key=str(missing_user_id).encode(),
+                  value=json.dumps(event).encode(), headers=[("eventId", event["eventId"].encode())]).get(30)
+    producer.send(settings.KAFKA_TOPIC_WALLET_EVENTS, key=b"1", value=b"{not json").get(30)
+    producer.close()
+    # Meanwhile and after it, real events keep flowing.
+    services.wallet_charge(user_id=user.id, amount=3_000, payment_key="pk", order_id=new_order_id())
+
+    wait_until(lambda: DeadLetter.objects.count() == 2, timeout_s=60, what="both records on the DLT")
+    parked_after_s = time.monotonic() - sent_at
+    poison = DeadLetter.objects.get(key=str(missing_user_id))
+    assert poison.attempts == settings.CONSUMER_RETRIES + 1 == 4
+    assert poison.original_topic == settings.KAFKA_TOPIC_WALLET_EVENTS
+    assert poison.original_offset is not None
+    assert "IntegrityError" in poison.exception_type
+    assert json.loads(poison.value) == event
+    assert parked_after_s >= 2.5, "3 retries 1 s apart take about 3 s"
+    log = platform.consumer.log()
+    assert log.count(f"event={event['eventId']}") == 0
+    assert "attempt 3 of 4" in log
+    malformed = DeadLetter.objects.get(key="1")
+    assert malformed.attempts == 1  # not retried
+    assert "PoisonRecord" in malformed.exception_type
+    wait_until(lambda: Notification.objects.filter(user=user).count() == 1, timeout_s=30,
+               what="the consumer to keep going after the poison")
+
+    # The operator fixes the cause (the user exists now) and replays from the admin.
+    django_user_model.objects.create_user(id=missing_user_id, username="late-user", password="pw")
+    admin = Client()
+    admin.force_login(django_user_model.objects.create_superuser("ops", "ops@example.com", "pw"))
+    for _ in range(2):  # a second replay of a handled event is deduplicated
+        response = admin.post("/admin/notifications/deadletter/",
+                              {"action": "replay", "_selected_action": [poison.id]}, follow=True)
+        assert response.status_code == 200
+        assert "Replayed 1 record" in response.content.decode()
+        wait_until(lambda: Notification.objects.filter(event_id=event["eventId"]).count() == 1, timeout_s=30,
+                   what="the replayed event's notification")
+    time.sleep(2)
+    assert Notification.objects.filter(event_id=event["eventId"]).count() == 1
+    poison.refresh_from_db()
+    assert poison.replay_count == 2
+    assert poison.replayed_at is not None
+
+
+def test_consumer_stops_cleanly_on_sigterm(platform):
+    wait_until(lambda: "consuming" in platform.consumer.log(), timeout_s=30, what="the consumer to start")
+    assert platform.consumer.stop(timeout_s=30) == 0
+    assert "closed" in platform.consumer.log()

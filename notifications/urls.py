@@ -1,0 +1,8 @@
+from django.urls import path
+
+from notifications import apis
+
+urlpatterns = [
+    path("notifications", apis.NotificationListAPI.as_view(), name="notifications"),
+    path("notifications/stream-token", apis.StreamTokenAPI.as_view(), name="notifications-stream-token"),
+]

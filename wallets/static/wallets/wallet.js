@@ -1,0 +1,139 @@
+// The wallet page: forms post to the JSON API (session + CSRF + Idempotency-Key),
+// and an EventSource shows each notification as a toast and updates the balance.
+(function () {
+  "use strict";
+
+  const won = (n) => "₩" + Number(n).toLocaleString("en-US");
+  const seen = new Set(Array.from(document.querySelectorAll("#notifications [data-event-id]"),
+                                  (li) => li.dataset.eventId));
+
+  function cookie(name) {
+    const match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  function setBalance(amount) {
+    const el = document.getElementById("balance");
+    el.dataset.balance = amount;
+    el.textContent = won(amount);
+  }
+
+  function toast(title, message, type) {
+    const box = document.createElement("div");
+    box.className = "toast " + (type || "info");
+    box.setAttribute("role", "status");
+    const strong = document.createElement("strong");
+    strong.textContent = title;
+    const text = document.createElement("span");
+    text.textContent = message;
+    box.append(strong, text);
+    document.getElementById("toasts").append(box);
+    setTimeout(() => box.classList.add("leaving"), 5000);
+    setTimeout(() => box.remove(), 5600);
+  }
+
+  function addNotification(n) {
+    const list = document.getElementById("notifications");
+    list.querySelector(".empty")?.remove();
+    const li = document.createElement("li");
+    li.className = n.type;
+    li.dataset.eventId = n.eventId;
+    const strong = document.createElement("strong");
+    strong.textContent = n.title;
+    li.append(strong, " " + n.message);
+    list.prepend(li);
+  }
+
+  function addTransaction(t) {
+    const body = document.getElementById("transactions");
+    body.querySelector(".empty")?.remove();
+    const row = document.createElement("tr");
+    const cells = [new Date(t.createdAt).toLocaleString(), t.type, won(t.amount), won(t.newBalance),
+                   t.description || t.orderId];
+    cells.forEach((value, i) => {
+      const td = document.createElement("td");
+      td.textContent = value;
+      if (i === 2 || i === 3) td.className = "num";
+      row.append(td);
+    });
+    body.prepend(row);
+  }
+
+  // --- Forms -------------------------------------------------------------------
+  function bodyOf(form) {
+    const data = {};
+    for (const [name, value] of new FormData(form)) {
+      if (value === "") continue;
+      data[name] = name === "amount" ? Number(value) : value;
+    }
+    if (form.id === "charge-form") {
+      // The sandbox gateway confirms any payment key; a real client gets both from Toss's widget.
+      data.orderId = "order-" + newKey().replace(/[^A-Za-z0-9]/g, "").slice(0, 20);
+      data.paymentKey = "sandbox-" + newKey();
+    }
+    return data;
+  }
+
+  document.querySelectorAll("form[data-endpoint]").forEach((form) => {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = form.querySelector(".form-error");
+      const button = form.querySelector("button");
+      error.textContent = "";
+      button.disabled = true;
+      try {
+        const response = await fetch(form.dataset.endpoint, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken"),
+                    "Idempotency-Key": newKey()},
+          body: JSON.stringify(bodyOf(form)),
+        });
+        const data = await response.json();
+        if (!response.ok) {
+          error.textContent = data.message || ("Error " + response.status);
+          return;
+        }
+        setBalance(data.newBalance);
+        addTransaction(data);
+        form.reset();
+      } catch (e) {
+        error.textContent = "Network error: " + e.message;
+      } finally {
+        button.disabled = false;
+      }
+    });
+  });
+
+  // --- Live notifications ----------------------------------------------------------
+  const status = document.getElementById("stream-status");
+  const url = window.PREPAID.sseUrl + "?lastEventId=" + encodeURIComponent(window.PREPAID.lastEventId);
+  // The browser reconnects by itself after a drop and sends Last-Event-ID: nothing is missed.
+  const source = new EventSource(url, {withCredentials: true});
+  source.addEventListener("stream-open", () => { status.textContent = "live"; status.className = "live"; });
+  source.addEventListener("notification", (event) => {
+    const n = JSON.parse(event.data);
+    if (seen.has(n.eventId)) return;  // belt and braces: never show one event twice
+    seen.add(n.eventId);
+    toast(n.title, n.message, n.type);
+    if (n.balance !== null && n.balance !== undefined) setBalance(n.balance);
+    addNotification(n);
+  });
+  source.addEventListener("stream-error", (event) => {
+    status.textContent = "stream error: " + event.data;
+    status.className = "error";
+  });
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) {
+      status.textContent = "disconnected (reload the page)";
+    } else {
+      status.textContent = "reconnecting…";
+    }
+    status.className = "muted";
+  };
+})();
