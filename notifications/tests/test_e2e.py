@@ -8,6 +8,7 @@ from collections import Counter
 
 import httpx
 import pytest
+import redis
 from django.conf import settings
 from django.test import Client
 from kafka import KafkaProducer
@@ -190,3 +191,18 @@ def test_consumer_stops_cleanly_on_sigterm(platform):
     wait_until(lambda: "consuming" in platform.consumer.log(), timeout_s=30, what="the consumer to start")
     assert platform.consumer.stop(timeout_s=30) == 0
     assert "closed" in platform.consumer.log()
+
+
+def test_live_delivery_survives_a_dropped_redis_connection(platform, user):
+    sse = stream(platform, user)
+    try:
+        services.wallet_charge(user_id=user.id, amount=1_000, payment_key="pk", order_id=new_order_id())
+        sse.wait_for_notifications(1)
+        # Cut the web process's pub/sub connection, as a Redis restart or a network blip would.
+        r = redis.Redis(**settings.EVENTSTREAM_REDIS)
+        assert r.client_kill_filter(_type="pubsub") >= 1
+        services.wallet_charge(user_id=user.id, amount=2_000, payment_key="pk", order_id=new_order_id())
+        notes = sse.wait_for_notifications(2, timeout_s=30)
+        assert notes[1]["message"] == "₩2,000가 충전되었습니다. 현재 잔액: ₩3,000"
+    finally:
+        sse.close()

@@ -49,11 +49,29 @@
     list.prepend(li);
   }
 
+  function stamp(iso) {
+    const d = new Date(iso);
+    const two = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ` +
+           `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+  }
+
+  function addReversible(t) {
+    if (t.type === "REVERSAL") return;
+    const select = document.querySelector("#reverse-form select[name=transactionId]");
+    select.querySelector("option[disabled]")?.remove();
+    const option = document.createElement("option");
+    option.value = t.transactionId;
+    option.textContent = `${t.type} ${won(t.amount)} · ${stamp(t.createdAt).slice(5, 16)}`;
+    select.prepend(option);
+    select.value = t.transactionId;
+  }
+
   function addTransaction(t) {
     const body = document.getElementById("transactions");
     body.querySelector(".empty")?.remove();
     const row = document.createElement("tr");
-    const cells = [new Date(t.createdAt).toLocaleString(), t.type, won(t.amount), won(t.newBalance),
+    const cells = [stamp(t.createdAt), t.type, won(t.amount), won(t.newBalance),
                    t.description || t.orderId];
     cells.forEach((value, i) => {
       const td = document.createElement("td");
@@ -101,6 +119,7 @@
         }
         setBalance(data.newBalance);
         addTransaction(data);
+        addReversible(data);
         form.reset();
       } catch (e) {
         error.textContent = "Network error: " + e.message;

@@ -1,0 +1,62 @@
+"""The wallet page in a real headless browser (Debian's chromium driven by Playwright)."""
+
+import shutil
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def minji(platform, django_user_model):
+    # Made before the browser starts: Playwright's sync API runs an event loop, where the ORM may not run.
+    return django_user_model.objects.create_user(username="minji", password="correct horse battery")
+
+
+@pytest.fixture
+def page(minji, tmp_path):
+    if not shutil.which("chromium"):
+        pytest.fail("chromium is missing: `make tools` installs it (Debian package chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        yield page
+        page.screenshot(path=str(tmp_path / "wallet.png"), full_page=True)
+        browser.close()
+
+
+def test_log_in_charge_and_see_the_toast_and_the_new_balance(platform, page):
+    page.goto(f"{platform.base_url}/")
+    expect(page).to_have_url(f"{platform.base_url}/accounts/login/?next=/")
+    page.fill("input[name=username]", "minji")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    expect(page.locator("#balance")).to_have_text("₩0")
+    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)
+
+    page.fill("#charge-form input[name=amount]", "10000")
+    page.click("#charge-form button")
+    toast = page.locator("#toasts .toast").first
+    expect(toast).to_contain_text("충전 완료", timeout=15_000)
+    expect(toast).to_contain_text("₩10,000가 충전되었습니다. 현재 잔액: ₩10,000")
+    expect(page.locator("#balance")).to_have_text("₩10,000")
+    expect(page.locator("#notifications li").first).to_contain_text("₩10,000가 충전되었습니다")
+
+    page.fill("#spend-form input[name=amount]", "2500")
+    page.fill("#spend-form input[name=description]", "커피")
+    page.click("#spend-form button")
+    expect(page.locator("#toasts .toast", has_text="사용 완료")).to_contain_text(
+        "₩2,500가 사용되었습니다 (커피). 현재 잔액: ₩7,500", timeout=15_000)
+    expect(page.locator("#balance")).to_have_text("₩7,500")
+
+    page.fill("#spend-form input[name=amount]", "999999")
+    page.fill("#spend-form input[name=description]", "too much")
+    page.click("#spend-form button")
+    expect(page.locator("#spend-form .form-error")).to_contain_text("amount:")
+    assert page.locator("#toasts .toast", has_text="충전 완료").count() == 1  # no duplicate toast

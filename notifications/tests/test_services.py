@@ -1,0 +1,181 @@
+"""Notification texts, dedup, DLT bookkeeping and SSE access, without the running platform."""
+
+import json
+import uuid
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import Client
+
+from notifications import services, sse
+from notifications.models import DeadLetter, Notification, ProcessedEvent
+from notifications.texts import render, won
+from wallets import services as wallet_services
+from wallets.tests.helpers import new_order_id
+
+pytestmark = pytest.mark.django_db
+
+
+def event_for(user_id, **overrides):
+    event = {
+        "schemaVersion": 1, "eventId": str(uuid.uuid4()), "eventType": "CHARGE_COMPLETED", "userId": user_id,
+        "occurredAt": "2026-01-20T10:00:00+09:00",
+        "metadata": {"transactionId": str(uuid.uuid4()), "currency": "KRW"},
+        "amount": 10_000, "newBalance": 50_000, "paymentKey": "pk", "orderId": "order-123456",
+    }
+    return {**event, **overrides}
+
+
+def test_texts_follow_the_design_note():
+    assert won(10_000) == "₩10,000"
+    charge = render(event_for(1))
+    assert (charge.title, charge.message, charge.type) == ("충전 완료", "₩10,000가 충전되었습니다. 현재 잔액: ₩50,000",
+                                                           "success")
+    spend = render({"eventType": "SPEND_COMPLETED", "amount": 3_000, "newBalance": 47_000, "description": "커피"})
+    assert (spend.title, spend.message) == ("사용 완료", "₩3,000가 사용되었습니다 (커피). 현재 잔액: ₩47,000")
+    reversal = render({"eventType": "REVERSAL_COMPLETED", "reversedAmount": 1_234_567, "newBalance": 1_300_000,
+                       "reason": ""})
+    assert (reversal.title, reversal.message) == ("취소 완료",
+                                                  "₩1,234,567가 취소되었습니다. 현재 잔액: ₩1,300,000")
+
+
+def test_the_events_the_write_path_produces_render(user):
+    wallet_services.wallet_charge(user_id=user.id, amount=5_000, payment_key="pk", order_id=new_order_id())
+    from outbox.models import OutboxEvent
+
+    event = OutboxEvent.objects.get().payload
+    parsed = services.wallet_event_parse(key=str(user.id).encode(), value=json.dumps(event).encode())
+    assert render(parsed).message == "₩5,000가 충전되었습니다. 현재 잔액: ₩5,000"
+
+
+@pytest.mark.parametrize("value", [b"{oops", b"[1, 2]", json.dumps({"eventType": "CHARGE_COMPLETED"}).encode(),
+                                   json.dumps({**event_for(1), "eventType": "GIFT_COMPLETED"}).encode()])
+def test_malformed_records_are_poison(value):
+    with pytest.raises(services.PoisonRecord):
+        services.wallet_event_parse(key=b"1", value=value)
+
+
+def test_a_record_keyed_to_another_user_is_poison():
+    with pytest.raises(services.PoisonRecord, match="key"):
+        services.wallet_event_parse(key=b"2", value=json.dumps(event_for(1)).encode())
+
+
+def test_an_event_makes_one_notification_however_often_it_arrives(user):
+    pubsub = redis.Redis(**settings.EVENTSTREAM_REDIS).pubsub()
+    pubsub.subscribe(sse.LIBRARY_REDIS_CHANNEL)
+    pubsub.get_message(timeout=1)
+    event = event_for(user.id)
+    first = services.notification_from_event(event=event)
+    again = services.notification_from_event(event=event)
+    assert (first.outcome, again.outcome) == ("notified", "duplicate")
+    assert Notification.objects.count() == ProcessedEvent.objects.count() == 1
+    notification = Notification.objects.get()
+    assert notification.pushed_at is not None
+    assert notification.sse_event_id is not None
+    published = pubsub.get_message(timeout=5)
+    assert published is not None
+    message = json.loads(published["data"])
+    assert message["channel"] == f"test-user-{user.id}"
+    assert json.loads(message["data"])["eventId"] == event["eventId"]
+    assert pubsub.get_message(timeout=1) is None  # the duplicate was not pushed again
+
+
+def test_a_failed_push_is_pushed_on_redelivery(user, monkeypatch):
+    event = event_for(user.id)
+
+    def broken_publish(**kwargs):
+        raise redis.ConnectionError("redis is down")
+
+    monkeypatch.setattr(sse, "sse_event_publish", broken_publish)
+    with pytest.raises(redis.ConnectionError):
+        services.notification_from_event(event=event)
+    assert Notification.objects.get().pushed_at is None
+    monkeypatch.undo()
+    assert services.notification_from_event(event=event).outcome == "duplicate"
+    assert Notification.objects.get().pushed_at is not None
+
+
+def test_dead_letters_are_stored_once_per_dlt_position():
+    headers = [(services.DLT_ORIGINAL_TOPIC, b"wallet-events"), (services.DLT_ORIGINAL_PARTITION, b"3"),
+               (services.DLT_ORIGINAL_OFFSET, b"42"), (services.DLT_EXCEPTION_FQCN, b"x.Boom"),
+               (services.DLT_EXCEPTION_MESSAGE, b"boom"), (services.DLT_ATTEMPTS, b"4"),
+               (services.DLT_FAILED_AT, b"2026-11-29T00:00:00+00:00"), ("eventId", b"e-1")]
+    for _ in range(2):
+        services.dead_letter_store(topic="wallet-events.DLT", partition=0, offset=7, key=b"1", value=b"{}",
+                                   headers=headers)
+    letter = DeadLetter.objects.get()
+    assert (letter.original_partition, letter.original_offset, letter.attempts) == (3, 42, 4)
+    assert (letter.exception_type, letter.exception_message) == ("x.Boom", "boom")
+    assert letter.headers["eventId"] == "e-1"
+
+
+def test_sse_refusals_are_http_errors(client, user_factory):
+    alice, bob = user_factory(), user_factory()
+    assert Client().get("/events/").status_code == 401
+    client.force_login(alice)
+    response = client.get(f"/events/?channel={sse.user_channel(bob.id)}")
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert Client().get("/events/?es-meta=not-a-token").status_code == 401
+
+
+def test_stream_tokens_expire_and_name_their_user(api, user, settings):
+    grant = api.post("/api/v1/notifications/stream-token").json()
+    assert sse.sse_stream_token_user_id(grant["token"]) == user.id
+    assert grant["expiresInSeconds"] == settings.SSE_TOKEN_MAX_AGE_S
+    assert "lastEventId=" in grant["url"]
+    settings.SSE_TOKEN_MAX_AGE_S = -10
+    expired, _ = sse.sse_stream_token(user_id=user.id)
+    assert sse.sse_stream_token_user_id(expired) is None
+    assert Client().get(f"/events/?es-meta={expired}").status_code == 401
+
+
+def test_channel_manager_lets_users_read_only_their_channel(user_factory):
+    alice, bob = user_factory(), user_factory()
+    manager = sse.UserChannelManager()
+    assert manager.can_read_channel(alice, sse.user_channel(alice.id))
+    assert not manager.can_read_channel(alice, sse.user_channel(bob.id))
+    assert not manager.can_read_channel(None, sse.user_channel(alice.id))
+
+
+def test_notifications_list_api(api, user):
+    services.notification_from_event(event=event_for(user.id))
+    body = api.get("/api/v1/notifications").json()
+    assert [n["title"] for n in body["results"]] == ["충전 완료"]
+
+
+def test_the_sse_redis_listener_reconnects_and_makes_streams_reread_storage(monkeypatch, settings):
+    """django-eventstream 5.3's listener dies with its connection; ours reconnects and rescans."""
+    import asyncio
+
+    from django_eventstream import views as eventstream_views
+
+    settings.SSE_REDIS_RECONNECT_MAX_S = 0
+    starts = []
+
+    class FlakyListener:
+        async def start(self):
+            starts.append(1)
+            if len(starts) < 3:
+                raise ConnectionError("connection reset")
+            raise asyncio.CancelledError  # ends the test's loop
+
+    monkeypatch.setattr(eventstream_views, "RedisListener", FlakyListener)
+    monkeypatch.setattr(asyncio, "sleep", _no_sleep)
+    manager = eventstream_views.ListenerManager.__new__(eventstream_views.ListenerManager)
+    manager.lock = __import__("threading").Lock()
+    listener = eventstream_views.Listener()
+    woken = []
+    listener.loop = object()
+    listener.wake_threadsafe = lambda: woken.append(1)
+    manager.listeners_by_channel = {"test-user-1": {listener}}
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(eventstream_views.ListenerManager.start_redis_listener(manager))
+    assert len(starts) == 3
+    assert listener.overflow is True  # the stream re-reads storage from its last id
+    assert len(woken) == 2
+
+
+async def _no_sleep(_seconds):
+    return None
