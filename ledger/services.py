@@ -14,9 +14,11 @@ SYSTEM_ACCOUNT_KINDS = {
 
 def ledger_system_account(*, code: str) -> Account:
     """The system account with this code, created on first use (safe under concurrency)."""
-    kind = SYSTEM_ACCOUNT_KINDS[code]
-    Account.objects.bulk_create([Account(code=code, kind=kind)], ignore_conflicts=True)
-    return Account.objects.get(code=code)
+    account = Account.objects.filter(code=code).first()
+    if account is None:
+        Account.objects.bulk_create([Account(code=code, kind=SYSTEM_ACCOUNT_KINDS[code])], ignore_conflicts=True)
+        account = Account.objects.get(code=code)
+    return account
 
 
 def ledger_wallet_account_create(*, user_id: int) -> Account:

@@ -64,3 +64,37 @@ def kafka_ping(*, timeout_ms: int) -> None:
     """Raise unless a broker answers a metadata request within the timeout."""
     with kafka_admin(timeout_ms=timeout_ms) as admin:
         admin.describe_cluster()
+
+
+def kafka_group_skip_to_end(*, topic: str, group_id: str, timeout_s: float = 60) -> None:
+    """Commit ``group_id``'s offsets at the current end of ``topic`` (its consumers skip what is there).
+
+    Only works while the group has no live member; a member that died stays in
+    the group until its session times out, so this retries until ``timeout_s``.
+    """
+    import time
+
+    from kafka import KafkaConsumer
+    from kafka.errors import CommitFailedError
+    from kafka.structs import OffsetAndMetadata, TopicPartition
+
+    with kafka_admin() as admin:
+        (described,) = admin.describe_topics([topic])
+    partitions = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
+    consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, group_id=group_id,
+                             enable_auto_commit=False)
+    try:
+        consumer.assign(partitions)
+        consumer.seek_to_end()
+        offsets = {tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in partitions}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                consumer.commit(offsets)
+                return
+            except CommitFailedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+    finally:
+        consumer.close()

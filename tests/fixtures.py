@@ -8,7 +8,6 @@ pointed at the test database, the test Redis database and the test topics.
 import os
 import sys
 import tempfile
-import time
 import uuid
 
 import pytest
@@ -166,45 +165,17 @@ class Platform:
         return self.consumer
 
 
-def _skip_to_end_of(topic: str, group_id: str) -> None:
-    """Commit the group's offsets at the end of the topic: earlier tests' records are not this test's."""
-    from django.conf import settings
-    from kafka import KafkaConsumer
-    from kafka.errors import CommitFailedError
-    from kafka.structs import OffsetAndMetadata, TopicPartition
-
-    from prepaid.kafka import kafka_admin
-
-    with kafka_admin() as admin:
-        (described,) = admin.describe_topics([topic])
-    partitions = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
-    consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, group_id=group_id,
-                             enable_auto_commit=False)
-    consumer.assign(partitions)
-    consumer.seek_to_end()
-    offsets = {tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in partitions}
-    # A member killed by an earlier test stays in the group until its session times out.
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            consumer.commit(offsets)
-            break
-        except CommitFailedError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
-    consumer.close()
-
-
 @pytest.fixture
 def platform(process_factory, start_celery_worker, app_env, transactional_db):
     """Web, worker, beat and consumer, started fresh for a test (stopped after it)."""
     from django.conf import settings
 
+    from prepaid.kafka import kafka_group_skip_to_end
     from tests.support import celery_argv
 
-    _skip_to_end_of(settings.KAFKA_TOPIC_WALLET_EVENTS, settings.KAFKA_CONSUMER_GROUP)
-    _skip_to_end_of(settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, settings.KAFKA_DLT_STORE_GROUP)
+    # Earlier tests' records (for users long gone) are not this test's business.
+    kafka_group_skip_to_end(topic=settings.KAFKA_TOPIC_WALLET_EVENTS, group_id=settings.KAFKA_CONSUMER_GROUP)
+    kafka_group_skip_to_end(topic=settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, group_id=settings.KAFKA_DLT_STORE_GROUP)
     started = []
 
     def start(name, argv, **env):

@@ -65,7 +65,14 @@ def wallet_ensure(*, user_id: int) -> Wallet:
 
 
 def _wallet_lock(*, user_id: int) -> Wallet:
-    return Wallet.objects.select_for_update().select_related("account").get(user_id=user_id)
+    """Lock the user's wallet row (creating the wallet on first use): operations on it now run one at a time."""
+    wallet = Wallet.objects.select_for_update(of=("self",)).select_related("account").filter(user_id=user_id).first()
+    if wallet is None:
+        # First operation of this user: the wallet is created in a savepoint (a concurrent
+        # first operation may win the race; then its wallet is the one locked).
+        wallet_ensure(user_id=user_id)
+        wallet = Wallet.objects.select_for_update(of=("self",)).select_related("account").get(user_id=user_id)
+    return wallet
 
 
 def _wallet_apply(
@@ -113,7 +120,6 @@ def _check_amount(amount: int, *, field: str = "amount") -> None:
 
 def wallet_spend(*, user_id: int, amount: int, description: str, idempotency_key: str = "") -> JournalEntry:
     _check_amount(amount)
-    wallet_ensure(user_id=user_id)
     with transaction.atomic(durable=True):
         wallet = _wallet_lock(user_id=user_id)
         if wallet.balance < amount:
@@ -143,7 +149,6 @@ def wallet_reverse(
 ) -> JournalEntry:
     if amount is not None:
         _check_amount(amount)
-    wallet_ensure(user_id=user_id)
     with transaction.atomic(durable=True):
         wallet = _wallet_lock(user_id=user_id)
         # Another user's entry is "not found" too: its existence is not disclosed.

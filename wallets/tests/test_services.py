@@ -12,7 +12,7 @@ from prepaid.errors import ApplicationError
 from prepaid.invariants import InvariantViolation
 from wallets import services
 from wallets.events import wallet_event_validate
-from wallets.models import Payment, PaymentStatus, Wallet
+from wallets.models import Payment, PaymentStatus
 from wallets.tests.helpers import assert_ledger_consistent, balance_of, new_order_id
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_spend_from_a_new_wallet_is_insufficient_funds(user):
     with pytest.raises(ApplicationError) as err:
         services.wallet_spend(user_id=user.id, amount=1, description="nothing there")
     assert err.value.code == "insufficient_funds"
-    assert Wallet.objects.get(user=user).balance == 0
+    assert balance_of(user.id) == 0
 
 
 def test_reversing_a_spend_gives_the_money_back_in_parts(user):

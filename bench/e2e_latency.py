@@ -1,0 +1,138 @@
+"""End-to-end latency: API commit -> outbox -> Celery relay -> Kafka -> run_consumer -> SSE client.
+
+    .venv/bin/python bench/e2e_latency.py [--rate 100] [--seconds 20] [--users 10]
+
+Starts the platform (uvicorn web, Celery worker and beat, run_consumer) on the
+bench database and topics, connects one SSE client per user, sends spends
+through the HTTP API at a steady rate, and times each from the API's response
+(the commit happened just before it) to the notification arriving on the SSE
+stream.
+"""
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from common import celery, setup, start, summary_ms
+
+
+def sse_reader(url: str, cookies: dict, received: dict, ready: threading.Event, stop: threading.Event) -> None:
+    with httpx.Client(cookies=cookies, timeout=httpx.Timeout(10, read=None)) as client, \
+            client.stream("GET", url) as response:
+        event = {}
+        for line in response.iter_lines():
+            if stop.is_set():
+                return
+            if line == "":
+                if event.get("event") == "stream-open":
+                    ready.set()
+                elif event.get("event") == "notification":
+                    received.setdefault(json.loads(event["data"])["eventId"], time.perf_counter())
+                event = {}
+            elif not line.startswith(":"):
+                name, _, value = line.partition(":")
+                event[name] = value.lstrip(" ")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--web-workers", type=int, default=2)
+    args = parser.parse_args()
+    setup()
+
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    from notifications.sse import sse_current_event_id
+    from outbox.models import OutboxEvent
+    from prepaid.kafka import kafka_group_skip_to_end
+    from wallets import services
+
+    # The relay benchmark leaves records for made-up users on the bench topic: skip them.
+    kafka_group_skip_to_end(topic=settings.KAFKA_TOPIC_WALLET_EVENTS, group_id=settings.KAFKA_CONSUMER_GROUP)
+    kafka_group_skip_to_end(topic=settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, group_id=settings.KAFKA_DLT_STORE_GROUP)
+    OutboxEvent.objects.filter(published_at__isnull=True).delete()
+    base = f"http://127.0.0.1:{args.port}"
+    procs = [
+        start([sys.executable, "-m", "uvicorn", "prepaid.asgi:application", "--port", str(args.port),
+               "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)], "e2e-web",
+              DATABASE_POOL_MAX_SIZE="8"),
+        start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "e2e-worker"),
+        start(celery("beat", "--loglevel=WARNING", "--schedule=.devstack/bench-logs/e2e-beat"), "e2e-beat"),
+        start([sys.executable, "manage.py", "run_consumer"], "e2e-consumer", LOG_LEVEL="INFO"),
+    ]
+    stop = threading.Event()
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        users, tokens, received = [], {}, {}
+        for i in range(args.users):
+            user, _ = User.objects.get_or_create(username=f"bench-e2e-{i}")
+            services.wallet_charge(user_id=user.id, amount=10_000_000, payment_key="pk", order_id=uuid.uuid4().hex)
+            tokens[user.id] = Token.objects.get_or_create(user=user)[0].key
+            client = Client()
+            client.force_login(user)
+            cookies = {settings.SESSION_COOKIE_NAME: client.cookies[settings.SESSION_COOKIE_NAME].value}
+            ready = threading.Event()
+            url = f"{base}/events/?lastEventId={sse_current_event_id(user_id=user.id)}"
+            thread = threading.Thread(target=sse_reader, args=(url, cookies, received, ready, stop), daemon=True)
+            thread.start()
+            ready.wait(30)
+            users.append(user)
+        time.sleep(5)  # warm-up: the relay and the consumer have connected
+
+        sent: dict[str, float] = {}
+        http = httpx.Client(base_url=base, timeout=30, limits=httpx.Limits(max_connections=16))
+
+        def spend(i: int) -> None:
+            user = users[i % len(users)]
+            response = http.post("/api/v1/wallet/spends", json={"amount": 1, "description": "bench"},
+                                 headers={"Authorization": f"Token {tokens[user.id]}",
+                                          "Idempotency-Key": str(uuid.uuid4())})
+            done = time.perf_counter()
+            if response.status_code == 201:
+                sent[response.json()["transactionId"]] = done
+
+        total = int(args.rate * args.seconds)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            for i in range(total):
+                time.sleep(max(0.0, t0 + i / args.rate - time.perf_counter()))
+                pool.submit(spend, i)
+        achieved = total / (time.perf_counter() - t0)
+        time.sleep(5)
+        event_ids = dict(OutboxEvent.objects.filter(payload__metadata__transactionId__in=list(sent))
+                         .values_list("payload__metadata__transactionId", "event_id"))
+        latencies = [received[str(event_ids[t])] - at for t, at in sent.items()
+                     if t in event_ids and str(event_ids[t]) in received]
+        print(f"API commit -> SSE client, {len(users)} users, {achieved:.0f} ops/s for {args.seconds:.0f}s: "
+              f"{summary_ms(latencies)} (sent {len(sent)} of {total}, not received {len(sent) - len(latencies)})")
+    finally:
+        stop.set()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except Exception:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()
