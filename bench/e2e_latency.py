@@ -67,8 +67,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     procs = [
         start([sys.executable, "-m", "uvicorn", "prepaid.asgi:application", "--port", str(args.port),
-               "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)], "e2e-web",
-              DATABASE_POOL_MAX_SIZE="8"),
+               "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)], "e2e-web"),
         start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "e2e-worker"),
         start(celery("beat", "--loglevel=WARNING", "--schedule=.devstack/bench-logs/e2e-beat"), "e2e-beat"),
         start([sys.executable, "manage.py", "run_consumer"], "e2e-consumer", LOG_LEVEL="INFO"),

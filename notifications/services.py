@@ -153,3 +153,18 @@ def dead_letter_replay(*, dead_letter: DeadLetter) -> None:
     future.get(timeout=settings.CONSUMER_DLT_SEND_TIMEOUT_S)
     DeadLetter.objects.filter(id=dead_letter.id).update(replayed_at=timezone.now(), replay_count=F("replay_count") + 1)
     logger.info("DLT record %s replayed to %s", dead_letter.id, topic)
+
+
+def processed_events_purge(*, older_than_days: int | None = None, batch_size: int | None = None) -> int:
+    """Forget dedup rows older than any redelivery can be (Kafka retention, DLT replays), in bounded batches."""
+    from datetime import timedelta
+
+    days = settings.CONSUMER_DEDUP_RETENTION_DAYS if older_than_days is None else older_than_days
+    batch_size = batch_size or settings.OUTBOX_PURGE_BATCH_SIZE
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(ProcessedEvent.objects.filter(processed_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        deleted += ProcessedEvent.objects.filter(id__in=ids).delete()[0]

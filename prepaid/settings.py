@@ -115,6 +115,9 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL: the ledger relies on its features")
 # A psycopg connection pool per process (0 = no pool, a connection per request).
+# Not for the ASGI web process: with Django 5.2 its sync views run on executor
+# threads that do not return pooled connections (measured: the pool runs dry
+# under the e2e benchmark). Worker and consumer processes may use it.
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 0)
 if DATABASE_POOL_MAX_SIZE > 0:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -159,6 +162,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "wallets.tasks.payment_recover_pending",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    "processed-events-purge": {
+        "task": "notifications.tasks.processed_events_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
+    "ledger-reconcile": {
+        "task": "ledger.tasks.ledger_reconcile",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
     },
     "idempotency-purge-expired": {
         "task": "wallets.tasks.idempotency_purge_expired",
@@ -317,6 +330,8 @@ CONSUMER_RETRY_INTERVAL_MS = env_int("CONSUMER_RETRY_INTERVAL_MS", 1000)
 CONSUMER_POLL_TIMEOUT_MS = env_int("CONSUMER_POLL_TIMEOUT_MS", 500)
 CONSUMER_MAX_POLL_RECORDS = env_int("CONSUMER_MAX_POLL_RECORDS", 200)
 CONSUMER_DLT_SEND_TIMEOUT_S = env_int("CONSUMER_DLT_SEND_TIMEOUT_S", 10)
+# Dedup rows are kept longer than any redelivery can come (Kafka keeps records 7 days).
+CONSUMER_DEDUP_RETENTION_DAYS = env_int("CONSUMER_DEDUP_RETENTION_DAYS", 30)
 KAFKA_DLT_STORE_GROUP = env_str("KAFKA_DLT_STORE_GROUP", f"{KAFKA_CONSUMER_GROUP}.dlt-store")
 
 # Server-Sent Events (django-eventstream): one channel per user, events stored in

@@ -102,3 +102,14 @@ def test_reconcile_exits_non_zero_from_the_command_line(user):
     result = reconcile()
     assert result.returncode != 0
     assert "balance 999 != postings 1000" in result.stdout
+
+
+@pytest.mark.django_db
+def test_the_scheduled_reconcile_reports_drift(user, caplog):
+    from ledger.tasks import ledger_reconcile
+
+    charged_entry(user, 1_000)
+    assert ledger_reconcile() == {"wallet_mismatches": 0, "unbalanced_entries": 0}
+    Wallet.objects.filter(user=user).update(balance=5)
+    assert ledger_reconcile() == {"wallet_mismatches": 1, "unbalanced_entries": 0}
+    assert "ledger mismatch" in caplog.text

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from notifications import services
+
+
+@shared_task
+def processed_events_purge() -> int:
+    return services.processed_events_purge()
