@@ -14,6 +14,7 @@ from django.utils import timezone
 from notifications import sse
 from notifications.models import DeadLetter, Notification, ProcessedEvent
 from notifications.texts import render
+from prepaid.db import delete_in_batches
 from wallets.events import wallet_event_validate
 
 logger = logging.getLogger(__name__)
@@ -162,9 +163,4 @@ def processed_events_purge(*, older_than_days: int | None = None, batch_size: in
     days = settings.CONSUMER_DEDUP_RETENTION_DAYS if older_than_days is None else older_than_days
     batch_size = batch_size or settings.OUTBOX_PURGE_BATCH_SIZE
     cutoff = timezone.now() - timedelta(days=days)
-    deleted = 0
-    while True:
-        ids = list(ProcessedEvent.objects.filter(processed_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
-        if not ids:
-            return deleted
-        deleted += ProcessedEvent.objects.filter(id__in=ids).delete()[0]
+    return delete_in_batches(ProcessedEvent.objects.filter(processed_at__lt=cutoff), batch_size=batch_size)

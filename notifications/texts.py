@@ -2,10 +2,7 @@
 
 import dataclasses
 
-
-def won(amount: int) -> str:
-    """₩ with thousands separators: 10000 -> ₩10,000."""
-    return f"₩{amount:,}"
+from prepaid.money import won
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from outbox.models import OutboxEvent
+from prepaid.db import delete_in_batches
 from prepaid.invariants import ensure
 
 logger = logging.getLogger(__name__)
@@ -78,15 +79,8 @@ def outbox_purge_published(*, older_than_days: int | None = None, batch_size: in
     days = settings.OUTBOX_RETENTION_DAYS if older_than_days is None else older_than_days
     batch_size = batch_size or settings.OUTBOX_PURGE_BATCH_SIZE
     cutoff = timezone.now() - timedelta(days=days)
-    deleted = 0
-    for _ in range(max_batches):
-        ids = list(
-            OutboxEvent.objects.filter(published_at__lt=cutoff).order_by("published_at")
-            .values_list("id", flat=True)[:batch_size]
-        )
-        if not ids:
-            break
-        deleted += OutboxEvent.objects.filter(id__in=ids).delete()[0]
+    deleted = delete_in_batches(OutboxEvent.objects.filter(published_at__lt=cutoff).order_by("published_at"),
+                                batch_size=batch_size, max_batches=max_batches)
     if deleted:
         logger.info("outbox: purged %d published rows older than %d days", deleted, days)
     return deleted

@@ -49,7 +49,12 @@ class Process:
         self.name = name
         self.argv = argv
         self.env = env
+        # One log per start: a restarted process must not look ready because of its predecessor's lines.
         self.log_path = log_dir / f"{name}.log"
+        suffix = 1
+        while self.log_path.exists():
+            suffix += 1
+            self.log_path = log_dir / f"{name}-{suffix}.log"
         self.popen: subprocess.Popen | None = None
 
     def start(self) -> "Process":

@@ -105,8 +105,18 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 class IdempotentOperationAPI(APIView):
     """A POST that performs one wallet operation at most once per ``Idempotency-Key``."""
 
-    def perform(self, request, *, idempotency_key: str):
+    InputSerializer: type[serializers.Serializer]
+
+    def operate(self, *, user_id: int, data: dict, idempotency_key: str):
+        """Call the one service of this endpoint with validated input; return its journal entry."""
         raise NotImplementedError
+
+    def perform(self, request, *, idempotency_key: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        entry = self.operate(user_id=request.user.id, data=serializer.validated_data,
+                             idempotency_key=idempotency_key)
+        return self._created(entry)
 
     def _created(self, entry) -> Response:
         return Response(TransactionOutputSerializer(entry).data, status=201)
@@ -180,15 +190,9 @@ class ChargeAPI(IdempotentOperationAPI):
     def post(self, request):
         return super().post(request)
 
-    def perform(self, request, *, idempotency_key):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        entry = services.wallet_charge(
-            user_id=request.user.id, amount=data["amount"], payment_key=data["paymentKey"],
-            order_id=data["orderId"], idempotency_key=idempotency_key,
-        )
-        return self._created(entry)
+    def operate(self, *, user_id, data, idempotency_key):
+        return services.wallet_charge(user_id=user_id, amount=data["amount"], payment_key=data["paymentKey"],
+                                      order_id=data["orderId"], idempotency_key=idempotency_key)
 
 
 class SpendAPI(IdempotentOperationAPI):
@@ -201,15 +205,9 @@ class SpendAPI(IdempotentOperationAPI):
     def post(self, request):
         return super().post(request)
 
-    def perform(self, request, *, idempotency_key):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        entry = services.wallet_spend(
-            user_id=request.user.id, amount=data["amount"], description=data["description"],
-            idempotency_key=idempotency_key,
-        )
-        return self._created(entry)
+    def operate(self, *, user_id, data, idempotency_key):
+        return services.wallet_spend(user_id=user_id, amount=data["amount"], description=data["description"],
+                                     idempotency_key=idempotency_key)
 
 
 class ReversalAPI(IdempotentOperationAPI):
@@ -224,15 +222,10 @@ class ReversalAPI(IdempotentOperationAPI):
     def post(self, request):
         return super().post(request)
 
-    def perform(self, request, *, idempotency_key):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        entry = services.wallet_reverse(
-            user_id=request.user.id, transaction_id=data["transactionId"], amount=data.get("amount"),
-            reason=data["reason"], idempotency_key=idempotency_key,
-        )
-        return self._created(entry)
+    def operate(self, *, user_id, data, idempotency_key):
+        return services.wallet_reverse(user_id=user_id, transaction_id=data["transactionId"],
+                                       amount=data.get("amount"), reason=data["reason"],
+                                       idempotency_key=idempotency_key)
 
 
 class WalletAPI(APIView):

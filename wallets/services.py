@@ -33,18 +33,16 @@ from ledger.models import Account, EntryKind, JournalEntry
 from ledger.selectors import ledger_entry_reversed_total
 from ledger.services import ledger_entry_record, ledger_system_account, ledger_wallet_account_create
 from outbox.services import outbox_event_record
+from prepaid.db import delete_in_batches
 from prepaid.errors import ApplicationError
 from prepaid.invariants import ensure
+from prepaid.money import won
 from wallets.errors import WalletErrorCode
 from wallets.events import wallet_event_headers, wallet_event_payload, wallet_event_validate
 from wallets.models import IdempotencyRecord, Payment, PaymentStatus, Wallet
 from wallets.payments import PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
 logger = logging.getLogger(__name__)
-
-
-def _won(amount: int) -> str:
-    return f"₩{amount:,}"
 
 
 # --- Wallets -----------------------------------------------------------------
@@ -125,7 +123,7 @@ def wallet_spend(*, user_id: int, amount: int, description: str, idempotency_key
         if wallet.balance < amount:
             raise ApplicationError(
                 WalletErrorCode.INSUFFICIENT_FUNDS,
-                f"amount: {_won(amount)} is more than the balance of {_won(wallet.balance)}",
+                f"amount: {won(amount)} is more than the balance of {won(wallet.balance)}",
                 http_status=409,
                 fields={"amount": ["Insufficient funds."]},
             )
@@ -180,7 +178,7 @@ def wallet_reverse(
         if amount > remaining:
             raise ApplicationError(
                 WalletErrorCode.REVERSAL_EXCEEDS_REMAINING,
-                f"amount: {_won(amount)} is more than the {_won(remaining)} left to reverse",
+                f"amount: {won(amount)} is more than the {won(remaining)} left to reverse",
                 http_status=422,
                 fields={"amount": [f"At most {remaining} can be reversed."]},
             )
@@ -190,8 +188,8 @@ def wallet_reverse(
             if wallet.balance < amount:
                 raise ApplicationError(
                     WalletErrorCode.INSUFFICIENT_FUNDS,
-                    f"amount: reversing {_won(amount)} of a charge needs that much in the wallet, "
-                    f"which holds {_won(wallet.balance)}",
+                    f"amount: reversing {won(amount)} of a charge needs that much in the wallet, "
+                    f"which holds {won(wallet.balance)}",
                     http_status=409,
                     fields={"amount": ["Insufficient funds."]},
                 )
@@ -300,7 +298,7 @@ def wallet_charge(
     if wallet.balance + amount > settings.WALLET_BALANCE_MAX:
         raise ApplicationError(
             WalletErrorCode.BALANCE_LIMIT_EXCEEDED,
-            f"amount: the balance may not exceed {_won(settings.WALLET_BALANCE_MAX)}",
+            f"amount: the balance may not exceed {won(settings.WALLET_BALANCE_MAX)}",
             http_status=422,
             fields={"amount": ["Balance limit exceeded."]},
         )
@@ -421,9 +419,4 @@ def idempotency_purge_expired(*, batch_size: int | None = None) -> int:
     """Delete expired keys in bounded batches; return how many went."""
     batch_size = batch_size or settings.IDEMPOTENCY_PURGE_BATCH_SIZE
     cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S)
-    deleted_total = 0
-    while True:
-        ids = list(IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
-        if not ids:
-            return deleted_total
-        deleted_total += IdempotencyRecord.objects.filter(id__in=ids).delete()[0]
+    return delete_in_batches(IdempotencyRecord.objects.filter(created_at__lt=cutoff), batch_size=batch_size)
