@@ -15,6 +15,14 @@ import pytest
 from tests.support import Process, celery_argv, test_database_url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def kafka_topics():
+    """The test topics (test.wallet-events and its DLT), created once per run if missing."""
+    from prepaid.kafka import kafka_topics_ensure
+
+    kafka_topics_ensure()
+
+
 @pytest.fixture(scope="session")
 def app_env(django_db_setup) -> dict[str, str]:
     """Environment for child processes: test settings, test database."""
