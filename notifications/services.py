@@ -164,3 +164,14 @@ def processed_events_purge(*, older_than_days: int | None = None, batch_size: in
     batch_size = batch_size or settings.OUTBOX_PURGE_BATCH_SIZE
     cutoff = timezone.now() - timedelta(days=days)
     return delete_in_batches(ProcessedEvent.objects.filter(processed_at__lt=cutoff), batch_size=batch_size)
+
+
+def sse_events_trim(*, batch_size: int | None = None) -> int:
+    """Delete stored SSE events older than SSE_EVENT_RETENTION_S, in bounded batches."""
+    from datetime import timedelta
+
+    from django_eventstream.models import Event as StoredEvent
+
+    cutoff = timezone.now() - timedelta(seconds=settings.SSE_EVENT_RETENTION_S)
+    return delete_in_batches(StoredEvent.objects.filter(created__lt=cutoff),
+                             batch_size=batch_size or settings.OUTBOX_PURGE_BATCH_SIZE)

@@ -6,3 +6,8 @@ from notifications import services
 @shared_task
 def processed_events_purge() -> int:
     return services.processed_events_purge()
+
+
+@shared_task
+def sse_events_trim() -> int:
+    return services.sse_events_trim()

@@ -168,6 +168,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
+    "sse-events-trim": {
+        "task": "notifications.tasks.sse_events_trim",
+        "schedule": 600.0,
+        "options": {"expires": 590},
+    },
     "ledger-reconcile": {
         "task": "ledger.tasks.ledger_reconcile",
         "schedule": 3600.0,
@@ -342,6 +347,8 @@ KAFKA_DLT_STORE_GROUP = env_str("KAFKA_DLT_STORE_GROUP", f"{KAFKA_CONSUMER_GROUP
 SSE_CHANNEL_PREFIX = env_str("SSE_CHANNEL_PREFIX", "")
 SSE_TOKEN_MAX_AGE_S = env_int("SSE_TOKEN_MAX_AGE_S", 300)
 SSE_REDIS_RECONNECT_MAX_S = env_int("SSE_REDIS_RECONNECT_MAX_S", 10)
-EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+EVENTSTREAM_STORAGE_CLASS = "notifications.sse.EventStorage"
+# Stored SSE events older than this are trimmed (clients gone longer start afresh).
+SSE_EVENT_RETENTION_S = env_int("SSE_EVENT_RETENTION_S", 24 * 3600)
 EVENTSTREAM_CHANNELMANAGER_CLASS = "notifications.sse.UserChannelManager"
 EVENTSTREAM_REDIS = {**redis_connection_kwargs(REDIS_URL), "socket_connect_timeout": REDIS_TIMEOUT_S}

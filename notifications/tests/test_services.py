@@ -201,3 +201,33 @@ def test_old_dedup_rows_are_purged_in_batches(user):
     ProcessedEvent.objects.filter(id__in=old).update(processed_at=timezone.now() - timedelta(days=31))
     assert services.processed_events_purge(batch_size=1) == 2
     assert ProcessedEvent.objects.count() == 1
+
+
+def test_stored_sse_events_number_each_channel_from_one_and_resume_from_any_id(user_factory):
+    from django_eventstream.storage import EventDoesNotExist
+    from django_eventstream.utils import get_storage
+
+    alice, bob = user_factory(), user_factory()
+    storage = get_storage()
+    channel = sse.user_channel(alice.id)
+    ids = [sse.sse_event_store(user_id=alice.id, data={"n": n})[0] for n in range(3)]
+    assert ids == [1, 2, 3]
+    assert sse.sse_event_store(user_id=bob.id, data={"n": 0})[0] == 1  # channels count separately
+    assert storage.get_current_id(channel) == 3
+    assert [json.loads(e.data)["n"] for e in storage.get_events(channel, 0)] == [0, 1, 2]  # from the start
+    assert [json.loads(e.data)["n"] for e in storage.get_events(channel, 2)] == [2]
+    with pytest.raises(EventDoesNotExist):
+        storage.get_events(channel, 99)
+
+
+def test_old_stored_sse_events_are_trimmed(user, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_eventstream.models import Event as StoredEvent
+
+    sse.sse_event_store(user_id=user.id, data={"n": 1})
+    StoredEvent.objects.update(created=timezone.now() - timedelta(seconds=settings.SSE_EVENT_RETENTION_S + 1))
+    sse.sse_event_store(user_id=user.id, data={"n": 2})
+    assert services.sse_events_trim() == 2  # the placeholder and the old event
+    assert StoredEvent.objects.count() == 1
