@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class ProcessedEvent(models.Model):
@@ -38,7 +39,7 @@ class Notification(models.Model):
     type = models.CharField(max_length=16, choices=NotificationType.choices)
     # The user's balance after the operation, for the page to show.
     balance = models.BigIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
     # Id of the stored SSE event (django-eventstream) and when it was pushed to live clients.
     sse_event_id = models.BigIntegerField(null=True, blank=True)

@@ -4,10 +4,11 @@ import dataclasses
 import json
 import logging
 import uuid
+from datetime import datetime
 
 import jsonschema
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -72,20 +73,20 @@ def notification_from_event(*, event: dict) -> HandleResult:
     user_id = event["userId"]
     rendered = render(event)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                ProcessedEvent.objects.create(consumer=settings.KAFKA_CONSUMER_GROUP, event_id=event_id)
-        except IntegrityError:
-            notification = Notification.objects.select_for_update().get(event_id=event_id)
-            outcome = "duplicate"
-        else:
+        if _processed_event_insert(event_id):
+            data = {"eventId": str(event_id), "eventType": event["eventType"], "title": rendered.title,
+                    "message": rendered.message, "type": rendered.type, "balance": event["newBalance"],
+                    "createdAt": timezone.now().isoformat()}
+            sse_event_id, _ = sse.sse_event_store(user_id=user_id, data=data)
             notification = Notification.objects.create(
                 user_id=user_id, event_id=event_id, event_type=event["eventType"], title=rendered.title,
                 message=rendered.message, type=rendered.type, balance=event["newBalance"],
+                created_at=datetime.fromisoformat(data["createdAt"]), sse_event_id=sse_event_id,
             )
-            notification.sse_event_id, _ = sse.sse_event_store(user_id=user_id, data=_sse_data(notification))
-            notification.save(update_fields=["sse_event_id"])
             outcome = "notified"
+        else:
+            notification = Notification.objects.select_for_update().get(event_id=event_id)
+            outcome = "duplicate"
     if notification.pushed_at is None:
         sse.sse_event_publish(user_id=user_id, event_id=notification.sse_event_id,
                               encoded=json.dumps(_sse_data(notification), ensure_ascii=False))
@@ -93,9 +94,19 @@ def notification_from_event(*, event: dict) -> HandleResult:
     return HandleResult(outcome=outcome, event_id=str(event_id), user_id=user_id, notification_id=notification.id)
 
 
+def _processed_event_insert(event_id: uuid.UUID) -> bool:
+    """Record that this consumer handled the event; False if it already had (no savepoint needed)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO notifications_processedevent (consumer, event_id, processed_at) VALUES (%s, %s, now()) "
+            "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING id",
+            [settings.KAFKA_CONSUMER_GROUP, event_id],
+        )
+        return cursor.fetchone() is not None
+
+
 def _sse_data(notification: Notification) -> dict:
     return {
-        "id": notification.id,
         "eventId": str(notification.event_id),
         "eventType": notification.event_type,
         "title": notification.title,

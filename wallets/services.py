@@ -26,7 +26,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ledger.models import Account, EntryKind, JournalEntry
@@ -364,11 +364,19 @@ def idempotency_begin(*, user_id: int, key: str, method: str, path: str, fingerp
     - same key, another request: 422.
     """
     now = timezone.now()
-    record, created = IdempotencyRecord.objects.get_or_create(
-        user_id=user_id, key=key, defaults={"method": method, "path": path, "fingerprint": fingerprint}
-    )
-    if created:
+    # INSERT ... ON CONFLICT: claiming a new key is one statement (no savepoint round trips).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO wallets_idempotencyrecord (user_id, key, method, path, fingerprint, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user_id, key, method, path, fingerprint, now],
+        )
+        inserted = cursor.fetchone()
+    if inserted is not None:
+        record = IdempotencyRecord(id=inserted[0], user_id=user_id, key=key, method=method, path=path,
+                                   fingerprint=fingerprint, created_at=now)
         return IdempotencyStart(record=record, execute=True)
+    record = IdempotencyRecord.objects.get(user_id=user_id, key=key)
 
     if record.created_at <= now - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S):
         # Expired (the purge has not deleted it yet): the key is free again.
