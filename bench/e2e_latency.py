@@ -4,9 +4,10 @@
 
 Starts the platform (uvicorn web, Celery worker and beat, run_consumer) on the
 bench database and topics, connects one SSE client per user, sends spends
-through the HTTP API at a steady rate, and times each from the API's response
-(the commit happened just before it) to the notification arriving on the SSE
-stream.
+through the HTTP API at a steady rate, and times each operation from its journal
+entry's ``created_at`` (set inside the transaction, just before its commit; the
+same clock, one machine) to the notification arriving on the stream, so a slow
+HTTP response does not hide any of it.
 """
 
 import argparse
@@ -33,7 +34,7 @@ def sse_reader(url: str, cookies: dict, received: dict, ready: threading.Event, 
                 if event.get("event") == "stream-open":
                     ready.set()
                 elif event.get("event") == "notification":
-                    received.setdefault(json.loads(event["data"])["eventId"], time.perf_counter())
+                    received.setdefault(json.loads(event["data"])["eventId"], time.time())
                 event = {}
             elif not line.startswith(":"):
                 name, _, value = line.partition(":")
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-pool", type=int, default=8, help="psycopg pool size per web worker (0: none)")
     args = parser.parse_args()
     setup()
 
@@ -67,7 +69,8 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     procs = [
         start([sys.executable, "-m", "uvicorn", "prepaid.asgi:application", "--port", str(args.port),
-               "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)], "e2e-web"),
+               "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)], "e2e-web",
+              DATABASE_POOL_MAX_SIZE=str(args.web_pool)),
         start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "e2e-worker"),
         start(celery("beat", "--loglevel=WARNING", "--schedule=.devstack/bench-logs/e2e-beat"), "e2e-beat"),
         start([sys.executable, "manage.py", "run_consumer"], "e2e-consumer", LOG_LEVEL="INFO"),
@@ -104,9 +107,8 @@ def main() -> None:
             response = http.post("/api/v1/wallet/spends", json={"amount": 1, "description": "bench"},
                                  headers={"Authorization": f"Token {tokens[user.id]}",
                                           "Idempotency-Key": str(uuid.uuid4())})
-            done = time.perf_counter()
             if response.status_code == 201:
-                sent[response.json()["transactionId"]] = done
+                sent[response.json()["transactionId"]] = 0.0
 
         total = int(args.rate * args.seconds)
         t0 = time.perf_counter()
@@ -116,9 +118,13 @@ def main() -> None:
                 pool.submit(spend, i)
         achieved = total / (time.perf_counter() - t0)
         time.sleep(5)
+        from ledger.models import JournalEntry
+
+        committed = {str(e_id): created.timestamp() for e_id, created in
+                     JournalEntry.objects.filter(id__in=list(sent)).values_list("id", "created_at")}
         event_ids = dict(OutboxEvent.objects.filter(payload__metadata__transactionId__in=list(sent))
                          .values_list("payload__metadata__transactionId", "event_id"))
-        latencies = [received[str(event_ids[t])] - at for t, at in sent.items()
+        latencies = [received[str(event_ids[t])] - committed[t] for t in sent
                      if t in event_ids and str(event_ids[t]) in received]
         print(f"API commit -> SSE client, {len(users)} users, {achieved:.0f} ops/s for {args.seconds:.0f}s: "
               f"{summary_ms(latencies)} (sent {len(sent)} of {total}, not received {len(sent) - len(latencies)})")

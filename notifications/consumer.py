@@ -66,7 +66,6 @@ class _Loop:
                     for record in records:
                         if self.stop.is_set():
                             break  # the record in hand was finished; the rest are read again next time
-                        close_old_connections()
                         if not self.handle(record):
                             break
                         offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
@@ -100,6 +99,7 @@ class WalletEventConsumer(_Loop):
                     return self.park(record, exc, attempts)
                 logger.warning("record %s failed (attempt %d of %d): %r; retrying in %d ms", where, attempts,
                                settings.CONSUMER_RETRIES + 1, exc, settings.CONSUMER_RETRY_INTERVAL_MS)
+                # The connection is kept between records; after a failure it may be broken: start afresh.
                 close_old_connections()
                 time.sleep(settings.CONSUMER_RETRY_INTERVAL_MS / 1000)
             else:

@@ -68,12 +68,31 @@ class EventStorage(DjangoModelStorage):
     (``sse_events_trim``) instead of on every append.
     """
 
+    # Reads come from the web process's SSE streams, which live for minutes: hand the
+    # connection back after each read instead of holding one per connected client.
+    def get_events(self, channel, last_id, limit=100):
+        try:
+            return super().get_events(channel, last_id, limit=limit)
+        finally:
+            _release_connection()
+
+    def get_current_id(self, channel):
+        try:
+            return super().get_current_id(channel)
+        finally:
+            _release_connection()
+
     def append_event(self, channel, event_type, data):
         with connection.cursor() as cursor:
             cursor.execute(APPEND_SQL, {"channel": channel, "type": event_type,
                                         "data": json.dumps(data, cls=DjangoJSONEncoder)})
             (eid,) = cursor.fetchone()
         return Event(channel, event_type, data, id=eid)
+
+
+def _release_connection() -> None:
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 class UserChannelManager(ChannelManagerBase):

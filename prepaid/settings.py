@@ -115,9 +115,9 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL: the ledger relies on its features")
 # A psycopg connection pool per process (0 = no pool, a connection per request).
-# Not for the ASGI web process: with Django 5.2 its sync views run on executor
-# threads that do not return pooled connections (measured: the pool runs dry
-# under the e2e benchmark). Worker and consumer processes may use it.
+# The web process uses one (Procfile, docker-compose): without it every request
+# opens a PostgreSQL connection. Long-lived SSE streams do not pin a pooled
+# connection (notifications.sse.EventStorage hands it back after each read).
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 0)
 if DATABASE_POOL_MAX_SIZE > 0:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {

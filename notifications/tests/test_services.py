@@ -231,3 +231,15 @@ def test_old_stored_sse_events_are_trimmed(user, settings):
     sse.sse_event_store(user_id=user.id, data={"n": 2})
     assert services.sse_events_trim() == 2  # the placeholder and the old event
     assert StoredEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sse_reads_do_not_keep_a_database_connection(user):
+    """An SSE stream lives for minutes; its reads must not pin a connection each."""
+    from django.db import connection
+    from django_eventstream.utils import get_storage
+
+    get_storage().get_current_id(sse.user_channel(user.id))
+    assert connection.connection is None
+    get_storage().get_events(sse.user_channel(user.id), 0)
+    assert connection.connection is None
