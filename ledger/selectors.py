@@ -3,11 +3,7 @@
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
-from ledger.models import Account, JournalEntry, Posting
-
-
-def ledger_account_balance(*, account: Account) -> int:
-    return Posting.objects.filter(account=account).aggregate(total=Coalesce(Sum("amount"), 0))["total"]
+from ledger.models import JournalEntry
 
 
 def ledger_entry_reversed_total(*, entry: JournalEntry) -> int:

@@ -1,7 +1,5 @@
 """Reads of wallets and their transactions. Every list is bounded (paginated)."""
 
-import uuid
-
 from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
@@ -24,10 +22,6 @@ def wallet_transactions(*, user_id: int) -> QuerySet[JournalEntry]:
 
 def wallet_transaction_by_idempotency_key(*, user_id: int, idempotency_key: str) -> JournalEntry | None:
     return JournalEntry.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
-
-
-def wallet_transaction_get(*, user_id: int, transaction_id: uuid.UUID) -> JournalEntry | None:
-    return wallet_transactions(user_id=user_id).filter(id=transaction_id).first()
 
 
 def wallet_balance_mismatches(*, limit: int = 1000) -> list[dict]:
