@@ -5,8 +5,9 @@
 1. Fills the outbox with N events and times ``outbox_relay_run`` draining it.
 2. In the same run, times a bare kafka-python producer (same producer settings)
    sending the same records: the ceiling the relay is compared with.
-3. With a Celery worker and beat running, commits spends through the wallet
-   service at a steady rate and measures commit -> record readable in Kafka.
+3. With a Celery worker and beat running, commits one outbox event per
+   transaction at a steady rate (the outbox side of a wallet operation) and
+   measures commit -> record readable in Kafka.
 """
 
 import argparse
@@ -19,26 +20,28 @@ import uuid
 from common import celery, setup, start, summary_ms
 
 
+def synthetic_payload(i: int, users: int = 1000) -> dict:
+    from django.utils import timezone
+
+    return {
+        "schemaVersion": 1, "eventId": str(uuid.uuid4()), "eventType": "SPEND_COMPLETED", "userId": 1 + i % users,
+        "occurredAt": timezone.now().isoformat(), "metadata": {"transactionId": str(uuid.uuid4()), "currency": "KRW"},
+        "amount": 1000, "newBalance": 50_000, "description": "bench spend at a coffee shop",
+    }
+
+
 def fill(n: int, users: int = 1000) -> list:
     from django.conf import settings
-    from django.utils import timezone
 
     from outbox.models import OutboxEvent
     from wallets.events import wallet_event_headers
 
-    now = timezone.now().isoformat()
     rows = []
     for i in range(n):
-        event_id = uuid.uuid4()
-        user_id = 1 + i % users
-        payload = {
-            "schemaVersion": 1, "eventId": str(event_id), "eventType": "SPEND_COMPLETED", "userId": user_id,
-            "occurredAt": now, "metadata": {"transactionId": str(uuid.uuid4()), "currency": "KRW"},
-            "amount": 1000, "newBalance": 50_000, "description": "bench spend at a coffee shop",
-        }
-        rows.append(OutboxEvent(event_id=event_id, event_type="SPEND_COMPLETED",
-                                topic=settings.KAFKA_TOPIC_WALLET_EVENTS, key=str(user_id), payload=payload,
-                                headers=wallet_event_headers(payload)))
+        payload = synthetic_payload(i, users)
+        rows.append(OutboxEvent(event_id=uuid.UUID(payload["eventId"]), event_type=payload["eventType"],
+                                topic=settings.KAFKA_TOPIC_WALLET_EVENTS, key=str(payload["userId"]),
+                                payload=payload, headers=wallet_event_headers(payload)))
     OutboxEvent.objects.bulk_create(rows, batch_size=10_000)
     return rows
 
@@ -78,10 +81,9 @@ def bench_bare_producer(n: int) -> float:
 
 def bench_latency(rate: float, seconds: float) -> None:
     from django.conf import settings
-    from django.contrib.auth.models import User
     from kafka import KafkaConsumer
 
-    from wallets import services
+    from wallets.events import wallet_event_headers
 
     worker = start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "relay-worker")
     beat = start(celery("beat", "--loglevel=WARNING", "--schedule=.devstack/bench-logs/beat"), "relay-beat")
@@ -105,25 +107,32 @@ def bench_latency(rate: float, seconds: float) -> None:
     thread = threading.Thread(target=consume, daemon=True)
     thread.start()
     try:
-        user, _ = User.objects.get_or_create(username="bench-latency")
-        services.wallet_charge(user_id=user.id, amount=10_000_000, payment_key="pk", order_id=uuid.uuid4().hex)
-        time.sleep(3)  # let the worker create its producer
-        from outbox.models import OutboxEvent
+        # The relay's side of the write path: one committed transaction per event, each
+        # recording its outbox row (what a wallet operation does, without its ~18 ms of
+        # ledger work here, so that the asked rate is reached).
+        from django.db import transaction
 
+        from outbox.services import outbox_event_record
+
+        time.sleep(3)  # let the worker create its producer
         committed: dict[str, float] = {}
         interval = 1 / rate
         started = next_at = time.perf_counter()
         end = next_at + seconds
+        i = 0
         while next_at < end:
-            entry = services.wallet_spend(user_id=user.id, amount=1, description="latency")
-            committed[str(entry.id)] = time.perf_counter()
+            payload = synthetic_payload(i)
+            with transaction.atomic():
+                outbox_event_record(event_id=uuid.UUID(payload["eventId"]), event_type=payload["eventType"],
+                                    key=str(payload["userId"]), payload=payload,
+                                    headers=wallet_event_headers(payload))
+            committed[payload["eventId"]] = time.perf_counter()
+            i += 1
             next_at += interval
             time.sleep(max(0.0, next_at - time.perf_counter()))
         achieved = len(committed) / (time.perf_counter() - started)
         time.sleep(3)
-        event_ids = dict(OutboxEvent.objects.filter(payload__metadata__transactionId__in=list(committed))
-                         .values_list("payload__metadata__transactionId", "event_id"))
-        latencies = [received[str(event_ids[t])] - c for t, c in committed.items() if str(event_ids[t]) in received]
+        latencies = [received[e] - c for e, c in committed.items() if e in received]
         lost = len(committed) - len(latencies)
         print(f"commit -> Kafka at {achieved:.0f} events/s (asked {rate:.0f}) for {seconds:.0f}s: "
               f"{summary_ms(latencies)} (not received: {lost})")
