@@ -3,15 +3,18 @@
 - One channel per user, ``<SSE_CHANNEL_PREFIX>user-<id>``; a user reads only
   their own (``UserChannelManager``; the library's default lets anyone read any
   channel).
-- Events are stored (DjangoModelStorage, PostgreSQL) in the consumer's
-  transaction, then published on Redis pub/sub after commit; every web process
+- Events are stored (``EventStorage``: the library's PostgreSQL tables, appended
+  in one statement) in the consumer's transaction, then published on Redis
+  pub/sub after commit; every web process
   delivers them to its connected clients. A client that reconnects with
   ``Last-Event-ID`` gets what it missed from storage.
 - Gaps of django-eventstream 5.3 handled here: its Redis listener never
   reconnects (patched: it reconnects with back-off and makes clients re-read
   storage, so nothing published meanwhile is missed); its Redis pub/sub channel
   name is fixed (channel names carry an environment prefix); a first connect
-  without an id has no backlog (the page renders the current event id).
+  without an id has no backlog (the page renders the current event id); its
+  storage holds a database connection per open stream (ours hands it back after
+  each read) and trims on every append (ours trims from a periodic task).
 """
 
 import asyncio

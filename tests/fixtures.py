@@ -141,9 +141,8 @@ def kafka_tail():
 class Platform:
     """The running platform: ASGI web, Celery worker and beat, run_consumer."""
 
-    def __init__(self, start, env):
+    def __init__(self, start):
         self._start = start
-        self.env = env
         self.port = None
         self.web = self.worker = self.beat = self.consumer = None
 
@@ -191,7 +190,7 @@ def platform(process_factory, start_celery_worker, app_env, transactional_db):
         started.append(proc)
         return proc
 
-    platform = Platform(start, app_env)
+    platform = Platform(start)
     platform.worker = start_celery_worker("platform-worker")
     platform.beat = start("platform-beat", celery_argv("beat", "--loglevel=INFO",
                                                        f"--schedule={tempfile.gettempdir()}/beat-{uuid.uuid4().hex}"))
