@@ -53,3 +53,58 @@ def start(argv: list[str], log_name: str, **env: str) -> subprocess.Popen:
 
 def celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "prepaid", *args]
+
+
+class CpuMeter:
+    """CPU time used by groups of processes between ``start()`` and ``stop()``.
+
+    ``groups`` maps a name to a predicate on a process. A process that exits in
+    between is not counted, so the figures are lower bounds.
+    """
+
+    def __init__(self, groups: dict):
+        self.groups = groups
+        self.before: dict = {}
+
+    def _sample(self) -> dict:
+        import psutil
+
+        sample = {}
+        for proc in psutil.process_iter(["name", "cmdline", "create_time", "cpu_times"]):
+            for group, matches in self.groups.items():
+                try:
+                    if matches(proc):
+                        times = proc.info["cpu_times"]
+                        sample[(proc.pid, proc.info["create_time"])] = (group, times.user + times.system)
+                        break
+                except (psutil.Error, OSError):
+                    break
+        return sample
+
+    def start(self) -> None:
+        self.before = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        used = dict.fromkeys(self.groups, 0.0)
+        for key, (group, seconds) in self._sample().items():
+            used[group] += seconds - self.before.get(key, (group, 0.0))[1]
+        return used
+
+
+def in_session(pid: int):
+    """A CpuMeter predicate: the process belongs to the session ``pid`` leads (see ``start``)."""
+
+    def matches(proc) -> bool:
+        return os.getsid(proc.pid) == pid
+
+    return matches
+
+
+def cpu_report(used: dict[str, float], *, operations: int, seconds: float, cores: int) -> str:
+    lines = [f"CPU per operation ({operations} operations in {seconds:.1f}s, {cores} cores):"]
+    for group, cpu in sorted(used.items(), key=lambda item: -item[1]):
+        lines.append(f"  {group:<10} {cpu / operations * 1000:7.1f} ms  ({cpu / seconds * 100:5.1f}% of a core)")
+    total = sum(used.values())
+    lines.append(f"  {'total':<10} {total / operations * 1000:7.1f} ms  ({total / seconds * 100:5.1f}% of a core); "
+                 f"at this cost {cores} cores serve at most {cores * operations / total:.0f} operations/s")
+    return "\n".join(lines)

@@ -12,6 +12,7 @@ HTTP response does not hide any of it.
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -20,7 +21,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from common import celery, setup, start, summary_ms
+from common import CpuMeter, celery, cpu_report, in_session, setup, start, summary_ms
 
 
 def sse_reader(url: str, cookies: dict, received: dict, ready: threading.Event, stop: threading.Event) -> None:
@@ -99,6 +100,16 @@ def main() -> None:
             users.append(user)
         time.sleep(5)  # warm-up: the relay and the consumer have connected
 
+        web, worker, beat, consumer = procs
+        meter = CpuMeter({
+            "web": in_session(web.pid), "worker": in_session(worker.pid), "beat": in_session(beat.pid),
+            "consumer": in_session(consumer.pid),
+            "postgres": lambda p: p.info["name"] == "postgres",
+            "redis": lambda p: p.info["name"].startswith("redis-server"),
+            "kafka": lambda p: p.info["name"] == "java" and "kafka.Kafka" in " ".join(p.info["cmdline"] or []),
+            "client": lambda p: p.pid == os.getpid(),
+        })
+        meter.start()
         sent: dict[str, float] = {}
         http = httpx.Client(base_url=base, timeout=30, limits=httpx.Limits(max_connections=16))
 
@@ -108,7 +119,7 @@ def main() -> None:
                                  headers={"Authorization": f"Token {tokens[user.id]}",
                                           "Idempotency-Key": str(uuid.uuid4())})
             if response.status_code == 201:
-                sent[response.json()["transactionId"]] = 0.0
+                sent[response.json()["transactionId"]] = time.perf_counter()
 
         total = int(args.rate * args.seconds)
         t0 = time.perf_counter()
@@ -116,8 +127,10 @@ def main() -> None:
             for i in range(total):
                 time.sleep(max(0.0, t0 + i / args.rate - time.perf_counter()))
                 pool.submit(spend, i)
-        achieved = total / (time.perf_counter() - t0)
+        achieved = len(sent) / (max(sent.values(), default=t0 + 1) - t0)
         time.sleep(5)
+        cpu = meter.stop()
+        window = time.perf_counter() - t0
         from ledger.models import JournalEntry
 
         committed = {str(e_id): created.timestamp() for e_id, created in
@@ -126,8 +139,10 @@ def main() -> None:
                          .values_list("payload__metadata__transactionId", "event_id"))
         latencies = [received[str(event_ids[t])] - committed[t] for t in sent
                      if t in event_ids and str(event_ids[t]) in received]
-        print(f"API commit -> SSE client, {len(users)} users, {achieved:.0f} ops/s for {args.seconds:.0f}s: "
+        print(f"API commit -> SSE client, {len(users)} users, offered {args.rate:g} ops/s for {args.seconds:.0f}s, "
+              f"API answered {achieved:.0f} ops/s: "
               f"{summary_ms(latencies)} (sent {len(sent)} of {total}, not received {len(sent) - len(latencies)})")
+        print(cpu_report(cpu, operations=len(sent), seconds=window, cores=os.cpu_count()))
     finally:
         stop.set()
         for proc in procs:
