@@ -135,7 +135,10 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:63799/0")
 REDIS_TIMEOUT_S = env_int("REDIS_TIMEOUT_S", 2)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
+# No task result is ever read by the platform, so none is stored by default. A
+# result backend is not free: Celery builds one per thread, and the ASGI server
+# runs each request in a new thread, so every .delay() paid for a Redis client.
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -13,6 +13,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/15")
 os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "test.wallet-events")
 os.environ.setdefault("KAFKA_CONSUMER_GROUP", "test.notification-service")
 os.environ.setdefault("SSE_CHANNEL_PREFIX", "test-")
+# Tests wait for a worker by reading a task's result.
+os.environ.setdefault("CELERY_RESULT_BACKEND", os.environ["REDIS_URL"])
 
 from prepaid.settings import *  # noqa: E402,F403
 
