@@ -132,16 +132,32 @@ def main() -> None:
         cpu = meter.stop()
         window = time.perf_counter() - t0
         from ledger.models import JournalEntry
+        from notifications.models import Notification
 
         committed = {str(e_id): created.timestamp() for e_id, created in
                      JournalEntry.objects.filter(id__in=list(sent)).values_list("id", "created_at")}
-        event_ids = dict(OutboxEvent.objects.filter(payload__metadata__transactionId__in=list(sent))
-                         .values_list("payload__metadata__transactionId", "event_id"))
-        latencies = [received[str(event_ids[t])] - committed[t] for t in sent
-                     if t in event_ids and str(event_ids[t]) in received]
+        outbox = {t: (str(e_id), published.timestamp() if published else None) for t, e_id, published in
+                  OutboxEvent.objects.filter(payload__metadata__transactionId__in=list(sent))
+                  .values_list("payload__metadata__transactionId", "event_id", "published_at")}
+        notified = {str(e_id): created.timestamp() for e_id, created in
+                    Notification.objects.filter(event_id__in=[e for e, _ in outbox.values()])
+                    .values_list("event_id", "created_at")}
+        stages: dict[str, list[float]] = {"total": [], "relay": [], "consumer": [], "push": []}
+        for t in sent:
+            event_id, published = outbox.get(t, (None, None))
+            if event_id not in received:
+                continue
+            stages["total"].append(received[event_id] - committed[t])
+            if published and event_id in notified:
+                stages["relay"].append(published - committed[t])
+                stages["consumer"].append(notified[event_id] - published)
+                stages["push"].append(received[event_id] - notified[event_id])
         print(f"API commit -> SSE client, {len(users)} users, offered {args.rate:g} ops/s for {args.seconds:.0f}s, "
-              f"API answered {achieved:.0f} ops/s: "
-              f"{summary_ms(latencies)} (sent {len(sent)} of {total}, not received {len(sent) - len(latencies)})")
+              f"API answered {achieved:.0f} ops/s: {summary_ms(stages['total'])} "
+              f"(sent {len(sent)} of {total}, not received {len(sent) - len(stages['total'])})")
+        print(f"  commit -> Kafka acknowledged (relay):   {summary_ms(stages['relay'])}")
+        print(f"  Kafka -> notification stored (consumer): {summary_ms(stages['consumer'])}")
+        print(f"  stored -> SSE client (push, delivery):  {summary_ms(stages['push'])}")
         print(cpu_report(cpu, operations=len(sent), seconds=window, cores=os.cpu_count()))
     finally:
         stop.set()
