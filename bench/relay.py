@@ -1,13 +1,13 @@
 """Outbox relay throughput and commit-to-Kafka latency.
 
-    .venv/bin/python bench/relay.py [--events 100000] [--rate 200] [--seconds 20]
+    .venv/bin/python bench/relay.py [--events 100000] [--rate 200] [--seconds 20] [--writers 4]
 
 1. Fills the outbox with N events and times ``outbox_relay_run`` draining it.
 2. In the same run, times a bare kafka-python producer (same producer settings)
    sending the same records: the ceiling the relay is compared with.
 3. With a Celery worker and beat running, commits one outbox event per
-   transaction at a steady rate (the outbox side of a wallet operation) and
-   measures commit -> record readable in Kafka.
+   transaction at a steady rate from several writer threads (the outbox side
+   of a wallet operation) and measures commit -> record readable in Kafka.
 """
 
 import argparse
@@ -79,7 +79,7 @@ def bench_bare_producer(n: int) -> float:
     return n / elapsed
 
 
-def bench_latency(rate: float, seconds: float) -> None:
+def bench_latency(rate: float, seconds: float, writers: int) -> None:
     from django.conf import settings
     from kafka import KafkaConsumer
 
@@ -110,31 +110,39 @@ def bench_latency(rate: float, seconds: float) -> None:
         # The relay's side of the write path: one committed transaction per event, each
         # recording its outbox row (what a wallet operation does, without its ~18 ms of
         # ledger work here, so that the asked rate is reached).
-        from django.db import transaction
+        from django.db import connection, transaction
 
         from outbox.services import outbox_event_record
 
         time.sleep(3)  # let the worker create its producer
         committed: dict[str, float] = {}
-        interval = 1 / rate
-        started = next_at = time.perf_counter()
-        end = next_at + seconds
-        i = 0
-        while next_at < end:
-            payload = synthetic_payload(i)
-            with transaction.atomic():
-                outbox_event_record(event_id=uuid.UUID(payload["eventId"]), event_type=payload["eventType"],
-                                    key=str(payload["userId"]), payload=payload,
-                                    headers=wallet_event_headers(payload))
-            committed[payload["eventId"]] = time.perf_counter()
-            i += 1
-            next_at += interval
-            time.sleep(max(0.0, next_at - time.perf_counter()))
+        started = time.perf_counter()
+        total = int(rate * seconds)
+
+        def write(first: int) -> None:
+            # Writer k commits events k, k + writers, ... each at its slot of the steady schedule.
+            try:
+                for i in range(first, total, writers):
+                    time.sleep(max(0.0, started + i / rate - time.perf_counter()))
+                    payload = synthetic_payload(i)
+                    with transaction.atomic():
+                        outbox_event_record(event_id=uuid.UUID(payload["eventId"]), event_type=payload["eventType"],
+                                            key=str(payload["userId"]), payload=payload,
+                                            headers=wallet_event_headers(payload))
+                    committed[payload["eventId"]] = time.perf_counter()
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=write, args=(k,)) for k in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         achieved = len(committed) / (time.perf_counter() - started)
         time.sleep(3)
         latencies = [received[e] - c for e, c in committed.items() if e in received]
         lost = len(committed) - len(latencies)
-        print(f"commit -> Kafka at {achieved:.0f} events/s (asked {rate:.0f}) for {seconds:.0f}s: "
+        print(f"commit -> Kafka at {achieved:.0f} events/s (asked {rate:.0f}, {writers} writers) for {seconds:.0f}s: "
               f"{summary_ms(latencies)} (not received: {lost})")
     finally:
         stop.set()
@@ -150,12 +158,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--writers", type=int, default=4, help="threads committing outbox events")
+    parser.add_argument("--latency-only", action="store_true", help="skip the drain and bare-producer runs")
     args = parser.parse_args()
     setup()
-    relay_rate = bench_drain(args.events)
-    bare_rate = bench_bare_producer(args.events)
-    print(f"relay / bare producer = {relay_rate / bare_rate:.0%}")
-    bench_latency(args.rate, args.seconds)
+    if not args.latency_only:
+        relay_rate = bench_drain(args.events)
+        bare_rate = bench_bare_producer(args.events)
+        print(f"relay / bare producer = {relay_rate / bare_rate:.0%}")
+    bench_latency(args.rate, args.seconds, args.writers)
 
 
 if __name__ == "__main__":
