@@ -14,13 +14,16 @@
   name is fixed (channel names carry an environment prefix); a first connect
   without an id has no backlog (the page renders the current event id); its
   storage holds a database connection per open stream (ours hands it back after
-  each read) and trims on every append (ours trims from a periodic task).
+  each read) and trims on every append (ours trims from a periodic task); it
+  delivers an event published twice twice (ours delivers an id once per
+  channel and process).
 """
 
 import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 
 import jwt
 from django.conf import settings
@@ -179,5 +182,35 @@ def _rescan_storage(manager) -> None:
                     listener.wake_threadsafe()
 
 
+_library_add_to_queues = eventstream_views.ListenerManager.add_to_queues
+
+
+def _add_to_queues_once(self, channel: str, event: Event) -> None:
+    """Replaces ListenerManager.add_to_queues: a stored event published again is not delivered again.
+
+    run_consumer publishes a stored event after commit and then records the
+    push; if it dies in between, the redelivered record publishes the same
+    event (same channel, same id) once more. A channel's ids only grow, and
+    its events are published in order (one consumer owns a user's partition),
+    so an id at or below the last one this process delivered on that channel
+    has been delivered already.
+    """
+    if event.id is not None:
+        event_id = int(event.id)
+        with self.lock:
+            delivered = self.__dict__.setdefault("sse_last_delivered", OrderedDict())
+            last = delivered.get(channel)
+            if last is not None:
+                delivered.move_to_end(channel)
+                if event_id <= last:
+                    logger.info("SSE: event %s on %s was published again; not delivered twice", event_id, channel)
+                    return
+            delivered[channel] = event_id
+            while len(delivered) > settings.SSE_DEDUP_MAX_CHANNELS:
+                delivered.popitem(last=False)
+    _library_add_to_queues(self, channel, event)
+
+
 def install_listener_patch() -> None:
     eventstream_views.ListenerManager.start_redis_listener = _start_redis_listener_forever
+    eventstream_views.ListenerManager.add_to_queues = _add_to_queues_once

@@ -350,6 +350,9 @@ KAFKA_DLT_STORE_GROUP = env_str("KAFKA_DLT_STORE_GROUP", f"{KAFKA_CONSUMER_GROUP
 SSE_CHANNEL_PREFIX = env_str("SSE_CHANNEL_PREFIX", "")
 SSE_TOKEN_MAX_AGE_S = env_int("SSE_TOKEN_MAX_AGE_S", 300)
 SSE_REDIS_RECONNECT_MAX_S = env_int("SSE_REDIS_RECONNECT_MAX_S", 10)
+# Each web process remembers the last event id it delivered on this many channels
+# (most recent first), so an event published twice is delivered once.
+SSE_DEDUP_MAX_CHANNELS = env_int("SSE_DEDUP_MAX_CHANNELS", 100_000)
 EVENTSTREAM_STORAGE_CLASS = "notifications.sse.EventStorage"
 # Stored SSE events older than this are trimmed (clients gone longer start afresh).
 SSE_EVENT_RETENTION_S = env_int("SSE_EVENT_RETENTION_S", 24 * 3600)

@@ -17,6 +17,7 @@ from rest_framework.authtoken.models import Token
 from notifications.models import DeadLetter, Notification, ProcessedEvent
 from notifications.sse import sse_current_event_id
 from outbox.models import OutboxEvent
+from outbox.producer import encode_headers
 from tests.support import SSEClient, wait_until
 from wallets import services
 from wallets.tests.helpers import new_order_id
@@ -132,6 +133,43 @@ def test_kill_9_of_the_consumer_during_a_burst_loses_and_duplicates_nothing(plat
             assert got == expected, f"user {u.id}: events missing or out of order"
         finally:
             resumed.close()
+
+
+def test_an_event_published_again_after_a_consumer_crash_reaches_each_browser_once(platform, user):
+    """run_consumer dies between the live push and recording it: the redelivery publishes the event again."""
+    start_id = sse_current_event_id(user_id=user.id)
+    live, late = stream(platform, user), None
+    try:
+        services.wallet_charge(user_id=user.id, amount=1_000, payment_key="pk", order_id=new_order_id())
+        (first,) = live.wait_for_notifications(1)
+        # A browser that connects now reads the event from storage.
+        late = SSEClient(f"{platform.base_url}/events/", cookies=session_cookies(user),
+                         last_event_id=start_id).start()
+        late.wait_for_notifications(1)
+
+        # The crash window: the push happened, its record did not; Kafka redelivers the record.
+        notification = Notification.objects.get(event_id=first["eventId"])
+        Notification.objects.filter(id=notification.id).update(pushed_at=None)
+        row = OutboxEvent.objects.get(event_id=first["eventId"])
+        producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
+        producer.send(row.topic, key=row.key.encode(), value=json.dumps(row.payload).encode(),
+                      headers=encode_headers(row.headers)).get(timeout=30)
+        producer.close()
+        wait_until(lambda: Notification.objects.get(id=notification.id).pushed_at is not None, timeout_s=30,
+                   what="the consumer to publish the redelivered event again")
+
+        services.wallet_charge(user_id=user.id, amount=2_000, payment_key="pk", order_id=new_order_id())
+        for client in (live, late):
+            notes = client.wait_for_notifications(2)
+            time.sleep(1)
+            got = [n["eventId"] for n in client.notifications()]
+            assert len(got) == 2 and got[0] == first["eventId"], f"delivered: {got}"
+        assert Notification.objects.filter(user=user).count() == 2
+        assert notes[1]["message"] == "₩2,000가 충전되었습니다. 현재 잔액: ₩3,000"
+    finally:
+        live.close()
+        if late is not None:
+            late.close()
 
 
 def test_a_poison_record_is_retried_then_parked_and_replayed_from_the_admin(platform, user, django_user_model):

@@ -243,3 +243,30 @@ def test_sse_reads_do_not_keep_a_database_connection(user):
     assert connection.connection is None
     get_storage().get_events(sse.user_channel(user.id), 0)
     assert connection.connection is None
+
+
+def test_each_web_process_delivers_an_event_id_once_per_channel_and_forgets_the_oldest_channels(settings):
+    import threading
+
+    from django_eventstream.event import Event
+    from django_eventstream.views import Listener, ListenerManager
+
+    settings.SSE_DEDUP_MAX_CHANNELS = 2
+    manager = ListenerManager.__new__(ListenerManager)
+    manager.lock = threading.Lock()
+    listener = Listener()
+    listener.wake_threadsafe = lambda: None
+    manager.listeners_by_channel = {"c1": {listener}, "c2": {listener}, "c3": {listener}}
+
+    def deliver(channel, event_id):
+        manager.add_to_queues(channel, Event(channel, "notification", "{}", id=str(event_id)))
+
+    for channel, event_id in [("c1", 1), ("c1", 2), ("c1", 2), ("c1", 1), ("c2", 1), ("c1", 3)]:
+        deliver(channel, event_id)
+    assert [e.id for e in listener.channel_items["c1"]] == ["1", "2", "3"]
+    assert [e.id for e in listener.channel_items["c2"]] == ["1"]
+    deliver("c3", 1)  # c2 is now the least recently used channel: forgotten
+    deliver("c1", 3)
+    deliver("c2", 1)
+    assert [e.id for e in listener.channel_items["c1"]] == ["1", "2", "3"]
+    assert [e.id for e in listener.channel_items["c2"]] == ["1", "1"]
