@@ -18,6 +18,7 @@ from notifications.models import DeadLetter, Notification, ProcessedEvent
 from notifications.sse import sse_current_event_id
 from outbox.models import OutboxEvent
 from outbox.producer import encode_headers
+from prepaid.kafka import kafka_admin
 from tests.support import SSEClient, wait_until
 from wallets import services
 from wallets.tests.helpers import new_order_id
@@ -223,6 +224,65 @@ def test_a_poison_record_is_retried_then_parked_and_replayed_from_the_admin(plat
     poison.refresh_from_db()
     assert poison.replay_count == 2
     assert poison.replayed_at is not None
+
+
+def _terminate_database_connections_of(pid: int) -> int:
+    """pg_terminate_backend every PostgreSQL connection process ``pid`` holds (a network cut, a failover)."""
+    import psutil
+    from django.db import connection
+
+    db_port = int(connection.settings_dict["PORT"] or 5432)
+    ports = [c.laddr.port for c in psutil.Process(pid).net_connections(kind="tcp")
+             if c.raddr and c.raddr.port == db_port]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_port = ANY(%s)",
+                       [ports])
+        return cursor.fetchone()[0]
+
+
+def test_a_lost_database_connection_is_retried_and_the_event_is_not_parked(platform, user):
+    services.wallet_charge(user_id=user.id, amount=1_000, payment_key="pk", order_id=new_order_id())
+    wait_until(lambda: Notification.objects.filter(user=user).count() == 1, timeout_s=60,
+               what="the first notification (the consumer holds a database connection)")
+    assert _terminate_database_connections_of(platform.consumer.pid) >= 1
+
+    services.wallet_charge(user_id=user.id, amount=2_000, payment_key="pk", order_id=new_order_id())
+    wait_until(lambda: Notification.objects.filter(user=user).count() == 2, timeout_s=60,
+               what="the second notification, after a retry")
+    log = platform.consumer.log()
+    assert "failed (attempt 1 of 4)" in log, log[-3000:]
+    assert "to the DLT" not in log
+    assert Notification.objects.get(user=user, balance=3_000).message == "₩2,000가 충전되었습니다. 현재 잔액: ₩3,000"
+    assert DeadLetter.objects.count() == 0
+
+
+def test_several_consumers_share_the_partitions(platform, user_factory):
+    one = platform.consumer
+    two = platform.start_consumer("consumer-2")
+    users = [user_factory() for _ in range(12)]  # keyed by user id: spread over the 6 partitions
+    handled_by = {}
+    rounds = 0
+
+    def both_working() -> bool:
+        nonlocal rounds
+        rounds += 1
+        for u in users:
+            services.wallet_charge(user_id=u.id, amount=1_000, payment_key="pk", order_id=new_order_id())
+        handled_by.update({name: proc.log().count(" notified") for name, proc in (("one", one), ("two", two))})
+        return all(handled_by.values())
+
+    wait_until(both_working, timeout_s=120, interval_s=2, what="both consumers to handle records")
+    with kafka_admin() as admin:
+        group = admin.describe_groups([settings.KAFKA_CONSUMER_GROUP])[settings.KAFKA_CONSUMER_GROUP]
+    assignments = [sorted(p for a in m["member_assignment"]["assigned_partitions"] for p in a["partitions"])
+                   for m in group["members"]]
+    assert len(assignments) == 2 and all(assignments), group
+    assert sorted(assignments[0] + assignments[1]) == list(range(settings.KAFKA_WALLET_EVENTS_PARTITIONS)), group
+    total = rounds * len(users)
+    wait_until(lambda: Notification.objects.count() == total, timeout_s=60, what="every notification")
+    time.sleep(2)
+    assert Notification.objects.count() == ProcessedEvent.objects.count() == total
+    assert handled_by["one"] > 0 and handled_by["two"] > 0
 
 
 def test_consumer_stops_cleanly_on_sigterm(platform):
