@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 from kafka import KafkaConsumer
+from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
 from notifications import services
@@ -38,6 +39,7 @@ def _consumer(topic: str, group_id: str) -> KafkaConsumer:
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         max_poll_records=settings.CONSUMER_MAX_POLL_RECORDS,
+        max_poll_interval_ms=settings.CONSUMER_MAX_POLL_INTERVAL_MS,
         request_timeout_ms=max(settings.KAFKA_REQUEST_TIMEOUT_MS, 30_000),
     )
 
@@ -58,22 +60,44 @@ class _Loop:
     def run(self) -> None:
         consumer = _consumer(self.topic, self.group_id)
         logger.info("%s: consuming %s", self.group_id, self.topic)
+        # Offsets of handled records not committed yet (a commit refused during a rebalance).
+        pending: dict = {}
         try:
             while not self.stop.is_set():
                 polled = consumer.poll(timeout_ms=settings.CONSUMER_POLL_TIMEOUT_MS)
-                offsets = {}
                 for tp, records in polled.items():
                     for record in records:
                         if self.stop.is_set():
                             break  # the record in hand was finished; the rest are read again next time
                         if not self.handle(record):
                             break
-                        offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
-                if offsets:
-                    consumer.commit(offsets)
+                        pending[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                if pending:
+                    pending = self.commit(consumer, pending)
         finally:
             consumer.close(autocommit=False)
             logger.info("%s: closed", self.group_id)
+
+    def commit(self, consumer: KafkaConsumer, offsets: dict) -> dict:
+        """Commit ``offsets``; return what is left to commit.
+
+        A consumer that took longer than ``CONSUMER_MAX_POLL_INTERVAL_MS`` over
+        a batch (a database outage: every record retried, then parked) has been
+        put out of the group, and its commit is refused. The next poll rejoins;
+        the offsets of partitions it still owns are committed then. A partition
+        that moved is read again by its new owner from the last commit (dedup
+        absorbs the repeats).
+        """
+        assigned = consumer.assignment()
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not offsets:
+            return {}
+        try:
+            consumer.commit(offsets)
+        except (CommitFailedError, RebalanceInProgressError) as exc:
+            logger.warning("%s: the group is rebalancing, offsets not committed yet (%r)", self.group_id, exc)
+            return offsets
+        return {}
 
 
 class WalletEventConsumer(_Loop):

@@ -337,6 +337,9 @@ CONSUMER_RETRIES = env_int("CONSUMER_RETRIES", 3)
 CONSUMER_RETRY_INTERVAL_MS = env_int("CONSUMER_RETRY_INTERVAL_MS", 1000)
 CONSUMER_POLL_TIMEOUT_MS = env_int("CONSUMER_POLL_TIMEOUT_MS", 500)
 CONSUMER_MAX_POLL_RECORDS = env_int("CONSUMER_MAX_POLL_RECORDS", 200)
+# A consumer that spends longer than this on one polled batch leaves the group
+# (its partitions go to the others) and rejoins on its next poll.
+CONSUMER_MAX_POLL_INTERVAL_MS = env_int("CONSUMER_MAX_POLL_INTERVAL_MS", 300_000)
 CONSUMER_DLT_SEND_TIMEOUT_S = env_int("CONSUMER_DLT_SEND_TIMEOUT_S", 10)
 # Dedup rows are kept longer than any redelivery can come (Kafka keeps records 7 days).
 CONSUMER_DEDUP_RETENTION_DAYS = env_int("CONSUMER_DEDUP_RETENTION_DAYS", 30)
