@@ -150,12 +150,13 @@ class Platform:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start_web(self):
+    def start_web(self, *, same_port: bool = False):
         import httpx
 
         from tests.support import free_port, wait_until
 
-        self.port = free_port()
+        if not same_port:
+            self.port = free_port()
         self.web = self._start("web", [sys.executable, "-m", "uvicorn", "prepaid.asgi:application", "--host",
                                        "127.0.0.1", "--port", str(self.port), "--no-access-log"])
 

@@ -1,9 +1,15 @@
 """The wallet page in a real headless browser (Debian's chromium driven by Playwright)."""
 
 import shutil
+import threading
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+
+from notifications.models import Notification
+from tests.support import wait_until
+from wallets import services
+from wallets.tests.helpers import new_order_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -60,3 +66,33 @@ def test_log_in_charge_and_see_the_toast_and_the_new_balance(platform, page):
     page.click("#spend-form button")
     expect(page.locator("#spend-form .form-error")).to_contain_text("amount:")
     assert page.locator("#toasts .toast", has_text="충전 완료").count() == 1  # no duplicate toast
+
+
+def test_the_page_resumes_after_a_dropped_connection_and_misses_nothing(platform, minji, page):
+    page.goto(f"{platform.base_url}/accounts/login/?next=/")
+    page.fill("input[name=username]", "minji")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)
+
+    platform.web.kill_group()  # the stream drops (a web process dies, a proxy restarts)
+    expect(page.locator("#stream-status")).to_have_text("reconnecting…", timeout=15_000)
+
+    def charge_elsewhere():
+        # Meanwhile a charge is made elsewhere, and its notification stored. (In a thread of
+        # its own: the ORM does not run inside Playwright's event loop.)
+        services.wallet_charge(user_id=minji.id, amount=30_000, payment_key="pk", order_id=new_order_id())
+        wait_until(lambda: Notification.objects.filter(user=minji).exists(), timeout_s=60, what="the notification")
+
+    helper = threading.Thread(target=charge_elsewhere)
+    helper.start()
+    helper.join()
+    assert page.locator("#toasts .toast").count() == 0
+
+    platform.start_web(same_port=True)  # the browser reconnects by itself, with Last-Event-ID
+    expect(page.locator("#toasts .toast").first).to_contain_text(
+        "₩30,000가 충전되었습니다. 현재 잔액: ₩30,000", timeout=30_000)
+    expect(page.locator("#balance")).to_have_text("₩30,000")
+    expect(page.locator("#stream-status")).to_have_text("live")
+    page.wait_for_timeout(1_000)
+    assert page.locator("#toasts .toast").count() == 1
