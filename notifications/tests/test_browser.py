@@ -4,6 +4,7 @@ import shutil
 import threading
 
 import pytest
+from django.db import connection
 from playwright.sync_api import expect, sync_playwright
 
 from notifications.models import Notification
@@ -81,8 +82,12 @@ def test_the_page_resumes_after_a_dropped_connection_and_misses_nothing(platform
     def charge_elsewhere():
         # Meanwhile a charge is made elsewhere, and its notification stored. (In a thread of
         # its own: the ORM does not run inside Playwright's event loop.)
-        services.wallet_charge(user_id=minji.id, amount=30_000, payment_key="pk", order_id=new_order_id())
-        wait_until(lambda: Notification.objects.filter(user=minji).exists(), timeout_s=60, what="the notification")
+        try:
+            services.wallet_charge(user_id=minji.id, amount=30_000, payment_key="pk", order_id=new_order_id())
+            wait_until(lambda: Notification.objects.filter(user=minji).exists(), timeout_s=60,
+                       what="the notification")
+        finally:
+            connection.close()  # a thread's connection is not closed for it
 
     helper = threading.Thread(target=charge_elsewhere)
     helper.start()

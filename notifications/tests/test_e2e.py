@@ -10,6 +10,7 @@ import httpx
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from kafka import KafkaProducer
 from rest_framework.authtoken.models import Token
@@ -97,9 +98,12 @@ def test_kill_9_of_the_consumer_during_a_burst_loses_and_duplicates_nothing(plat
     streams = {u.id: stream(platform, u) for u in users}
 
     def burst():
-        for i in range(100):
-            for u in users:
-                services.wallet_spend(user_id=u.id, amount=1 + i, description=f"burst {i}")
+        try:
+            for i in range(100):
+                for u in users:
+                    services.wallet_spend(user_id=u.id, amount=1 + i, description=f"burst {i}")
+        finally:
+            connection.close()  # a thread's connection is not closed for it
 
     writer = threading.Thread(target=burst)
     writer.start()
