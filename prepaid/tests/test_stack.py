@@ -145,3 +145,56 @@ def test_devstack_names_a_port_already_in_use(tmp_path):
     assert len(lines) == 1
     assert f"port {port} is already in use" in lines[0]
     assert "DEVSTACK_REDIS_PORT" in lines[0]
+
+
+@pytest.fixture
+def devstack_kafka(tmp_path):
+    """Run ``devstack.sh start kafka`` in a fresh directory, on free ports, with some commands missing
+    from PATH; whatever it started is stopped afterwards."""
+    env = dict(os.environ, DEVSTACK_DIR=str(tmp_path / "stack"), DEVSTACK_KAFKA_PORT=str(free_port()),
+               DEVSTACK_KAFKA_CONTROLLER_PORT=str(free_port()))
+
+    def run(*, without: set[str], **extra_env: str) -> subprocess.CompletedProcess:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
+            for tool in os.listdir(directory):
+                target = bin_dir / tool
+                if tool not in without and not target.exists():
+                    target.symlink_to(os.path.join(directory, tool))
+        return subprocess.run(["bash", "scripts/devstack.sh", "start", "kafka"], cwd=ROOT,
+                              env={**env, **extra_env, "PATH": str(bin_dir)}, capture_output=True, text=True,
+                              timeout=300)
+
+    yield run
+    subprocess.run(["bash", "scripts/devstack.sh", "stop", "kafka"], cwd=ROOT, env=env, capture_output=True,
+                   timeout=120)
+
+
+def _one_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_devstack_says_java_is_missing_in_one_line(devstack_kafka):
+    line = _one_line(devstack_kafka(without={"java"}))
+    assert "Java not found" in line and "apt-get install openjdk-17-jre-headless" in line
+
+
+def test_devstack_says_maven_is_missing_in_one_line(devstack_kafka):
+    line = _one_line(devstack_kafka(without={"mvn"}))
+    assert "Maven (mvn) not found" in line and "apt-get install maven" in line
+
+
+def test_devstack_says_maven_central_is_unreachable_in_one_line(devstack_kafka, tmp_path):
+    # A real Maven run with an empty local repository and every download sent to a closed port.
+    home = tmp_path / "home"
+    (home / ".m2").mkdir(parents=True)
+    (home / ".m2" / "settings.xml").write_text(
+        "<settings><mirrors><mirror><id>nowhere</id><mirrorOf>*</mirrorOf>"
+        f"<url>http://127.0.0.1:{free_port()}/maven2</url></mirror></mirrors></settings>")
+    line = _one_line(devstack_kafka(without=set(), MAVEN_OPTS=f"-Duser.home={home}"))
+    assert "could not fetch Kafka jars with Maven (Maven Central unreachable?)" in line
+    assert "127.0.0.1" in (tmp_path / "stack" / "kafka" / "mvn.log").read_text()
