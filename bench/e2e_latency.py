@@ -50,18 +50,25 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-pool", type=int, default=8, help="psycopg pool size per web worker (0: none)")
+    parser.add_argument("--source", choices=["api", "outbox"], default="api",
+                        help="api: spends through the HTTP API; outbox: commit the spend's outbox event only "
+                             "(the event path without the API)")
     args = parser.parse_args()
     setup()
 
     from django.conf import settings
     from django.contrib.auth.models import User
+    from django.db import transaction
     from django.test import Client
+    from relay import synthetic_payload
     from rest_framework.authtoken.models import Token
 
     from notifications.sse import sse_current_event_id
     from outbox.models import OutboxEvent
+    from outbox.services import outbox_event_record
     from prepaid.kafka import kafka_group_skip_to_end
     from wallets import services
+    from wallets.events import wallet_event_headers, wallet_event_validate
 
     # The relay benchmark leaves records for made-up users on the bench topic: skip them.
     kafka_group_skip_to_end(topic=settings.KAFKA_TOPIC_WALLET_EVENTS, group_id=settings.KAFKA_CONSUMER_GROUP)
@@ -111,6 +118,7 @@ def main() -> None:
         })
         meter.start()
         sent: dict[str, float] = {}
+        committed: dict[str, float] = {}
         http = httpx.Client(base_url=base, timeout=30, limits=httpx.Limits(max_connections=16))
 
         def spend(i: int) -> None:
@@ -121,12 +129,26 @@ def main() -> None:
             if response.status_code == 201:
                 sent[response.json()["transactionId"]] = time.perf_counter()
 
+        def record_event(i: int) -> None:
+            # The event path alone: the outbox row a spend commits, without the HTTP API and the ledger.
+            # (Each pool thread keeps its database connection for the run.)
+            user = users[i % len(users)]
+            payload = {**synthetic_payload(i), "userId": user.id}
+            wallet_event_validate(payload)
+            with transaction.atomic():
+                outbox_event_record(event_id=uuid.UUID(payload["eventId"]), event_type=payload["eventType"],
+                                    key=str(user.id), payload=payload, headers=wallet_event_headers(payload))
+            transaction_id = payload["metadata"]["transactionId"]
+            committed[transaction_id] = time.time()
+            sent[transaction_id] = time.perf_counter()
+
+        operation = spend if args.source == "api" else record_event
         total = int(args.rate * args.seconds)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(max_workers=16) as pool:
             for i in range(total):
                 time.sleep(max(0.0, t0 + i / args.rate - time.perf_counter()))
-                pool.submit(spend, i)
+                pool.submit(operation, i)
         achieved = len(sent) / (max(sent.values(), default=t0 + 1) - t0)
         time.sleep(5)
         cpu = meter.stop()
@@ -134,8 +156,9 @@ def main() -> None:
         from ledger.models import JournalEntry
         from notifications.models import Notification
 
-        committed = {str(e_id): created.timestamp() for e_id, created in
-                     JournalEntry.objects.filter(id__in=list(sent)).values_list("id", "created_at")}
+        if args.source == "api":
+            committed = {str(e_id): created.timestamp() for e_id, created in
+                         JournalEntry.objects.filter(id__in=list(sent)).values_list("id", "created_at")}
         outbox = {t: (str(e_id), published.timestamp() if published else None) for t, e_id, published in
                   OutboxEvent.objects.filter(payload__metadata__transactionId__in=list(sent))
                   .values_list("payload__metadata__transactionId", "event_id", "published_at")}
@@ -152,8 +175,8 @@ def main() -> None:
                 stages["relay"].append(published - committed[t])
                 stages["consumer"].append(notified[event_id] - published)
                 stages["push"].append(received[event_id] - notified[event_id])
-        print(f"API commit -> SSE client, {len(users)} users, offered {args.rate:g} ops/s for {args.seconds:.0f}s, "
-              f"API answered {achieved:.0f} ops/s: {summary_ms(stages['total'])} "
+        print(f"{args.source}: commit -> SSE client, {len(users)} users, offered {args.rate:g} ops/s for "
+              f"{args.seconds:.0f}s, committed {achieved:.0f} ops/s: {summary_ms(stages['total'])} "
               f"(sent {len(sent)} of {total}, not received {len(sent) - len(stages['total'])})")
         print(f"  commit -> Kafka acknowledged (relay):   {summary_ms(stages['relay'])}")
         print(f"  Kafka -> notification stored (consumer): {summary_ms(stages['consumer'])}")

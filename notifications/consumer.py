@@ -57,6 +57,19 @@ class _Loop:
         """Handle one record; False means "not done, do not commit past it" (only when stopping)."""
         raise NotImplementedError
 
+    def handle_polled(self, polled: dict) -> dict:
+        """Handle what one poll returned, each partition's records in order.
+
+        Returns, per partition, how many records from the first are done.
+        """
+        done: dict = {}
+        for tp, records in polled.items():
+            for record in records:
+                if self.stop.is_set() or not self.handle(record):
+                    return done  # the record in hand was finished; the rest are read again next time
+                done[tp] = done.get(tp, 0) + 1
+        return done
+
     def run(self) -> None:
         consumer = _consumer(self.topic, self.group_id)
         logger.info("%s: consuming %s", self.group_id, self.topic)
@@ -65,13 +78,10 @@ class _Loop:
         try:
             while not self.stop.is_set():
                 polled = consumer.poll(timeout_ms=settings.CONSUMER_POLL_TIMEOUT_MS)
-                for tp, records in polled.items():
-                    for record in records:
-                        if self.stop.is_set():
-                            break  # the record in hand was finished; the rest are read again next time
-                        if not self.handle(record):
-                            break
-                        pending[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                if polled:
+                    for tp, done in self.handle_polled(polled).items():
+                        if done:
+                            pending[tp] = OffsetAndMetadata(polled[tp][done - 1].offset + 1, "", -1)
                 if pending:
                     pending = self.commit(consumer, pending)
         finally:
@@ -105,6 +115,31 @@ class WalletEventConsumer(_Loop):
         super().__init__(stop)
         self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS
         self.group_id = settings.KAFKA_CONSUMER_GROUP
+
+    def handle_polled(self, polled: dict) -> dict:
+        """All the polled records in one transaction; one by one if that fails.
+
+        One commit and one Redis round trip per poll instead of per record is
+        what lets one consumer keep up with a busy topic. Any failure (a record
+        that is not an event, a database error) rolls all of it back; then each
+        record is handled alone, with its retries and its DLT move.
+        """
+        records = [record for batch in polled.values() for record in batch]
+        if len(records) < 2:
+            return super().handle_polled(polled)
+        try:
+            events = [services.wallet_event_parse(key=r.key, value=r.value) for r in records]
+            results = services.notifications_from_events(events=events)
+        except services.PoisonRecord:
+            return super().handle_polled(polled)
+        except Exception as exc:
+            logger.warning("%d polled records failed together (%r): one by one", len(records), exc)
+            close_old_connections()
+            return super().handle_polled(polled)
+        for record, result in zip(records, results, strict=True):
+            logger.info("record %s[%d]@%d event=%s user=%s %s", record.topic, record.partition, record.offset,
+                        result.event_id, result.user_id, result.outcome)
+        return {tp: len(batch) for tp, batch in polled.items()}
 
     def handle(self, record) -> bool:
         where = f"{record.topic}[{record.partition}]@{record.offset}"

@@ -62,47 +62,70 @@ def wallet_event_parse(*, key: bytes | None, value: bytes | None) -> dict:
 
 
 def notification_from_event(*, event: dict) -> HandleResult:
-    """Store the notification for an event once, and push it to the user's browsers.
+    """Store the notification for an event once, and push it to the user's browsers."""
+    return notifications_from_events(events=[event])[0]
 
-    The dedup row, the notification and the stored SSE event commit together,
-    so a redelivered event never makes a second notification. The live push
-    happens after commit and is recorded; a redelivery of an event whose push
-    failed pushes it (and only it) again.
+
+def notifications_from_events(*, events: list[dict]) -> list[HandleResult]:
+    """Store the notification for each event once, then push them to the users' browsers.
+
+    The events (what one poll returned, each partition in order) are stored in
+    one transaction: their dedup rows, notifications and stored SSE events
+    commit together, so a redelivered event never makes a second
+    notification. The live pushes happen after commit and are recorded; a
+    redelivery of an event whose push was not recorded pushes it (and only it)
+    again. If anything fails, nothing of the batch is stored.
     """
-    event_id = uuid.UUID(event["eventId"])
+    event_ids = [uuid.UUID(event["eventId"]) for event in events]
+    with transaction.atomic():
+        new_ids = _processed_events_insert(event_ids)
+        seen = {n.event_id: n for n in Notification.objects.select_for_update()
+                .filter(event_id__in=set(event_ids) - new_ids)}
+        created, outcomes = [], []
+        for event, event_id in zip(events, event_ids, strict=True):
+            if event_id in seen:
+                outcomes.append((seen[event_id], "duplicate"))
+            else:
+                seen[event_id] = _notification_new(event, event_id)
+                created.append(seen[event_id])
+                outcomes.append((seen[event_id], "notified"))
+        Notification.objects.bulk_create(created)
+    # Once each, however often the batch holds an event.
+    to_push = {n.id: n for n, _ in outcomes if n.pushed_at is None}
+    if to_push:
+        sse.sse_events_publish([
+            (n.user_id, n.sse_event_id, json.dumps(_sse_data(n), ensure_ascii=False)) for n in to_push.values()
+        ])
+        Notification.objects.filter(id__in=list(to_push)).update(pushed_at=timezone.now())
+    return [HandleResult(outcome=outcome, event_id=str(n.event_id), user_id=n.user_id, notification_id=n.id)
+            for n, outcome in outcomes]
+
+
+def _notification_new(event: dict, event_id: uuid.UUID) -> Notification:
+    """The notification of a new event, with its SSE event stored (in the caller's transaction); not saved."""
     user_id = event["userId"]
     rendered = render(event)
-    with transaction.atomic():
-        if _processed_event_insert(event_id):
-            data = {"eventId": str(event_id), "eventType": event["eventType"], "title": rendered.title,
-                    "message": rendered.message, "type": rendered.type, "balance": event["newBalance"],
-                    "createdAt": timezone.now().isoformat()}
-            sse_event_id, _ = sse.sse_event_store(user_id=user_id, data=data)
-            notification = Notification.objects.create(
-                user_id=user_id, event_id=event_id, event_type=event["eventType"], title=rendered.title,
-                message=rendered.message, type=rendered.type, balance=event["newBalance"],
-                created_at=datetime.fromisoformat(data["createdAt"]), sse_event_id=sse_event_id,
-            )
-            outcome = "notified"
-        else:
-            notification = Notification.objects.select_for_update().get(event_id=event_id)
-            outcome = "duplicate"
-    if notification.pushed_at is None:
-        sse.sse_event_publish(user_id=user_id, event_id=notification.sse_event_id,
-                              encoded=json.dumps(_sse_data(notification), ensure_ascii=False))
-        Notification.objects.filter(id=notification.id).update(pushed_at=timezone.now())
-    return HandleResult(outcome=outcome, event_id=str(event_id), user_id=user_id, notification_id=notification.id)
+    data = {"eventId": str(event_id), "eventType": event["eventType"], "title": rendered.title,
+            "message": rendered.message, "type": rendered.type, "balance": event["newBalance"],
+            "createdAt": timezone.now().isoformat()}
+    sse_event_id, _ = sse.sse_event_store(user_id=user_id, data=data)
+    return Notification(
+        user_id=user_id, event_id=event_id, event_type=event["eventType"], title=rendered.title,
+        message=rendered.message, type=rendered.type, balance=event["newBalance"],
+        created_at=datetime.fromisoformat(data["createdAt"]), sse_event_id=sse_event_id,
+    )
 
 
-def _processed_event_insert(event_id: uuid.UUID) -> bool:
-    """Record that this consumer handled the event; False if it already had (no savepoint needed)."""
+def _processed_events_insert(event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Record that this consumer handled the events; return the ones it had not handled before."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO notifications_processedevent (consumer, event_id, processed_at) VALUES (%s, %s, now()) "
-            "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING id",
-            [settings.KAFKA_CONSUMER_GROUP, event_id],
+            "INSERT INTO notifications_processedevent (consumer, event_id, processed_at) "
+            "SELECT %s, event_id, now() FROM unnest(%s::uuid[]) AS event_id "
+            "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
+            [settings.KAFKA_CONSUMER_GROUP, list(dict.fromkeys(event_ids))],
         )
-        return cursor.fetchone() is not None
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _sse_data(notification: Notification) -> dict:

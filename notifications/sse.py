@@ -123,12 +123,19 @@ def sse_event_store(*, user_id: int, data: dict) -> tuple[int, str]:
     return stored.id, encoded
 
 
-def sse_event_publish(*, user_id: int, event_id: int, encoded: str) -> None:
-    """Wake the web processes' listeners for a stored event (after commit). Raises if Redis fails."""
+def sse_events_publish(events: list[tuple[int, int, str]]) -> None:
+    """Wake the web processes' listeners for stored events (after commit): (user id, event id, encoded data).
+
+    One round trip to Redis however many events. Raises if Redis fails.
+    """
     from django_eventstream.eventstream import redis_client
 
-    message = {"channel": user_channel(user_id), "event_type": EVENT_TYPE, "data": encoded, "pub_id": str(event_id)}
-    redis_client.publish(LIBRARY_REDIS_CHANNEL, json.dumps(message))
+    pipeline = redis_client.pipeline(transaction=False)
+    for user_id, event_id, encoded in events:
+        message = {"channel": user_channel(user_id), "event_type": EVENT_TYPE, "data": encoded,
+                   "pub_id": str(event_id)}
+        pipeline.publish(LIBRARY_REDIS_CHANNEL, json.dumps(message))
+    pipeline.execute()
 
 
 def sse_current_event_id(*, user_id: int) -> str:

@@ -11,6 +11,7 @@ from django.test import Client
 from notifications import services, sse
 from notifications.models import DeadLetter, Notification, ProcessedEvent
 from notifications.texts import render, won
+from tests.support import free_port
 from wallets import services as wallet_services
 from wallets.tests.helpers import new_order_id
 
@@ -91,18 +92,63 @@ def _drain(pubsub, *, seconds: float) -> list[dict]:
 
 
 def test_a_failed_push_is_pushed_on_redelivery(user, monkeypatch):
+    from django_eventstream import eventstream
+
     event = event_for(user.id)
-
-    def broken_publish(**kwargs):
-        raise redis.ConnectionError("redis is down")
-
-    monkeypatch.setattr(sse, "sse_event_publish", broken_publish)
+    # The publishing client pointed at a port where no Redis listens: a real connection failure.
+    monkeypatch.setattr(eventstream, "redis_client", redis.Redis(port=free_port(), socket_connect_timeout=1))
     with pytest.raises(redis.ConnectionError):
         services.notification_from_event(event=event)
     assert Notification.objects.get().pushed_at is None
     monkeypatch.undo()
     assert services.notification_from_event(event=event).outcome == "duplicate"
     assert Notification.objects.get().pushed_at is not None
+
+
+def test_a_batch_is_stored_in_one_transaction_and_pushed_once_in_order(user_factory):
+    alice, bob = user_factory(), user_factory()
+    pubsub = redis.Redis(**settings.EVENTSTREAM_REDIS).pubsub()
+    pubsub.subscribe(sse.LIBRARY_REDIS_CHANNEL)
+    pubsub.get_message(timeout=1)
+    a1, b1, a2 = event_for(alice.id, newBalance=1), event_for(bob.id, newBalance=2), event_for(alice.id, newBalance=3)
+    results = services.notifications_from_events(events=[a1, b1, a2, a1])  # a1 twice: a redelivery in one batch
+    assert [r.outcome for r in results] == ["notified", "notified", "notified", "duplicate"]
+    assert Notification.objects.count() == ProcessedEvent.objects.count() == 3
+    assert not Notification.objects.filter(pushed_at=None).exists()
+    ours = {sse.user_channel(alice.id), sse.user_channel(bob.id)}
+    pushed = [(m["channel"], json.loads(m["data"])["eventId"], int(m["pub_id"]))
+              for m in _drain(pubsub, seconds=2) if m["channel"] in ours]
+    assert [(c, e) for c, e, _ in pushed] == [(sse.user_channel(alice.id), a1["eventId"]),
+                                              (sse.user_channel(bob.id), b1["eventId"]),
+                                              (sse.user_channel(alice.id), a2["eventId"])]
+    assert pushed[0][2] < pushed[2][2]  # a user's stored ids follow the batch's order
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_fails_stores_nothing_and_its_records_are_handled_one_by_one(user, settings):
+    import threading
+
+    from kafka import TopicPartition
+    from kafka.consumer.fetcher import ConsumerRecord
+
+    from notifications.consumer import WalletEventConsumer
+
+    settings.CONSUMER_RETRY_INTERVAL_MS = 10
+    good, orphan = event_for(user.id, newBalance=1), event_for(user.id + 10_000)  # no such user: FK violation
+    events = [good, orphan]
+    with pytest.raises(Exception, match="foreign key"):
+        services.notifications_from_events(events=events)
+    assert not Notification.objects.exists() and not ProcessedEvent.objects.exists()
+
+    records = [ConsumerRecord(topic=settings.KAFKA_TOPIC_WALLET_EVENTS, partition=0, leader_epoch=None, offset=i,
+                              timestamp=0, timestamp_type=0, key=str(e["userId"]).encode(),
+                              value=json.dumps(e).encode(), headers=[], checksum=None, serialized_key_size=-1,
+                              serialized_value_size=-1, serialized_header_size=-1)
+               for i, e in enumerate(events)]
+    consumer = WalletEventConsumer(threading.Event())
+    tp = TopicPartition(settings.KAFKA_TOPIC_WALLET_EVENTS, 0)
+    assert consumer.handle_polled({tp: records}) == {tp: 2}  # the good one stored, the orphan retried, then parked
+    assert list(Notification.objects.values_list("event_id", flat=True)) == [uuid.UUID(good["eventId"])]
 
 
 def test_dead_letters_are_stored_once_per_dlt_position():
