@@ -79,7 +79,7 @@ def main() -> None:
         start([sys.executable, "-m", "uvicorn", "prepaid.asgi:application", "--port", str(args.port),
                "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)], "e2e-web",
               DATABASE_POOL_MAX_SIZE=str(args.web_pool)),
-        start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "e2e-worker"),
+        start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "e2e-worker", DATABASE_CONN_MAX_AGE_S="60"),
         start(celery("beat", "--loglevel=WARNING", "--schedule=.devstack/bench-logs/e2e-beat"), "e2e-beat"),
         start([sys.executable, "manage.py", "run_consumer"], "e2e-consumer", LOG_LEVEL="INFO"),
     ]

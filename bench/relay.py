@@ -85,7 +85,8 @@ def bench_latency(rate: float, seconds: float, writers: int) -> None:
 
     from wallets.events import wallet_event_headers
 
-    worker = start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "relay-worker")
+    worker = start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "relay-worker",
+                   DATABASE_CONN_MAX_AGE_S="60")
     beat = start(celery("beat", "--loglevel=WARNING", "--schedule=.devstack/bench-logs/beat"), "relay-beat")
     received: dict[str, float] = {}
     stop = threading.Event()

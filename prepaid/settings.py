@@ -125,6 +125,14 @@ if DATABASE_POOL_MAX_SIZE > 0:
         "max_size": DATABASE_POOL_MAX_SIZE,
         "timeout": env_int("DATABASE_POOL_TIMEOUT_S", 10),
     }
+else:
+    # Without a pool, a connection can be kept between requests or tasks for this
+    # long; Django checks it before reuse and replaces a broken one. The Celery
+    # worker keeps one (Procfile, docker-compose; prepaid/celery.py treats tasks as
+    # Django treats requests). Not for the ASGI web process: it runs each request
+    # in a new thread, so a kept connection would be orphaned.
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE_S", 0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT_S", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -140,6 +148,9 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 # runs each request in a new thread, so every .delay() paid for a Redis client.
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_IGNORE_RESULT = True
+# Celery closes a worker's database connection around every task unless this is
+# set (then every N tasks); with it, CONN_MAX_AGE and the health checks decide.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 10_000)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -57,6 +57,7 @@ def start_celery_worker(process_factory):
     started = []
 
     def start(name: str = "celery-worker", **env: str) -> Process:
+        env.setdefault("DATABASE_CONN_MAX_AGE_S", "60")  # as the Procfile runs it
         worker = process_factory(
             name,
             celery_argv("worker", "--loglevel=INFO", "--concurrency=2", "--without-mingle", "--without-gossip",

@@ -30,6 +30,28 @@ def wait_until(predicate: Callable[[], object], *, timeout_s: float, interval_s:
         time.sleep(interval_s)
 
 
+def database_client_ports(pid: int) -> set[int]:
+    """The local ports of the PostgreSQL connections held by process ``pid`` and its children."""
+    import psutil
+    from django.db import connection
+
+    db_port = int(connection.settings_dict["PORT"] or 5432)
+    root = psutil.Process(pid)
+    return {c.laddr.port for proc in [root, *root.children(recursive=True)]
+            for c in proc.net_connections(kind="tcp") if c.raddr and c.raddr.port == db_port}
+
+
+def terminate_database_connections(pid: int) -> int:
+    """pg_terminate_backend every PostgreSQL connection of process ``pid`` and its children
+    (as a network cut or a database failover would end them). Returns how many."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_port = ANY(%s)",
+                       [sorted(database_client_ports(pid))])
+        return cursor.fetchone()[0]
+
+
 def test_database_url() -> str:
     """The URL of pytest-django's test database, for child processes."""
     from django.db import connection

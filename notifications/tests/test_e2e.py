@@ -20,7 +20,7 @@ from notifications.sse import sse_current_event_id
 from outbox.models import OutboxEvent
 from outbox.producer import encode_headers
 from prepaid.kafka import kafka_admin
-from tests.support import SSEClient, wait_until
+from tests.support import SSEClient, terminate_database_connections, wait_until
 from wallets import services
 from wallets.tests.helpers import new_order_id
 
@@ -230,25 +230,11 @@ def test_a_poison_record_is_retried_then_parked_and_replayed_from_the_admin(plat
     assert poison.replayed_at is not None
 
 
-def _terminate_database_connections_of(pid: int) -> int:
-    """pg_terminate_backend every PostgreSQL connection process ``pid`` holds (a network cut, a failover)."""
-    import psutil
-    from django.db import connection
-
-    db_port = int(connection.settings_dict["PORT"] or 5432)
-    ports = [c.laddr.port for c in psutil.Process(pid).net_connections(kind="tcp")
-             if c.raddr and c.raddr.port == db_port]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE client_port = ANY(%s)",
-                       [ports])
-        return cursor.fetchone()[0]
-
-
 def test_a_lost_database_connection_is_retried_and_the_event_is_not_parked(platform, user):
     services.wallet_charge(user_id=user.id, amount=1_000, payment_key="pk", order_id=new_order_id())
     wait_until(lambda: Notification.objects.filter(user=user).count() == 1, timeout_s=60,
                what="the first notification (the consumer holds a database connection)")
-    assert _terminate_database_connections_of(platform.consumer.pid) >= 1
+    assert terminate_database_connections(platform.consumer.pid) >= 1
 
     services.wallet_charge(user_id=user.id, amount=2_000, payment_key="pk", order_id=new_order_id())
     wait_until(lambda: Notification.objects.filter(user=user).count() == 2, timeout_s=60,

@@ -20,7 +20,7 @@ from outbox.relay import CLAIM_SQL, backoff_ms, outbox_relay_run
 from outbox.selectors import outbox_stats
 from outbox.services import RELAY_QUEUED_FLAG, outbox_purge_published
 from prepaid.errors import ApplicationError
-from tests.support import ROOT, wait_until
+from tests.support import ROOT, database_client_ports, terminate_database_connections, wait_until
 from wallets import services
 from wallets.events import wallet_event_headers, wallet_event_validate
 from wallets.tests.helpers import new_order_id
@@ -112,6 +112,30 @@ def test_api_commit_reaches_kafka_quickly_through_the_worker(celery_worker, api,
     tail.collect(lambda got: event_id in tail.event_ids(), timeout_s=10)
     latency_s = time.monotonic() - committed
     assert latency_s < 1.0, f"commit to Kafka took {latency_s:.3f}s"
+
+
+def test_the_worker_keeps_its_database_connection_and_replaces_a_broken_one(celery_worker, user, kafka_tail):
+    tail = kafka_tail()
+
+    def relayed(entry) -> bool:
+        event = OutboxEvent.objects.get(payload__metadata__transactionId=str(entry.id))
+        return event.published_at is not None
+
+    first = charge(user)
+    wait_until(lambda: relayed(first), timeout_s=30, what="the first relay")
+    ports = database_client_ports(celery_worker.pid)
+    assert ports, "the worker holds no database connection between tasks"
+    for i in range(3):
+        entry = charge(user, amount=1_000 + i)
+        wait_until(lambda entry=entry: relayed(entry), timeout_s=30, what="a relay")
+    assert database_client_ports(celery_worker.pid) & ports, "the connection was not kept"
+
+    # A failover or a network cut ends the connection; the next task notices and reconnects.
+    assert terminate_database_connections(celery_worker.pid) >= 1
+    after = charge(user, amount=2_000)
+    wait_until(lambda: relayed(after), timeout_s=10, what="the relay after the connection was cut")
+    tail.collect(lambda got: str(OutboxEvent.objects.get(payload__metadata__transactionId=str(after.id)).event_id)
+                 in tail.event_ids(), timeout_s=30)
 
 
 def test_kill_9_during_a_drain_loses_nothing(start_celery_worker, kafka_tail):
