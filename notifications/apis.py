@@ -1,17 +1,16 @@
 """Notifications over HTTP: the SSE endpoint, a stream token for API clients, the list."""
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import JsonResponse
 from django_eventstream.views import events as eventstream_events
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications import selectors, sse
 from prepaid.errors import error_body
+from prepaid.pagination import NewestFirstPagination
 
 
 def events(request):
@@ -66,16 +65,9 @@ class NotificationOutputSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
 
 
-class NotificationsPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-
-    def get_page_size(self, request):
-        return settings.WALLET_TRANSACTIONS_PAGE_SIZE
-
-
 class NotificationListAPI(APIView):
     @extend_schema(responses={200: NotificationOutputSerializer(many=True)}, summary="Notifications, newest first")
     def get(self, request):
-        paginator = NotificationsPagination()
+        paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(selectors.notification_list(user_id=request.user.id), request, view=self)
         return paginator.get_paginated_response(NotificationOutputSerializer(page, many=True).data)

@@ -294,8 +294,9 @@ WALLET_AMOUNT_MAX = env_int("WALLET_AMOUNT_MAX", 10_000_000)
 # Largest balance a wallet may hold, in won.
 WALLET_BALANCE_MAX = env_int("WALLET_BALANCE_MAX", 1_000_000_000)
 WALLET_TEXT_MAX_LENGTH = env_int("WALLET_TEXT_MAX_LENGTH", 200)
-WALLET_TRANSACTIONS_PAGE_SIZE = env_int("WALLET_TRANSACTIONS_PAGE_SIZE", 50)
-WALLET_TRANSACTIONS_PAGE_SIZE_MAX = env_int("WALLET_TRANSACTIONS_PAGE_SIZE_MAX", 200)
+# List APIs (transactions, notifications): page size, and the most ?pageSize= may ask.
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
+API_PAGE_SIZE_MAX = env_int("API_PAGE_SIZE_MAX", 200)
 
 # Idempotency-Key on POSTs: how long a key and its response are kept, and after
 # how long an "in flight" key left by a crashed request may be taken over.

@@ -6,11 +6,11 @@ from django.conf import settings
 from django.db import IntegrityError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from prepaid.errors import ApplicationError, error_body
+from prepaid.pagination import NewestFirstPagination
 from wallets import selectors, services
 from wallets.errors import WalletErrorCode
 
@@ -240,20 +240,10 @@ class WalletAPI(APIView):
         return Response(self.OutputSerializer(data).data)
 
 
-class TransactionsPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size_query_param = "pageSize"
-
-    def get_page_size(self, request):
-        self.page_size = settings.WALLET_TRANSACTIONS_PAGE_SIZE
-        self.max_page_size = settings.WALLET_TRANSACTIONS_PAGE_SIZE_MAX
-        return super().get_page_size(request)
-
-
 class TransactionListAPI(APIView):
     @extend_schema(responses={200: TransactionListItemSerializer(many=True)},
                    summary="The wallet's transactions, newest first (cursor pagination)")
     def get(self, request):
-        paginator = TransactionsPagination()
+        paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(selectors.wallet_transactions(user_id=request.user.id), request, view=self)
         return paginator.get_paginated_response(TransactionListItemSerializer(page, many=True).data)
