@@ -4,7 +4,7 @@ import dataclasses
 import json
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import jsonschema
 from django.conf import settings
@@ -103,17 +103,13 @@ def notifications_from_events(*, events: list[dict]) -> list[HandleResult]:
 
 def _notification_new(event: dict, event_id: uuid.UUID) -> Notification:
     """The notification of a new event, with its SSE event stored (in the caller's transaction); not saved."""
-    user_id = event["userId"]
     rendered = render(event)
-    data = {"eventId": str(event_id), "eventType": event["eventType"], "title": rendered.title,
-            "message": rendered.message, "type": rendered.type, "balance": event["newBalance"],
-            "createdAt": timezone.now().isoformat()}
-    sse_event_id, _ = sse.sse_event_store(user_id=user_id, data=data)
-    return Notification(
-        user_id=user_id, event_id=event_id, event_type=event["eventType"], title=rendered.title,
-        message=rendered.message, type=rendered.type, balance=event["newBalance"],
-        created_at=datetime.fromisoformat(data["createdAt"]), sse_event_id=sse_event_id,
+    notification = Notification(
+        user_id=event["userId"], event_id=event_id, event_type=event["eventType"], title=rendered.title,
+        message=rendered.message, type=rendered.type, balance=event["newBalance"], created_at=timezone.now(),
     )
+    notification.sse_event_id = sse.sse_event_store(user_id=notification.user_id, data=_sse_data(notification))
+    return notification
 
 
 def _processed_events_insert(event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
@@ -171,9 +167,7 @@ def dead_letter_store(*, topic: str, partition: int, offset: int, key: bytes | N
     )
 
 
-def _parse_time(value: str):
-    from datetime import datetime
-
+def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
@@ -192,8 +186,6 @@ def dead_letter_replay(*, dead_letter: DeadLetter) -> None:
 
 def processed_events_purge(*, older_than_days: int | None = None, batch_size: int | None = None) -> int:
     """Forget dedup rows older than any redelivery can be (Kafka retention, DLT replays), in bounded batches."""
-    from datetime import timedelta
-
     days = settings.CONSUMER_DEDUP_RETENTION_DAYS if older_than_days is None else older_than_days
     batch_size = batch_size or settings.OUTBOX_PURGE_BATCH_SIZE
     cutoff = timezone.now() - timedelta(days=days)
@@ -202,8 +194,6 @@ def processed_events_purge(*, older_than_days: int | None = None, batch_size: in
 
 def sse_events_trim(*, batch_size: int | None = None) -> int:
     """Delete stored SSE events older than SSE_EVENT_RETENTION_S, in bounded batches."""
-    from datetime import timedelta
-
     from django_eventstream.models import Event as StoredEvent
 
     cutoff = timezone.now() - timedelta(seconds=settings.SSE_EVENT_RETENTION_S)

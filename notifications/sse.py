@@ -116,11 +116,9 @@ class UserChannelManager(ChannelManagerBase):
         return True
 
 
-def sse_event_store(*, user_id: int, data: dict) -> tuple[int, str]:
-    """Store an event for the user's channel (in the caller's transaction). Returns (event id, encoded data)."""
-    encoded = json.dumps(data, ensure_ascii=False)
-    stored = get_storage().append_event(user_channel(user_id), EVENT_TYPE, encoded)
-    return stored.id, encoded
+def sse_event_store(*, user_id: int, data: dict) -> int:
+    """Store an event for the user's channel (in the caller's transaction); return its id."""
+    return get_storage().append_event(user_channel(user_id), EVENT_TYPE, json.dumps(data, ensure_ascii=False)).id
 
 
 def sse_events_publish(events: list[tuple[int, int, str]]) -> None:

@@ -256,9 +256,9 @@ def test_stored_sse_events_number_each_channel_from_one_and_resume_from_any_id(u
     alice, bob = user_factory(), user_factory()
     storage = get_storage()
     channel = sse.user_channel(alice.id)
-    ids = [sse.sse_event_store(user_id=alice.id, data={"n": n})[0] for n in range(3)]
+    ids = [sse.sse_event_store(user_id=alice.id, data={"n": n}) for n in range(3)]
     assert ids == [1, 2, 3]
-    assert sse.sse_event_store(user_id=bob.id, data={"n": 0})[0] == 1  # channels count separately
+    assert sse.sse_event_store(user_id=bob.id, data={"n": 0}) == 1  # channels count separately
     assert storage.get_current_id(channel) == 3
     assert [json.loads(e.data)["n"] for e in storage.get_events(channel, 0)] == [0, 1, 2]  # from the start
     assert [json.loads(e.data)["n"] for e in storage.get_events(channel, 2)] == [2]
