@@ -44,6 +44,14 @@ def _consumer(topic: str, group_id: str) -> KafkaConsumer:
     )
 
 
+def _where(record) -> str:
+    return f"{record.topic}[{record.partition}]@{record.offset}"
+
+
+def _log_handled(record, result: services.HandleResult) -> None:
+    logger.info("record %s event=%s user=%s %s", _where(record), result.event_id, result.user_id, result.outcome)
+
+
 class _Loop:
     """poll -> handle each record -> commit what was handled; until ``stop`` is set."""
 
@@ -137,12 +145,11 @@ class WalletEventConsumer(_Loop):
             close_old_connections()
             return super().handle_polled(polled)
         for record, result in zip(records, results, strict=True):
-            logger.info("record %s[%d]@%d event=%s user=%s %s", record.topic, record.partition, record.offset,
-                        result.event_id, result.user_id, result.outcome)
+            _log_handled(record, result)
         return {tp: len(batch) for tp, batch in polled.items()}
 
     def handle(self, record) -> bool:
-        where = f"{record.topic}[{record.partition}]@{record.offset}"
+        where = _where(record)
         attempts = 0
         while True:
             attempts += 1
@@ -162,7 +169,7 @@ class WalletEventConsumer(_Loop):
                 close_old_connections()
                 time.sleep(settings.CONSUMER_RETRY_INTERVAL_MS / 1000)
             else:
-                logger.info("record %s event=%s user=%s %s", where, result.event_id, result.user_id, result.outcome)
+                _log_handled(record, result)
                 return True
 
     def park(self, record, exc: BaseException, attempts: int) -> bool:
@@ -182,15 +189,15 @@ class WalletEventConsumer(_Loop):
                 kafka_producer().send(settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, key=record.key, value=record.value,
                                       headers=headers).get(timeout=settings.CONSUMER_DLT_SEND_TIMEOUT_S)
             except Exception as send_exc:
-                logger.error("could not park %s[%d]@%d on the DLT: %r\n%s", record.topic, record.partition,
-                             record.offset, send_exc, traceback.format_exc(limit=3))
+                logger.error("could not park %s on the DLT: %r\n%s", _where(record), send_exc,
+                             traceback.format_exc(limit=3))
                 kafka_producer_reset()
                 if self.stop.wait(delay_s):
                     return False  # not parked, not committed: it will be read again
                 delay_s = min(delay_s * 2, 30)
             else:
-                logger.warning("record %s[%d]@%d parked on %s after %d attempt(s)", record.topic,
-                               record.partition, record.offset, settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, attempts)
+                logger.warning("record %s parked on %s after %d attempt(s)", _where(record),
+                               settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, attempts)
                 return True
 
 
