@@ -1,13 +1,16 @@
 """End-to-end latency: API commit -> outbox -> Celery relay -> Kafka -> run_consumer -> SSE client.
 
-    .venv/bin/python bench/e2e_latency.py [--rate 100] [--seconds 20] [--users 10]
+    .venv/bin/python bench/e2e_latency.py [--rate 100] [--seconds 20] [--users 10] [--source api|outbox]
 
 Starts the platform (uvicorn web, Celery worker and beat, run_consumer) on the
 bench database and topics, connects one SSE client per user, sends spends
 through the HTTP API at a steady rate, and times each operation from its journal
 entry's ``created_at`` (set inside the transaction, just before its commit; the
 same clock, one machine) to the notification arriving on the stream, so a slow
-HTTP response does not hide any of it.
+HTTP response does not hide any of it. Prints the time per stage (relay,
+consumer, push) and the CPU each group of processes spent per operation.
+``--source outbox`` commits only each spend's outbox event instead (the event
+path without the HTTP API), timed from just after its commit.
 """
 
 import argparse
