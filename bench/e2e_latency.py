@@ -66,16 +66,17 @@ def main() -> None:
     from relay import synthetic_payload
     from rest_framework.authtoken.models import Token
 
-    from notifications.sse import sse_current_event_id
+    from notifications.sse import sse_stream_position
     from outbox.models import OutboxEvent
     from outbox.services import outbox_event_record
-    from prepaid.kafka import kafka_group_skip_to_end
+    from prepaid.events import event_validate
+    from tests.support import kafka_group_skip_to_end
     from wallets import services
-    from wallets.events import wallet_event_headers, wallet_event_validate
 
     # The relay benchmark leaves records for made-up users on the bench topic: skip them.
-    kafka_group_skip_to_end(topic=settings.KAFKA_TOPIC_WALLET_EVENTS, group_id=settings.KAFKA_CONSUMER_GROUP)
-    kafka_group_skip_to_end(topic=settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, group_id=settings.KAFKA_DLT_STORE_GROUP)
+    for topic, group_id in ((settings.KAFKA_TOPIC_WALLET_EVENTS, settings.NOTIFICATIONS_CONSUMER_GROUP),
+                            (settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, settings.NOTIFICATIONS_DLT_STORE_GROUP)):
+        kafka_group_skip_to_end(topic=topic, group_id=group_id)
     OutboxEvent.objects.filter(published_at__isnull=True).delete()
     base = f"http://127.0.0.1:{args.port}"
     procs = [
@@ -103,7 +104,7 @@ def main() -> None:
             client.force_login(user)
             cookies = {settings.SESSION_COOKIE_NAME: client.cookies[settings.SESSION_COOKIE_NAME].value}
             ready = threading.Event()
-            url = f"{base}/events/?lastEventId={sse_current_event_id(user_id=user.id)}"
+            url = f"{base}/events/?lastEventId={sse_stream_position(user_id=user.id)}"
             thread = threading.Thread(target=sse_reader, args=(url, cookies, received, ready, stop), daemon=True)
             thread.start()
             ready.wait(30)
@@ -136,11 +137,11 @@ def main() -> None:
             # The event path alone: the outbox row a spend commits, without the HTTP API and the ledger.
             # (Each pool thread keeps its database connection for the run.)
             user = users[i % len(users)]
-            payload = {**synthetic_payload(i), "userId": user.id}
-            wallet_event_validate(payload)
+            payload, event_id = {**synthetic_payload(i), "userId": user.id}, uuid.uuid4()
+            event_validate({"eventId": str(event_id), **payload})
             with transaction.atomic():
-                outbox_event_record(event_id=uuid.UUID(payload["eventId"]), event_type=payload["eventType"],
-                                    key=str(user.id), payload=payload, headers=wallet_event_headers(payload))
+                outbox_event_record(event_id=event_id, event_type=payload["eventType"], key=str(user.id),
+                                    payload=payload)
             transaction_id = payload["metadata"]["transactionId"]
             committed[transaction_id] = time.time()
             sent[transaction_id] = time.perf_counter()

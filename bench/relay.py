@@ -21,10 +21,11 @@ from common import celery, setup, start, summary_ms
 
 
 def synthetic_payload(i: int, users: int = 1000) -> dict:
+    """A spend event's outbox payload (the event but its id, which the outbox row holds)."""
     from django.utils import timezone
 
     return {
-        "schemaVersion": 1, "eventId": str(uuid.uuid4()), "eventType": "SPEND_COMPLETED", "userId": 1 + i % users,
+        "schemaVersion": 1, "eventType": "SPEND_COMPLETED", "userId": 1 + i % users,
         "occurredAt": timezone.now().isoformat(), "metadata": {"transactionId": str(uuid.uuid4()), "currency": "KRW"},
         "amount": 1000, "newBalance": 50_000, "description": "bench spend at a coffee shop",
     }
@@ -34,14 +35,13 @@ def fill(n: int, users: int = 1000) -> list:
     from django.conf import settings
 
     from outbox.models import OutboxEvent
-    from wallets.events import wallet_event_headers
 
     rows = []
     for i in range(n):
         payload = synthetic_payload(i, users)
-        rows.append(OutboxEvent(event_id=uuid.UUID(payload["eventId"]), event_type=payload["eventType"],
+        rows.append(OutboxEvent(event_id=uuid.uuid4(), event_type=payload["eventType"],
                                 topic=settings.KAFKA_TOPIC_WALLET_EVENTS, key=str(payload["userId"]),
-                                payload=payload, headers=wallet_event_headers(payload)))
+                                payload=payload))
     OutboxEvent.objects.bulk_create(rows, batch_size=10_000)
     return rows
 
@@ -64,11 +64,13 @@ def bench_bare_producer(n: int) -> float:
     from kafka import KafkaProducer
 
     from outbox.models import OutboxEvent
-    from outbox.producer import encode_headers, producer_config
+    from prepaid.events import event_headers
+    from prepaid.kafka import kafka_headers_encode, kafka_producer_config
 
-    rows = [(r.topic, r.key.encode(), json.dumps(r.payload).encode(), encode_headers(r.headers))
+    rows = [(r.topic, r.key.encode(), json.dumps(r.event).encode(),
+             kafka_headers_encode(event_headers(event_id=r.event_id, event_type=r.event_type)))
             for r in OutboxEvent.objects.order_by("id")[:n]]
-    producer = KafkaProducer(**producer_config())
+    producer = KafkaProducer(**kafka_producer_config())
     started = time.perf_counter()
     for topic, key, value, headers in rows:
         producer.send(topic, key=key, value=value, headers=headers)
@@ -82,8 +84,6 @@ def bench_bare_producer(n: int) -> float:
 def bench_latency(rate: float, seconds: float, writers: int) -> None:
     from django.conf import settings
     from kafka import KafkaConsumer
-
-    from wallets.events import wallet_event_headers
 
     worker = start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "relay-worker",
                    DATABASE_CONN_MAX_AGE_S="60")
@@ -125,12 +125,11 @@ def bench_latency(rate: float, seconds: float, writers: int) -> None:
             try:
                 for i in range(first, total, writers):
                     time.sleep(max(0.0, started + i / rate - time.perf_counter()))
-                    payload = synthetic_payload(i)
+                    payload, event_id = synthetic_payload(i), uuid.uuid4()
                     with transaction.atomic():
-                        outbox_event_record(event_id=uuid.UUID(payload["eventId"]), event_type=payload["eventType"],
-                                            key=str(payload["userId"]), payload=payload,
-                                            headers=wallet_event_headers(payload))
-                    committed[payload["eventId"]] = time.perf_counter()
+                        outbox_event_record(event_id=event_id, event_type=payload["eventType"],
+                                            key=str(payload["userId"]), payload=payload)
+                    committed[str(event_id)] = time.perf_counter()
             finally:
                 connection.close()
 

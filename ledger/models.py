@@ -1,10 +1,11 @@
 """Double-entry ledger: accounts, journal entries and their postings.
 
 Each journal entry has two or more postings whose amounts (in won) sum to zero.
-A wallet's balance is the sum of the postings on its account. Entries and
-postings are append-only: PostgreSQL triggers refuse UPDATE and DELETE, and a
-deferred constraint trigger refuses a transaction that leaves an entry
-unbalanced (see migrations 0002 and 0003).
+An account's balance is the sum of its postings. Entries and postings are
+append-only: PostgreSQL triggers refuse UPDATE and DELETE, and a deferred
+constraint trigger refuses a transaction that leaves an entry unbalanced
+(migration 0002). The ledger knows accounts, not what owns them: the wallets
+app opens one account per wallet.
 
 Sign convention: a positive posting on a wallet account is money owed to the
 user (it raises the balance); system accounts take the opposite side.
@@ -16,6 +17,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from prepaid.money import CURRENCY
+
 
 class AccountKind(models.TextChoices):
     WALLET = "WALLET", "user wallet"
@@ -24,13 +27,13 @@ class AccountKind(models.TextChoices):
 
 
 class Account(models.Model):
-    # Stable codes of the system accounts, created by migration 0004.
+    # Stable codes of the system accounts (created on first use: ledger.services.ledger_system_account).
     PAYMENT_CLEARING_CODE = "system:payment-clearing"
     MERCHANT_SETTLEMENT_CODE = "system:merchant-settlement"
 
     code = models.CharField(max_length=64, unique=True)
     kind = models.CharField(max_length=32, choices=AccountKind.choices)
-    currency = models.CharField(max_length=3, default="KRW")
+    currency = models.CharField(max_length=3, default=CURRENCY)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

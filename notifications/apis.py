@@ -1,5 +1,6 @@
-"""Notifications over HTTP: the SSE endpoint, a stream token for API clients, the list."""
+"""Notifications over HTTP: the SSE endpoint, a stream token for API clients, the list, mark as read."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import JsonResponse
 from django_eventstream.views import events as eventstream_events
@@ -8,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from notifications import selectors, sse
+from notifications import selectors, services, sse
 from prepaid.errors import error_body
 from prepaid.pagination import NewestFirstPagination
 
@@ -48,7 +49,7 @@ class StreamTokenAPI(APIView):
                    summary="A short-lived URL for an EventSource (which cannot send an Authorization header)")
     def post(self, request):
         token, max_age_s = sse.sse_stream_token(user_id=request.user.id)
-        last_event_id = sse.sse_current_event_id(user_id=request.user.id)
+        last_event_id = sse.sse_stream_position(user_id=request.user.id)
         url = request.build_absolute_uri(f"/events/?es-meta={token}&lastEventId={last_event_id}")
         data = {"url": url, "token": token, "lastEventId": last_event_id, "expiresInSeconds": max_age_s}
         return Response(self.OutputSerializer(data).data, status=201)
@@ -63,6 +64,7 @@ class NotificationOutputSerializer(serializers.Serializer):
     type = serializers.CharField()
     balance = serializers.IntegerField(allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
+    readAt = serializers.DateTimeField(source="read_at", allow_null=True)
 
 
 class NotificationListAPI(APIView):
@@ -71,3 +73,23 @@ class NotificationListAPI(APIView):
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(selectors.notification_list(user_id=request.user.id), request, view=self)
         return paginator.get_paginated_response(NotificationOutputSerializer(page, many=True).data)
+
+
+class NotificationMarkReadAPI(APIView):
+    class InputSerializer(serializers.Serializer):
+        eventIds = serializers.ListField(child=serializers.UUIDField(), allow_empty=False,
+                                         max_length=settings.API_PAGE_SIZE_MAX)
+
+    class OutputSerializer(serializers.Serializer):
+        marked = serializers.IntegerField()
+        unreadCount = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer},
+                   summary="Mark notifications read (by their eventId); unknown or already read ids are skipped")
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        marked = services.notifications_mark_read(user_id=request.user.id,
+                                                  event_ids=serializer.validated_data["eventIds"])
+        data = {"marked": marked, "unreadCount": selectors.notification_unread_count(user_id=request.user.id)}
+        return Response(self.OutputSerializer(data).data)

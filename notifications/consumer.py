@@ -1,8 +1,8 @@
 """The Kafka consumers run by ``manage.py run_consumer``.
 
 ``WalletEventConsumer`` (group ``notification-service``) turns each wallet event
-into a notification. A failure is retried ``CONSUMER_RETRIES`` times,
-``CONSUMER_RETRY_INTERVAL_MS`` apart, then the record is parked on the DLT topic
+into a notification. A failure is retried ``NOTIFICATIONS_CONSUMER_RETRIES`` times,
+``NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS`` apart, then the record is parked on the DLT topic
 (original key, value and headers, plus headers naming where it came from and
 why it failed). A record that is not a valid event goes to the DLT at once.
 Offsets are committed only after a record was handled or its DLT copy was
@@ -25,23 +25,10 @@ from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
 from notifications import services
-from outbox.producer import kafka_producer, kafka_producer_reset
+from prepaid.events import InvalidEvent, event_parse
+from prepaid.kafka import kafka_consumer, kafka_producer, kafka_producer_reset
 
 logger = logging.getLogger(__name__)
-
-
-def _consumer(topic: str, group_id: str) -> KafkaConsumer:
-    return KafkaConsumer(
-        topic,
-        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
-        group_id=group_id,
-        client_id=f"{group_id}-{threading.get_ident()}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_poll_records=settings.CONSUMER_MAX_POLL_RECORDS,
-        max_poll_interval_ms=settings.CONSUMER_MAX_POLL_INTERVAL_MS,
-        request_timeout_ms=max(settings.KAFKA_REQUEST_TIMEOUT_MS, 30_000),
-    )
 
 
 def _where(record) -> str:
@@ -79,13 +66,15 @@ class _Loop:
         return done
 
     def run(self) -> None:
-        consumer = _consumer(self.topic, self.group_id)
+        consumer = kafka_consumer(topic=self.topic, group_id=self.group_id,
+                                  max_poll_records=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS,
+                                  max_poll_interval_ms=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS)
         logger.info("%s: consuming %s", self.group_id, self.topic)
         # Offsets of handled records not committed yet (a commit refused during a rebalance).
         pending: dict = {}
         try:
             while not self.stop.is_set():
-                polled = consumer.poll(timeout_ms=settings.CONSUMER_POLL_TIMEOUT_MS)
+                polled = consumer.poll(timeout_ms=settings.NOTIFICATIONS_CONSUMER_POLL_TIMEOUT_MS)
                 if polled:
                     for tp, done in self.handle_polled(polled).items():
                         if done:
@@ -99,7 +88,7 @@ class _Loop:
     def commit(self, consumer: KafkaConsumer, offsets: dict) -> dict:
         """Commit ``offsets``; return what is left to commit.
 
-        A consumer that took longer than ``CONSUMER_MAX_POLL_INTERVAL_MS`` over
+        A consumer that took longer than ``NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS`` over
         a batch (a database outage: every record retried, then parked) has been
         put out of the group, and its commit is refused. The next poll rejoins;
         the offsets of partitions it still owns are committed then. A partition
@@ -122,7 +111,7 @@ class WalletEventConsumer(_Loop):
     def __init__(self, stop: threading.Event):
         super().__init__(stop)
         self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS
-        self.group_id = settings.KAFKA_CONSUMER_GROUP
+        self.group_id = settings.NOTIFICATIONS_CONSUMER_GROUP
 
     def handle_polled(self, polled: dict) -> dict:
         """All the polled records in one transaction; one by one if that fails.
@@ -136,9 +125,9 @@ class WalletEventConsumer(_Loop):
         if len(records) < 2:
             return super().handle_polled(polled)
         try:
-            events = [services.wallet_event_parse(key=r.key, value=r.value) for r in records]
+            events = [event_parse(key=r.key, value=r.value) for r in records]
             results = services.notifications_from_events(events=events)
-        except services.PoisonRecord:
+        except InvalidEvent:
             return super().handle_polled(polled)
         except Exception as exc:
             logger.warning("%d polled records failed together (%r): one by one", len(records), exc)
@@ -154,20 +143,21 @@ class WalletEventConsumer(_Loop):
         while True:
             attempts += 1
             try:
-                event = services.wallet_event_parse(key=record.key, value=record.value)
+                event = event_parse(key=record.key, value=record.value)
                 result = services.notification_from_event(event=event)
-            except services.PoisonRecord as exc:
+            except InvalidEvent as exc:
                 logger.warning("record %s is not a wallet event (%s): to the DLT", where, exc)
                 return self.park(record, exc, attempts)
             except Exception as exc:
-                if attempts > settings.CONSUMER_RETRIES:
+                if attempts > settings.NOTIFICATIONS_CONSUMER_RETRIES:
                     logger.error("record %s failed %d times (%r): to the DLT", where, attempts, exc)
                     return self.park(record, exc, attempts)
+                interval_ms = settings.NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS
                 logger.warning("record %s failed (attempt %d of %d): %r; retrying in %d ms", where, attempts,
-                               settings.CONSUMER_RETRIES + 1, exc, settings.CONSUMER_RETRY_INTERVAL_MS)
+                               settings.NOTIFICATIONS_CONSUMER_RETRIES + 1, exc, interval_ms)
                 # The connection is kept between records; after a failure it may be broken: start afresh.
                 close_old_connections()
-                time.sleep(settings.CONSUMER_RETRY_INTERVAL_MS / 1000)
+                time.sleep(interval_ms / 1000)
             else:
                 _log_handled(record, result)
                 return True
@@ -187,7 +177,7 @@ class WalletEventConsumer(_Loop):
         while True:
             try:
                 kafka_producer().send(settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, key=record.key, value=record.value,
-                                      headers=headers).get(timeout=settings.CONSUMER_DLT_SEND_TIMEOUT_S)
+                                      headers=headers).get(timeout=settings.NOTIFICATIONS_DLT_SEND_TIMEOUT_S)
             except Exception as send_exc:
                 logger.error("could not park %s on the DLT: %r\n%s", _where(record), send_exc,
                              traceback.format_exc(limit=3))
@@ -205,7 +195,7 @@ class DeadLetterStore(_Loop):
     def __init__(self, stop: threading.Event):
         super().__init__(stop)
         self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS_DLT
-        self.group_id = settings.KAFKA_DLT_STORE_GROUP
+        self.group_id = settings.NOTIFICATIONS_DLT_STORE_GROUP
 
     def handle(self, record) -> bool:
         while True:

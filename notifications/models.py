@@ -24,13 +24,15 @@ class ProcessedEvent(models.Model):
 
 
 class NotificationType(models.TextChoices):
+    """How the page shows a notification (the design note's toast types): money in, or anything else."""
+
     SUCCESS = "success"
     INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
 
 
 class Notification(models.Model):
+    """What a user is told about one wallet event (``event_id``: the event's id, see prepaid.events)."""
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     event_id = models.UUIDField(unique=True)
     event_type = models.CharField(max_length=64)
@@ -40,14 +42,19 @@ class Notification(models.Model):
     # The user's balance after the operation, for the page to show.
     balance = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the user marked it read (API or page); null while unread.
     read_at = models.DateTimeField(null=True, blank=True)
-    # Id of the stored SSE event (django-eventstream) and when it was pushed to live clients.
-    sse_event_id = models.BigIntegerField(null=True, blank=True)
+    # Position of its stored SSE event in the user's stream (the channel's counter: 1, 2, ...;
+    # on the wire the SSE id is "<channel>:<stream_seq>"), and when it was pushed to live clients.
+    stream_seq = models.BigIntegerField(null=True, blank=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"], name="notification_user_created_idx")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="notification_user_created_idx"),
+            models.Index(fields=["user"], condition=models.Q(read_at__isnull=True), name="notification_unread_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.title}: {self.message}"

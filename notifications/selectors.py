@@ -1,9 +1,38 @@
 """Reads of notifications. Every list is bounded."""
 
+import dataclasses
+
 from django.db.models import QuerySet
 
+from notifications import sse
 from notifications.models import Notification
 
 
 def notification_list(*, user_id: int) -> QuerySet[Notification]:
+    """The user's notifications, newest first (paginate or slice it)."""
     return Notification.objects.filter(user_id=user_id).order_by("-created_at", "-id")
+
+
+def notification_unread_count(*, user_id: int) -> int:
+    return Notification.objects.filter(user_id=user_id, read_at__isnull=True).count()
+
+
+@dataclasses.dataclass(frozen=True)
+class NotificationFeed:
+    """What a page needs to show a user's notifications and then follow them live."""
+
+    notifications: list[Notification]
+    unread_count: int
+    # The SSE id to connect with (Last-Event-ID): nothing stored after this read is missed.
+    stream_position: str
+
+
+def notification_feed(*, user_id: int, limit: int) -> NotificationFeed:
+    # The position is read first: an event stored between the two reads is then shown
+    # twice at worst (the page drops an eventId it has shown), never missed.
+    stream_position = sse.sse_stream_position(user_id=user_id)
+    return NotificationFeed(
+        notifications=list(notification_list(user_id=user_id)[:limit]),
+        unread_count=notification_unread_count(user_id=user_id),
+        stream_position=stream_position,
+    )

@@ -6,7 +6,6 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-import jsonschema
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -16,7 +15,7 @@ from notifications import sse
 from notifications.models import DeadLetter, Notification, ProcessedEvent
 from notifications.texts import render
 from prepaid.db import delete_in_batches
-from wallets.events import wallet_event_validate
+from prepaid.kafka import kafka_producer
 
 logger = logging.getLogger(__name__)
 
@@ -32,33 +31,12 @@ DLT_HEADERS = (DLT_ORIGINAL_TOPIC, DLT_ORIGINAL_PARTITION, DLT_ORIGINAL_OFFSET, 
                DLT_EXCEPTION_MESSAGE, DLT_ATTEMPTS, DLT_FAILED_AT)
 
 
-class PoisonRecord(Exception):
-    """A record that can never be handled (not JSON, not a valid event): straight to the DLT, no retries."""
-
-
 @dataclasses.dataclass(frozen=True)
 class HandleResult:
     outcome: str  # "notified" or "duplicate"
     event_id: str
     user_id: int
     notification_id: int
-
-
-def wallet_event_parse(*, key: bytes | None, value: bytes | None) -> dict:
-    """The event in a Kafka record, validated; PoisonRecord if it is not one."""
-    try:
-        event = json.loads(value or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PoisonRecord(f"value is not JSON: {exc}") from exc
-    if not isinstance(event, dict):
-        raise PoisonRecord("value is not a JSON object")
-    try:
-        wallet_event_validate(event)
-    except jsonschema.ValidationError as exc:
-        raise PoisonRecord(f"not a valid wallet event: {exc.message}") from exc
-    if key is not None and key.decode(errors="replace") != str(event["userId"]):
-        raise PoisonRecord(f"record key {key!r} is not the event's userId {event['userId']}")
-    return event
 
 
 def notification_from_event(*, event: dict) -> HandleResult:
@@ -94,7 +72,7 @@ def notifications_from_events(*, events: list[dict]) -> list[HandleResult]:
     to_push = {n.id: n for n, _ in outcomes if n.pushed_at is None}
     if to_push:
         sse.sse_events_publish([
-            (n.user_id, n.sse_event_id, json.dumps(_sse_data(n), ensure_ascii=False)) for n in to_push.values()
+            (n.user_id, n.stream_seq, json.dumps(_sse_data(n), ensure_ascii=False)) for n in to_push.values()
         ])
         Notification.objects.filter(id__in=list(to_push)).update(pushed_at=timezone.now())
     return [HandleResult(outcome=outcome, event_id=str(n.event_id), user_id=n.user_id, notification_id=n.id)
@@ -108,7 +86,7 @@ def _notification_new(event: dict, event_id: uuid.UUID) -> Notification:
         user_id=event["userId"], event_id=event_id, event_type=event["eventType"], title=rendered.title,
         message=rendered.message, type=rendered.type, balance=event["newBalance"], created_at=timezone.now(),
     )
-    notification.sse_event_id = sse.sse_event_store(user_id=notification.user_id, data=_sse_data(notification))
+    notification.stream_seq = sse.sse_event_store(user_id=notification.user_id, data=_sse_data(notification))
     return notification
 
 
@@ -119,7 +97,7 @@ def _processed_events_insert(event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
             "INSERT INTO notifications_processedevent (consumer, event_id, processed_at) "
             "SELECT %s, event_id, now() FROM unnest(%s::uuid[]) AS event_id "
             "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
-            [settings.KAFKA_CONSUMER_GROUP, list(dict.fromkeys(event_ids))],
+            [settings.NOTIFICATIONS_CONSUMER_GROUP, list(dict.fromkeys(event_ids))],
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -173,21 +151,19 @@ def _parse_time(value: str) -> datetime:
 
 def dead_letter_replay(*, dead_letter: DeadLetter) -> None:
     """Publish the original record again to its topic; the consumer dedups it if it was handled after all."""
-    from outbox.producer import kafka_producer
-
     headers = [(name, value.encode()) for name, value in dead_letter.headers.items() if name not in DLT_HEADERS]
     topic = dead_letter.original_topic or settings.KAFKA_TOPIC_WALLET_EVENTS
     future = kafka_producer().send(topic, key=dead_letter.key.encode() or None, value=dead_letter.value.encode(),
                                    headers=headers)
-    future.get(timeout=settings.CONSUMER_DLT_SEND_TIMEOUT_S)
+    future.get(timeout=settings.NOTIFICATIONS_DLT_SEND_TIMEOUT_S)
     DeadLetter.objects.filter(id=dead_letter.id).update(replayed_at=timezone.now(), replay_count=F("replay_count") + 1)
     logger.info("DLT record %s replayed to %s", dead_letter.id, topic)
 
 
 def processed_events_purge(*, older_than_days: int | None = None, batch_size: int | None = None) -> int:
     """Forget dedup rows older than any redelivery can be (Kafka retention, DLT replays), in bounded batches."""
-    days = settings.CONSUMER_DEDUP_RETENTION_DAYS if older_than_days is None else older_than_days
-    batch_size = batch_size or settings.OUTBOX_PURGE_BATCH_SIZE
+    days = settings.NOTIFICATIONS_DEDUP_RETENTION_DAYS if older_than_days is None else older_than_days
+    batch_size = batch_size or settings.NOTIFICATIONS_PURGE_BATCH_SIZE
     cutoff = timezone.now() - timedelta(days=days)
     return delete_in_batches(ProcessedEvent.objects.filter(processed_at__lt=cutoff), batch_size=batch_size)
 
@@ -198,4 +174,10 @@ def sse_events_trim(*, batch_size: int | None = None) -> int:
 
     cutoff = timezone.now() - timedelta(seconds=settings.SSE_EVENT_RETENTION_S)
     return delete_in_batches(StoredEvent.objects.filter(created__lt=cutoff),
-                             batch_size=batch_size or settings.OUTBOX_PURGE_BATCH_SIZE)
+                             batch_size=batch_size or settings.NOTIFICATIONS_PURGE_BATCH_SIZE)
+
+
+def notifications_mark_read(*, user_id: int, event_ids: list[uuid.UUID]) -> int:
+    """Mark the user's notifications of these events read (once: a read one keeps its time); return how many."""
+    return Notification.objects.filter(user_id=user_id, event_id__in=event_ids, read_at__isnull=True).update(
+        read_at=timezone.now())

@@ -8,15 +8,19 @@
   pub/sub after commit; every web process
   delivers them to its connected clients. A client that reconnects with
   ``Last-Event-ID`` gets what it missed from storage.
+- Ids: each channel numbers its events 1, 2, ... (``stream_seq``); the SSE
+  ``id:`` a browser sees and sends back as ``Last-Event-ID`` is
+  ``<channel>:<stream_seq>`` (the "stream position"). Neither is the wallet
+  event's ``eventId``, which travels inside the data.
 - Gaps of django-eventstream 5.3 handled here: its Redis listener never
   reconnects (patched: it reconnects with back-off and makes clients re-read
   storage, so nothing published meanwhile is missed); its Redis pub/sub channel
   name is fixed (channel names carry an environment prefix); a first connect
-  without an id has no backlog (the page renders the current event id); its
-  storage holds a database connection per open stream (ours hands it back after
-  each read) and trims on every append (ours trims from a periodic task); it
-  delivers an event published twice twice (ours delivers an id once per
-  channel and process).
+  without an id has no backlog (the page renders the current stream position);
+  its storage holds a database connection per open stream (ours hands it back
+  after each read) and trims on every append (ours trims from a periodic task);
+  it delivers an event published twice twice (ours delivers a stream_seq once
+  per channel and process).
 """
 
 import asyncio
@@ -117,27 +121,27 @@ class UserChannelManager(ChannelManagerBase):
 
 
 def sse_event_store(*, user_id: int, data: dict) -> int:
-    """Store an event for the user's channel (in the caller's transaction); return its id."""
+    """Store an event for the user's channel (in the caller's transaction); return its stream_seq."""
     return get_storage().append_event(user_channel(user_id), EVENT_TYPE, json.dumps(data, ensure_ascii=False)).id
 
 
 def sse_events_publish(events: list[tuple[int, int, str]]) -> None:
-    """Wake the web processes' listeners for stored events (after commit): (user id, event id, encoded data).
+    """Wake the web processes' listeners for stored events (after commit): (user id, stream_seq, encoded data).
 
     One round trip to Redis however many events. Raises if Redis fails.
     """
     from django_eventstream.eventstream import redis_client
 
     pipeline = redis_client.pipeline(transaction=False)
-    for user_id, event_id, encoded in events:
+    for user_id, stream_seq, encoded in events:
         message = {"channel": user_channel(user_id), "event_type": EVENT_TYPE, "data": encoded,
-                   "pub_id": str(event_id)}
+                   "pub_id": str(stream_seq)}
         pipeline.publish(LIBRARY_REDIS_CHANNEL, json.dumps(message))
     pipeline.execute()
 
 
-def sse_current_event_id(*, user_id: int) -> str:
-    """The id to start a stream from, so a client misses nothing sent after the page was rendered."""
+def sse_stream_position(*, user_id: int) -> str:
+    """The SSE id to start a stream from (as ``Last-Event-ID``), so a client misses nothing sent from now on."""
     return get_current_event_id([user_channel(user_id)])
 
 
@@ -195,22 +199,22 @@ def _add_to_queues_once(self, channel: str, event: Event) -> None:
 
     run_consumer publishes a stored event after commit and then records the
     push; if it dies in between, the redelivered record publishes the same
-    event (same channel, same id) once more. A channel's ids only grow, and
-    its events are published in order (one consumer owns a user's partition),
-    so an id at or below the last one this process delivered on that channel
-    has been delivered already.
+    event (same channel, same stream_seq) once more. A channel's stream_seq only
+    grows, and its events are published in order (one consumer owns a user's
+    partition), so a stream_seq at or below the last one this process delivered
+    on that channel has been delivered already.
     """
     if event.id is not None:
-        event_id = int(event.id)
+        stream_seq = int(event.id)
         with self.lock:
             delivered = self.__dict__.setdefault("sse_last_delivered", OrderedDict())
             last = delivered.get(channel)
             if last is not None:
                 delivered.move_to_end(channel)
-                if event_id <= last:
-                    logger.info("SSE: event %s on %s was published again; not delivered twice", event_id, channel)
+                if stream_seq <= last:
+                    logger.info("SSE: %s on %s was published again; not delivered twice", stream_seq, channel)
                     return
-            delivered[channel] = event_id
+            delivered[channel] = stream_seq
             while len(delivered) > settings.SSE_DEDUP_MAX_CHANNELS:
                 delivered.popitem(last=False)
     _library_add_to_queues(self, channel, event)

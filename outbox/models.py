@@ -5,16 +5,22 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from prepaid.events import SCHEMA_VERSION, event_headers
+
 
 class OutboxEvent(models.Model):
+    """One event to publish. The relay sends it as a Kafka record (see prepaid.events):
+    key ``key``; value ``payload`` with ``eventId`` added from ``event_id``; headers
+    made from ``event_id`` and ``event_type``. The event id is stored here only."""
+
     # Creation order, used by the relay; claims go by state (published_at IS NULL), never "id > last".
     id = models.BigAutoField(primary_key=True)
     event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     event_type = models.CharField(max_length=64)
     topic = models.CharField(max_length=249)
     key = models.CharField(max_length=255)
+    # The event's fields but its id.
     payload = models.JSONField()
-    headers = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
     # Set when the relay gave up on the row (e.g. too large for the broker); it stays for operators.
@@ -40,6 +46,17 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id} ({self.status})"
+
+    @property
+    def event(self) -> dict:
+        """The event as it travels in the Kafka record's value."""
+        return {"eventId": str(self.event_id), **self.payload}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Kafka record's headers, as the relay derives them."""
+        return event_headers(event_id=str(self.event_id), event_type=self.event_type,
+                             schema_version=self.payload.get("schemaVersion", SCHEMA_VERSION))
 
     @property
     def status(self) -> str:

@@ -19,7 +19,6 @@ How it keeps its promises:
 
 import contextlib
 import dataclasses
-import json
 import logging
 import time
 from datetime import timedelta
@@ -36,7 +35,8 @@ from kafka.errors import (
 )
 
 from outbox.models import OutboxEvent
-from outbox.producer import encode_headers, kafka_producer, kafka_producer_reset
+from prepaid.events import event_headers
+from prepaid.kafka import kafka_headers_encode, kafka_producer, kafka_producer_reset
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,10 @@ NON_RETRIABLE_ERRORS = (
 # Deliberately simple, so the plan is always an ordered scan of the small partial
 # index, even on stale statistics (e.g. after a Kafka outage piled up a backlog).
 # The back-off rules are applied to the claimed window in Python (_eligible).
+# The record's value is the payload with the event id (stored only in its column) added.
 CLAIM_SQL = """
-SELECT id, topic, key, payload::text, headers::text, attempts,
+SELECT id, topic, key, (jsonb_build_object('eventId', event_id) || payload)::text,
+       event_id::text, event_type, coalesce((payload->>'schemaVersion')::int, 1), attempts,
        coalesce(next_attempt_at > now(), false) AS waiting
 FROM outbox_outboxevent
 WHERE published_at IS NULL AND failed_at IS NULL
@@ -89,7 +91,9 @@ class ClaimedRow:
     topic: str
     key: str
     value: str
-    headers: str
+    event_id: str
+    event_type: str
+    schema_version: int
     attempts: int
     waiting: bool  # in back-off after a failed send
 
@@ -170,7 +174,8 @@ def _send(rows: list[ClaimedRow]) -> tuple[list[int], list[tuple[ClaimedRow, Bas
         if row.key in held_keys:
             continue  # an earlier event of this key failed: this one waits, to keep the key's order
         try:
-            headers = encode_headers(json.loads(row.headers))
+            headers = kafka_headers_encode(event_headers(event_id=row.event_id, event_type=row.event_type,
+                                                         schema_version=row.schema_version))
             future = producer.send(row.topic, key=row.key.encode(), value=row.value.encode(), headers=headers)
         except Exception as exc:
             failures.append((row, exc))

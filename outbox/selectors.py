@@ -7,7 +7,7 @@ from outbox.models import OutboxEvent
 
 
 def outbox_stats() -> dict:
-    """Numbers an operator (and the metrics exporter) reads: backlog, age, totals."""
+    """Numbers an operator reads (``outbox_relay --stats``): backlog, age of the oldest pending row, totals."""
     pending = OutboxEvent.objects.filter(published_at__isnull=True, failed_at__isnull=True)
     oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
     return {

@@ -21,7 +21,7 @@ RELAY_QUEUED_FLAG = "outbox:relay:queued"
 
 
 def outbox_event_record(
-    *, event_id: uuid.UUID, event_type: str, key: str, payload: dict, headers: dict[str, str], topic: str | None = None
+    *, event_id: uuid.UUID, event_type: str, key: str, payload: dict, topic: str | None = None
 ) -> OutboxEvent:
     """Record an event to publish, in the caller's open transaction.
 
@@ -36,7 +36,6 @@ def outbox_event_record(
         topic=topic or settings.KAFKA_TOPIC_WALLET_EVENTS,
         key=key,
         payload=payload,
-        headers=headers,
     )
     # Registered once per transaction however many events it records.
     if not any(callback is outbox_relay_trigger for _, callback, _ in connection.run_on_commit):

@@ -44,7 +44,8 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         out: dict[str, list[str]] = {}
         for key, value in detail.items():
-            name = key if not prefix else f"{prefix}.{key}"
+            # A list field's errors come as {index: messages}: named like list items, field[index].
+            name = key if not prefix else f"{prefix}[{key}]" if isinstance(key, int) else f"{prefix}.{key}"
             if key == "non_field_errors":
                 name = prefix or "nonFieldErrors"
             for k, v in _flatten(value, name).items():

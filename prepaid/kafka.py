@@ -1,17 +1,27 @@
-"""Kafka plumbing shared by the outbox relay, the consumer and health checks.
+"""Every Kafka client of the platform is built here, with its options spelled out
+(timeouts, acks, idempotence) rather than left to library defaults.
 
-Every client is built here, with its options spelled out (timeouts, acks,
-idempotence) rather than left to library defaults.
+- ``kafka_producer()``: the process's one producer (the outbox relay, DLT parking
+  and replay): idempotent, acks=all, every wait bounded; re-created after a fork
+  (a Celery prefork child must not share its parent's sockets).
+- ``kafka_consumer()``: a consumer in a group, offsets committed by the caller.
+- ``kafka_admin()``: topics and health checks.
 """
 
 import contextlib
 import logging
+import os
+import threading
 from collections.abc import Iterator
 
 from django.conf import settings
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 logger = logging.getLogger(__name__)
+
+_producer_lock = threading.Lock()
+_producer: KafkaProducer | None = None
+_producer_pid: int | None = None
 
 
 def kafka_topic_specs() -> dict[str, dict]:
@@ -66,35 +76,70 @@ def kafka_ping(*, timeout_ms: int) -> None:
         admin.describe_cluster()
 
 
-def kafka_group_skip_to_end(*, topic: str, group_id: str, timeout_s: float = 60) -> None:
-    """Commit ``group_id``'s offsets at the current end of ``topic`` (its consumers skip what is there).
+# --- Producer ------------------------------------------------------------------------
 
-    Only works while the group has no live member; a member that died stays in
-    the group until its session times out, so this retries until ``timeout_s``.
+
+def kafka_producer_config() -> dict:
+    return {
+        "bootstrap_servers": settings.KAFKA_BOOTSTRAP_SERVERS,
+        "client_id": f"prepaid-producer-{os.getpid()}",
+        "acks": "all",
+        "enable_idempotence": True,
+        # With idempotence, up to 5 in flight keeps per-partition order across retries.
+        "max_in_flight_requests_per_connection": 5,
+        "retries": settings.KAFKA_PRODUCER_RETRIES,
+        "linger_ms": settings.KAFKA_PRODUCER_LINGER_MS,
+        "batch_size": settings.KAFKA_PRODUCER_BATCH_SIZE_BYTES,
+        "max_request_size": settings.KAFKA_PRODUCER_MAX_REQUEST_SIZE_BYTES,
+        "request_timeout_ms": settings.KAFKA_REQUEST_TIMEOUT_MS,
+        "delivery_timeout_ms": settings.KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS,
+        "max_block_ms": settings.KAFKA_PRODUCER_MAX_BLOCK_MS,
+        "bootstrap_timeout_ms": settings.KAFKA_PRODUCER_MAX_BLOCK_MS,
+        "allow_auto_create_topics": False,
+    }
+
+
+def kafka_producer() -> KafkaProducer:
+    """The process's producer, created on first use (and again in a forked child)."""
+    global _producer, _producer_pid
+    with _producer_lock:
+        if _producer is None or _producer_pid != os.getpid():
+            _producer = KafkaProducer(**kafka_producer_config())
+            _producer_pid = os.getpid()
+        return _producer
+
+
+def kafka_producer_reset() -> None:
+    """Drop the producer (after errors that may have left it unusable); the next use makes a new one."""
+    global _producer
+    with _producer_lock:
+        if _producer is not None and _producer_pid == os.getpid():
+            # Closing a broken producer may fail; it is dropped either way.
+            with contextlib.suppress(Exception):
+                _producer.close(timeout=1)
+        _producer = None
+
+
+def kafka_headers_encode(headers: dict[str, str]) -> list[tuple[str, bytes]]:
+    return [(name, str(value).encode()) for name, value in headers.items()]
+
+
+# --- Consumer ------------------------------------------------------------------------
+
+
+def kafka_consumer(*, topic: str, group_id: str, max_poll_records: int, max_poll_interval_ms: int) -> KafkaConsumer:
+    """A group member reading ``topic`` from the group's committed offsets (the start if none).
+
+    Auto-commit is off: the caller commits what it has handled.
     """
-    import time
-
-    from kafka import KafkaConsumer
-    from kafka.errors import CommitFailedError
-    from kafka.structs import OffsetAndMetadata, TopicPartition
-
-    with kafka_admin() as admin:
-        (described,) = admin.describe_topics([topic])
-    partitions = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
-    consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, group_id=group_id,
-                             enable_auto_commit=False)
-    try:
-        consumer.assign(partitions)
-        consumer.seek_to_end()
-        offsets = {tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in partitions}
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                consumer.commit(offsets)
-                return
-            except CommitFailedError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
-    finally:
-        consumer.close()
+    return KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+        group_id=group_id,
+        client_id=f"{group_id}-{os.getpid()}-{threading.get_ident()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=max_poll_records,
+        max_poll_interval_ms=max_poll_interval_ms,
+        request_timeout_ms=max(settings.KAFKA_REQUEST_TIMEOUT_MS, 30_000),
+    )

@@ -1,6 +1,8 @@
-"""Money is an integer number of won; this is how people read it."""
+"""Money is an integer number of won (``BigIntegerField``, never a float); this is its one currency."""
+
+CURRENCY = "KRW"
 
 
 def won(amount: int) -> str:
-    """₩ with thousands separators: 10000 -> ₩10,000."""
+    """How people read an amount: ₩ with thousands separators (10000 -> ₩10,000)."""
     return f"₩{amount:,}"

@@ -2,7 +2,13 @@
 
 Every setting that differs between machines comes from the environment; the
 defaults point at the local stack started by ``scripts/devstack.sh`` (see
-README). Limits are named settings so that they can be found and tuned.
+README). Limits are named settings, with their unit in the name, so that they
+can be found and tuned.
+
+Layout: the project's own sections first (core, database, Redis and Celery,
+Kafka, health, API, auth, logging), then one section per app, each named after
+it and its settings prefixed by it (``OUTBOX_*``; ``NOTIFICATIONS_*`` and
+``SSE_*``; ``WALLET_*``, ``IDEMPOTENCY_*``, ``PAYMENT_*``). The ledger has none.
 """
 
 import os
@@ -188,7 +194,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": 590},
     },
     "ledger-reconcile": {
-        "task": "ledger.tasks.ledger_reconcile",
+        "task": "wallets.tasks.wallet_ledger_reconcile",
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
@@ -199,7 +205,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
-# --- Kafka ---------------------------------------------------------------------
+# --- Kafka (every client is built in prepaid/kafka.py) ---------------------------
 
 KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS", "localhost:29092")
 KAFKA_TOPIC_WALLET_EVENTS = env_str("KAFKA_TOPIC_WALLET_EVENTS", "wallet-events")
@@ -208,7 +214,13 @@ KAFKA_WALLET_EVENTS_PARTITIONS = env_int("KAFKA_WALLET_EVENTS_PARTITIONS", 6)
 KAFKA_DLT_PARTITIONS = env_int("KAFKA_DLT_PARTITIONS", 1)
 KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1)
 KAFKA_REQUEST_TIMEOUT_MS = env_int("KAFKA_REQUEST_TIMEOUT_MS", 5000)
-KAFKA_CONSUMER_GROUP = env_str("KAFKA_CONSUMER_GROUP", "notification-service")
+# The producer (one per process): idempotent, acks=all, bounded waits.
+KAFKA_PRODUCER_LINGER_MS = env_int("KAFKA_PRODUCER_LINGER_MS", 2)
+KAFKA_PRODUCER_RETRIES = env_int("KAFKA_PRODUCER_RETRIES", 5)
+KAFKA_PRODUCER_MAX_BLOCK_MS = env_int("KAFKA_PRODUCER_MAX_BLOCK_MS", 5000)
+KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS = env_int("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS", 10_000)
+KAFKA_PRODUCER_MAX_REQUEST_SIZE_BYTES = env_int("KAFKA_PRODUCER_MAX_REQUEST_SIZE_BYTES", 1_048_576)
+KAFKA_PRODUCER_BATCH_SIZE_BYTES = env_int("KAFKA_PRODUCER_BATCH_SIZE_BYTES", 65_536)
 
 # --- Health --------------------------------------------------------------------
 
@@ -230,6 +242,10 @@ REST_FRAMEWORK = {
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+# List APIs (transactions, notifications): page size, and the most ?pageSize= may ask.
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
+API_PAGE_SIZE_MAX = env_int("API_PAGE_SIZE_MAX", 200)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "prepaid API",
@@ -286,35 +302,9 @@ def redis_connection_kwargs(url: str) -> dict:
     }
 
 
-# --- Wallets -------------------------------------------------------------------
 
-WALLET_CURRENCY = "KRW"
-# Largest single charge, spend or reversal, in won.
-WALLET_AMOUNT_MAX = env_int("WALLET_AMOUNT_MAX", 10_000_000)
-# Largest balance a wallet may hold, in won.
-WALLET_BALANCE_MAX = env_int("WALLET_BALANCE_MAX", 1_000_000_000)
-WALLET_TEXT_MAX_LENGTH = env_int("WALLET_TEXT_MAX_LENGTH", 200)
-# List APIs (transactions, notifications): page size, and the most ?pageSize= may ask.
-API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
-API_PAGE_SIZE_MAX = env_int("API_PAGE_SIZE_MAX", 200)
 
-# Idempotency-Key on POSTs: how long a key and its response are kept, and after
-# how long an "in flight" key left by a crashed request may be taken over.
-IDEMPOTENCY_KEY_TTL_S = env_int("IDEMPOTENCY_KEY_TTL_S", 24 * 3600)
-IDEMPOTENCY_KEY_MAX_LENGTH = 255
-IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S", 60)
-IDEMPOTENCY_PURGE_BATCH_SIZE = env_int("IDEMPOTENCY_PURGE_BATCH_SIZE", 1000)
-
-# --- Payments ------------------------------------------------------------------
-
-PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "wallets.payments.SandboxGateway")
-PAYMENT_SANDBOX_DECLINED_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_DECLINED_AMOUNTS", "4040")}
-PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS", "5030")}
-# A PENDING payment older than this is settled by recovery (the request that made it died).
-PAYMENT_RECOVERY_AFTER_S = env_int("PAYMENT_RECOVERY_AFTER_S", 120)
-PAYMENT_RECOVERY_BATCH_SIZE = env_int("PAYMENT_RECOVERY_BATCH_SIZE", 100)
-
-# --- Outbox relay --------------------------------------------------------------
+# --- outbox --------------------------------------------------------------------
 
 # Rows claimed (and sent to Kafka) per batch.
 OUTBOX_RELAY_BATCH_SIZE = env_int("OUTBOX_RELAY_BATCH_SIZE", 500)
@@ -335,27 +325,24 @@ OUTBOX_PURGE_BATCH_SIZE = env_int("OUTBOX_PURGE_BATCH_SIZE", 5000)
 # Coalesces relay triggers: at most one queued relay task per this window.
 OUTBOX_TRIGGER_COALESCE_MS = env_int("OUTBOX_TRIGGER_COALESCE_MS", 1000)
 
-# Kafka producer (one per process). Idempotent, acks=all, bounded waits.
-KAFKA_PRODUCER_LINGER_MS = env_int("KAFKA_PRODUCER_LINGER_MS", 2)
-KAFKA_PRODUCER_RETRIES = env_int("KAFKA_PRODUCER_RETRIES", 5)
-KAFKA_PRODUCER_MAX_BLOCK_MS = env_int("KAFKA_PRODUCER_MAX_BLOCK_MS", 5000)
-KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS = env_int("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS", 10_000)
-KAFKA_PRODUCER_MAX_REQUEST_SIZE = env_int("KAFKA_PRODUCER_MAX_REQUEST_SIZE", 1_048_576)
-KAFKA_PRODUCER_BATCH_SIZE = env_int("KAFKA_PRODUCER_BATCH_SIZE", 65_536)
+# --- notifications -------------------------------------------------------------
 
-# --- Notifications consumer, SSE -------------------------------------------------
-
-CONSUMER_RETRIES = env_int("CONSUMER_RETRIES", 3)
-CONSUMER_RETRY_INTERVAL_MS = env_int("CONSUMER_RETRY_INTERVAL_MS", 1000)
-CONSUMER_POLL_TIMEOUT_MS = env_int("CONSUMER_POLL_TIMEOUT_MS", 500)
-CONSUMER_MAX_POLL_RECORDS = env_int("CONSUMER_MAX_POLL_RECORDS", 200)
+# The consumer of wallet events (run_consumer): its group, its batches, its retries.
+NOTIFICATIONS_CONSUMER_GROUP = env_str("NOTIFICATIONS_CONSUMER_GROUP", "notification-service")
+NOTIFICATIONS_CONSUMER_RETRIES = env_int("NOTIFICATIONS_CONSUMER_RETRIES", 3)
+NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS = env_int("NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS", 1000)
+NOTIFICATIONS_CONSUMER_POLL_TIMEOUT_MS = env_int("NOTIFICATIONS_CONSUMER_POLL_TIMEOUT_MS", 500)
+NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS = env_int("NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS", 200)
 # A consumer that spends longer than this on one polled batch leaves the group
 # (its partitions go to the others) and rejoins on its next poll.
-CONSUMER_MAX_POLL_INTERVAL_MS = env_int("CONSUMER_MAX_POLL_INTERVAL_MS", 300_000)
-CONSUMER_DLT_SEND_TIMEOUT_S = env_int("CONSUMER_DLT_SEND_TIMEOUT_S", 10)
+NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS = env_int("NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS", 300_000)
+# The group that reads the DLT topic into DeadLetter rows, and how long parking a record may wait for Kafka.
+NOTIFICATIONS_DLT_STORE_GROUP = env_str("NOTIFICATIONS_DLT_STORE_GROUP", f"{NOTIFICATIONS_CONSUMER_GROUP}.dlt-store")
+NOTIFICATIONS_DLT_SEND_TIMEOUT_S = env_int("NOTIFICATIONS_DLT_SEND_TIMEOUT_S", 10)
 # Dedup rows are kept longer than any redelivery can come (Kafka keeps records 7 days).
-CONSUMER_DEDUP_RETENTION_DAYS = env_int("CONSUMER_DEDUP_RETENTION_DAYS", 30)
-KAFKA_DLT_STORE_GROUP = env_str("KAFKA_DLT_STORE_GROUP", f"{KAFKA_CONSUMER_GROUP}.dlt-store")
+NOTIFICATIONS_DEDUP_RETENTION_DAYS = env_int("NOTIFICATIONS_DEDUP_RETENTION_DAYS", 30)
+# Old dedup rows and stored SSE events are deleted this many per statement.
+NOTIFICATIONS_PURGE_BATCH_SIZE = env_int("NOTIFICATIONS_PURGE_BATCH_SIZE", 5000)
 
 # Server-Sent Events (django-eventstream): one channel per user, events stored in
 # PostgreSQL (replayed to clients that reconnect with Last-Event-ID), live delivery
@@ -365,11 +352,34 @@ KAFKA_DLT_STORE_GROUP = env_str("KAFKA_DLT_STORE_GROUP", f"{KAFKA_CONSUMER_GROUP
 SSE_CHANNEL_PREFIX = env_str("SSE_CHANNEL_PREFIX", "")
 SSE_TOKEN_MAX_AGE_S = env_int("SSE_TOKEN_MAX_AGE_S", 300)
 SSE_REDIS_RECONNECT_MAX_S = env_int("SSE_REDIS_RECONNECT_MAX_S", 10)
-# Each web process remembers the last event id it delivered on this many channels
-# (most recent first), so an event published twice is delivered once.
+# Each web process remembers the last stream position it delivered on this many
+# channels (most recent first), so an event published twice is delivered once.
 SSE_DEDUP_MAX_CHANNELS = env_int("SSE_DEDUP_MAX_CHANNELS", 100_000)
 EVENTSTREAM_STORAGE_CLASS = "notifications.sse.EventStorage"
 # Stored SSE events older than this are trimmed (clients gone longer start afresh).
 SSE_EVENT_RETENTION_S = env_int("SSE_EVENT_RETENTION_S", 24 * 3600)
 EVENTSTREAM_CHANNELMANAGER_CLASS = "notifications.sse.UserChannelManager"
 EVENTSTREAM_REDIS = {**redis_connection_kwargs(REDIS_URL), "socket_connect_timeout": REDIS_TIMEOUT_S}
+
+# --- wallets ---------------------------------------------------------------------
+
+# Largest single charge, spend or reversal, in won.
+WALLET_AMOUNT_MAX = env_int("WALLET_AMOUNT_MAX", 10_000_000)
+# Largest balance a wallet may hold, in won.
+WALLET_BALANCE_MAX = env_int("WALLET_BALANCE_MAX", 1_000_000_000)
+WALLET_TEXT_MAX_LENGTH = env_int("WALLET_TEXT_MAX_LENGTH", 200)
+
+# Idempotency-Key on POSTs: how long a key and its response are kept, and after
+# how long an "in flight" key left by a crashed request may be taken over.
+IDEMPOTENCY_KEY_TTL_S = env_int("IDEMPOTENCY_KEY_TTL_S", 24 * 3600)
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S", 60)
+IDEMPOTENCY_PURGE_BATCH_SIZE = env_int("IDEMPOTENCY_PURGE_BATCH_SIZE", 1000)
+
+# The payment gateway that confirms charges, and the sandbox's scripted answers.
+PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "wallets.payments.SandboxGateway")
+PAYMENT_SANDBOX_DECLINED_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_DECLINED_AMOUNTS", "4040")}
+PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS", "5030")}
+# A PENDING payment older than this is settled by recovery (the request that made it died).
+PAYMENT_RECOVERY_AFTER_S = env_int("PAYMENT_RECOVERY_AFTER_S", 120)
+PAYMENT_RECOVERY_BATCH_SIZE = env_int("PAYMENT_RECOVERY_BATCH_SIZE", 100)

@@ -52,7 +52,7 @@ def process_factory(tmp_path_factory, app_env):
 @pytest.fixture
 def start_celery_worker(process_factory):
     """Start a real Celery worker (consuming the test Redis database) and wait until it runs tasks."""
-    from prepaid.tasks import worker_identity
+    from tests.tasks import worker_identity
 
     started = []
 
@@ -179,12 +179,12 @@ def platform(process_factory, start_celery_worker, app_env, transactional_db):
     """Web, worker, beat and consumer, started fresh for a test (stopped after it)."""
     from django.conf import settings
 
-    from prepaid.kafka import kafka_group_skip_to_end
-    from tests.support import celery_argv
+    from tests.support import celery_argv, kafka_group_skip_to_end
 
     # Earlier tests' records (for users long gone) are not this test's business.
-    kafka_group_skip_to_end(topic=settings.KAFKA_TOPIC_WALLET_EVENTS, group_id=settings.KAFKA_CONSUMER_GROUP)
-    kafka_group_skip_to_end(topic=settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, group_id=settings.KAFKA_DLT_STORE_GROUP)
+    for topic, group_id in ((settings.KAFKA_TOPIC_WALLET_EVENTS, settings.NOTIFICATIONS_CONSUMER_GROUP),
+                            (settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, settings.NOTIFICATIONS_DLT_STORE_GROUP)):
+        kafka_group_skip_to_end(topic=topic, group_id=group_id)
     started = []
 
     def start(name, argv, **env):

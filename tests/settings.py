@@ -11,11 +11,14 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0c1f7b0e5d2a4b8f9e3a6c
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/15")
 os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "test.wallet-events")
-os.environ.setdefault("KAFKA_CONSUMER_GROUP", "test.notification-service")
+os.environ.setdefault("NOTIFICATIONS_CONSUMER_GROUP", "test.notification-service")
 os.environ.setdefault("SSE_CHANNEL_PREFIX", "test-")
 # Tests wait for a worker by reading a task's result.
 os.environ.setdefault("CELERY_RESULT_BACKEND", os.environ["REDIS_URL"])
 
 from prepaid.settings import *  # noqa: E402,F403
+
+# Test-only tasks (tests/tasks.py) for the workers the tests start.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests"]  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

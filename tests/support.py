@@ -229,3 +229,38 @@ class SSEClient:
             with contextlib.suppress(Exception):
                 self._response.close()
         self._thread.join(timeout=10)
+
+
+def kafka_group_skip_to_end(*, topic: str, group_id: str, timeout_s: float = 60) -> None:
+    """Commit ``group_id``'s offsets at the current end of ``topic`` (its consumers skip what is there).
+
+    Only works while the group has no live member; a member that died stays in
+    the group until its session times out, so this retries until ``timeout_s``.
+    """
+    from django.conf import settings
+    from kafka import KafkaConsumer
+    from kafka.errors import CommitFailedError
+    from kafka.structs import OffsetAndMetadata, TopicPartition
+
+    from prepaid.kafka import kafka_admin
+
+    with kafka_admin() as admin:
+        (described,) = admin.describe_topics([topic])
+    partitions = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
+    consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, group_id=group_id,
+                             enable_auto_commit=False)
+    try:
+        consumer.assign(partitions)
+        consumer.seek_to_end()
+        offsets = {tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in partitions}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                consumer.commit(offsets)
+                return
+            except CommitFailedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+    finally:
+        consumer.close()

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from prepaid.errors import ApplicationError, error_body
+from prepaid.money import CURRENCY
 from prepaid.pagination import NewestFirstPagination
 from wallets import selectors, services
 from wallets.errors import WalletErrorCode
@@ -84,7 +85,7 @@ class TransactionOutputSerializer(serializers.Serializer):
     reversesTransactionId = serializers.UUIDField(source="reverses_id", allow_null=True)
 
     def get_currency(self, entry) -> str:
-        return settings.WALLET_CURRENCY
+        return CURRENCY
 
 
 class TransactionListItemSerializer(TransactionOutputSerializer):
@@ -236,7 +237,7 @@ class WalletAPI(APIView):
     @extend_schema(responses={200: OutputSerializer}, summary="The wallet's balance")
     def get(self, request):
         wallet = selectors.wallet_get(user_id=request.user.id)
-        data = {"balance": wallet.balance if wallet else 0, "currency": settings.WALLET_CURRENCY}
+        data = {"balance": wallet.balance if wallet else 0, "currency": CURRENCY}
         return Response(self.OutputSerializer(data).data)
 
 

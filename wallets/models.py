@@ -4,13 +4,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from prepaid.money import CURRENCY
+
 
 class Wallet(models.Model):
     """One per user. ``balance`` (won) always equals the sum of the account's postings."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
     account = models.OneToOneField("ledger.Account", on_delete=models.PROTECT, related_name="wallet")
-    currency = models.CharField(max_length=3, default="KRW")
+    currency = models.CharField(max_length=3, default=CURRENCY)
     balance = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -18,7 +20,7 @@ class Wallet(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_non_negative"),
-            models.CheckConstraint(condition=Q(currency="KRW"), name="wallet_currency_krw"),
+            models.CheckConstraint(condition=Q(currency=CURRENCY), name="wallet_currency_krw"),
         ]
 
     def __str__(self) -> str:

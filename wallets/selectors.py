@@ -1,9 +1,12 @@
 """Reads of wallets and their transactions. Every list is bounded (paginated)."""
 
+import dataclasses
+
 from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from ledger.models import JournalEntry
+from ledger.selectors import ledger_unbalanced_entries
 from wallets.models import Wallet
 
 
@@ -33,3 +36,21 @@ def wallet_balance_mismatches(*, limit: int = 1000) -> list[dict]:
         .values("id", "user_id", "balance", "posted")[:limit]
     )
     return list(rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerReconciliation:
+    """What ``reconcile_ledger`` found: wallets whose balance is not their postings, unbalanced entries."""
+
+    wallet_mismatches: list[dict]
+    unbalanced_entries: list[dict]
+
+    @property
+    def clean(self) -> bool:
+        return not self.wallet_mismatches and not self.unbalanced_entries
+
+
+def wallet_ledger_reconcile(*, limit: int = 1000) -> LedgerReconciliation:
+    """Check wallets against the ledger and the ledger against itself (at most ``limit`` of each)."""
+    return LedgerReconciliation(wallet_mismatches=wallet_balance_mismatches(limit=limit),
+                                unbalanced_entries=ledger_unbalanced_entries(limit=limit))

@@ -35,10 +35,10 @@ from ledger.services import ledger_entry_record, ledger_system_account, ledger_w
 from outbox.services import outbox_event_record
 from prepaid.db import delete_in_batches
 from prepaid.errors import ApplicationError
+from prepaid.events import SCHEMA_VERSION, EventType, event_validate
 from prepaid.invariants import ensure
-from prepaid.money import won
+from prepaid.money import CURRENCY, won
 from wallets.errors import WalletErrorCode
-from wallets.events import wallet_event_headers, wallet_event_payload, wallet_event_validate
 from wallets.models import IdempotencyRecord, Payment, PaymentStatus, Wallet
 from wallets.payments import PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
@@ -56,7 +56,7 @@ def wallet_ensure(*, user_id: int) -> Wallet:
     try:
         with transaction.atomic():
             account = ledger_wallet_account_create(user_id=user_id)
-            return Wallet.objects.create(user_id=user_id, account=account, currency=settings.WALLET_CURRENCY)
+            return Wallet.objects.create(user_id=user_id, account=account, currency=CURRENCY)
     except IntegrityError:
         # Another request created it first.
         return Wallet.objects.get(user_id=user_id)
@@ -91,16 +91,40 @@ def _wallet_apply(
     wallet.save(update_fields=["balance", "updated_at"])
 
     event_id = uuid.uuid4()
-    payload = wallet_event_payload(entry=entry, event_id=event_id, currency=wallet.currency)
-    wallet_event_validate(payload)
-    outbox_event_record(
-        event_id=event_id,
-        event_type=payload["eventType"],
-        key=str(wallet.user_id),
-        payload=payload,
-        headers=wallet_event_headers(payload),
-    )
+    body = _event_body(entry)
+    event_validate({"eventId": str(event_id), **body})
+    outbox_event_record(event_id=event_id, event_type=body["eventType"], key=str(wallet.user_id), payload=body)
     return entry
+
+
+EVENT_TYPE_BY_ENTRY_KIND = {
+    EntryKind.CHARGE: EventType.CHARGE_COMPLETED,
+    EntryKind.SPEND: EventType.SPEND_COMPLETED,
+    EntryKind.REVERSAL: EventType.REVERSAL_COMPLETED,
+}
+
+
+def _event_body(entry: JournalEntry) -> dict:
+    """The event describing a journal entry, but for its ``eventId`` (the outbox row holds it; see prepaid.events)."""
+    event_type = EVENT_TYPE_BY_ENTRY_KIND[EntryKind(entry.kind)]
+    metadata = {"transactionId": str(entry.id), "currency": CURRENCY}
+    body = {
+        "schemaVersion": SCHEMA_VERSION,
+        "eventType": str(event_type),
+        "userId": entry.user_id,
+        "occurredAt": entry.created_at.isoformat(),
+        "metadata": metadata,
+        "newBalance": entry.balance_after,
+    }
+    if event_type is EventType.CHARGE_COMPLETED:
+        body |= {"amount": entry.amount, "paymentKey": entry.payment_key, "orderId": entry.order_id}
+    elif event_type is EventType.SPEND_COMPLETED:
+        body |= {"amount": entry.amount, "description": entry.description}
+    else:
+        metadata["reversedTransactionId"] = str(entry.reverses_id)
+        metadata["reversedTransactionType"] = entry.reverses.kind
+        body |= {"reversedAmount": entry.amount, "reason": entry.description}
+    return body
 
 
 def _check_amount(amount: int, *, field: str = "amount") -> None:

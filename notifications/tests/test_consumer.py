@@ -36,7 +36,7 @@ def _committed(group: str, topic: str) -> dict[int, int]:
 
 
 def test_a_consumer_put_out_of_its_group_mid_batch_rejoins_and_commits_instead_of_crashing(settings, caplog):
-    settings.CONSUMER_MAX_POLL_INTERVAL_MS = 4_000
+    settings.NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS = 4_000
     topic, group = f"test.rejoin-{uuid.uuid4().hex[:8]}", f"test.rejoin-{uuid.uuid4().hex[:8]}"
     with kafka_admin() as admin:
         admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)], wait_for_metadata=True)

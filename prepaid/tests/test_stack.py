@@ -71,7 +71,7 @@ def test_project_topics_exist_with_their_partitions():
 
 
 def test_celery_task_runs_in_a_real_worker(celery_worker):
-    from prepaid.tasks import worker_identity
+    from tests.tasks import worker_identity
 
     result = worker_identity.delay().get(timeout=30)
     assert result["pid"] != os.getpid()

@@ -4,8 +4,8 @@ import pytest
 
 from ledger.models import JournalEntry
 from outbox.models import OutboxEvent
+from tests.helpers import new_order_id
 from wallets import services
-from wallets.tests.helpers import new_order_id
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from django.db import connection
 from ledger.models import JournalEntry
 from outbox.models import OutboxEvent
 from prepaid.errors import ApplicationError
+from tests.helpers import assert_ledger_consistent, balance_of, new_order_id
 from wallets import services
-from wallets.tests.helpers import assert_ledger_consistent, balance_of, new_order_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

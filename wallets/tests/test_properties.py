@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 from ledger.models import JournalEntry
 from ledger.selectors import ledger_unbalanced_entries
 from prepaid.errors import ApplicationError
+from tests.helpers import assert_ledger_consistent, balance_of, new_order_id
 from wallets import services
 from wallets.selectors import wallet_balance_mismatches
-from wallets.tests.helpers import assert_ledger_consistent, balance_of, new_order_id
 
 amounts = st.integers(min_value=1, max_value=30_000)
 operations = st.lists(

@@ -37,11 +37,19 @@
     setTimeout(() => box.remove(), 5600);
   }
 
+  function setUnread(count) {
+    const badge = document.getElementById("unread-count");
+    badge.dataset.count = count;
+    badge.textContent = count + " unread";
+    badge.hidden = count === 0;
+    document.getElementById("mark-read").hidden = count === 0;
+  }
+
   function addNotification(n) {
     const list = document.getElementById("notifications");
     list.querySelector(".empty")?.remove();
     const li = document.createElement("li");
-    li.className = n.type;
+    li.className = n.type + " unread";
     li.dataset.eventId = n.eventId;
     const strong = document.createElement("strong");
     strong.textContent = n.title;
@@ -129,6 +137,27 @@
     });
   });
 
+  document.getElementById("mark-read").addEventListener("click", async (event) => {
+    const button = event.currentTarget;
+    const unread = Array.from(document.querySelectorAll("#notifications li.unread"));
+    if (unread.length === 0) return;
+    button.disabled = true;
+    try {
+      const response = await fetch(button.dataset.endpoint, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken")},
+        body: JSON.stringify({eventIds: unread.map((li) => li.dataset.eventId)}),
+      });
+      if (response.ok) {
+        unread.forEach((li) => li.classList.remove("unread"));
+        setUnread((await response.json()).unreadCount);
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   // --- Live notifications ----------------------------------------------------------
   const status = document.getElementById("stream-status");
   const url = window.PREPAID.sseUrl + "?lastEventId=" + encodeURIComponent(window.PREPAID.lastEventId);
@@ -142,6 +171,7 @@
     toast(n.title, n.message, n.type);
     if (n.balance !== null && n.balance !== undefined) setBalance(n.balance);
     addNotification(n);
+    setUnread(Number(document.getElementById("unread-count").dataset.count) + 1);
   });
   source.addEventListener("stream-error", (event) => {
     status.textContent = "stream error: " + event.data;

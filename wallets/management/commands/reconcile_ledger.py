@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ledger.selectors import ledger_unbalanced_entries
-from wallets.selectors import wallet_balance_mismatches
+from wallets.selectors import wallet_ledger_reconcile
 
 
 class Command(BaseCommand):
@@ -14,8 +13,8 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=1000, help="report at most this many of each kind")
 
     def handle(self, *args, limit, **options):
-        wallets = wallet_balance_mismatches(limit=limit)
-        entries = ledger_unbalanced_entries(limit=limit)
+        found = wallet_ledger_reconcile(limit=limit)
+        wallets, entries = found.wallet_mismatches, found.unbalanced_entries
         for row in wallets:
             self.stdout.write(
                 f"wallet {row['id']} (user {row['user_id']}): balance {row['balance']} "
@@ -26,6 +25,6 @@ class Command(BaseCommand):
                 f"entry {row['id']} ({row['kind']}, user {row['user_id']}): "
                 f"{row['posting_count']} posting(s) summing to {row['posting_sum']}"
             )
-        if wallets or entries:
+        if not found.clean:
             raise CommandError(f"ledger mismatch: {len(wallets)} wallet(s), {len(entries)} entr(y/ies)")
         self.stdout.write(self.style.SUCCESS("ledger reconciled: every balance matches its postings"))

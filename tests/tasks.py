@@ -1,3 +1,5 @@
+"""Tasks the test suite runs in real Celery workers ("tests" is an installed app in tests/settings.py)."""
+
 import os
 import socket
 

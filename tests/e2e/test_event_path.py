@@ -16,13 +16,13 @@ from kafka import KafkaProducer
 from rest_framework.authtoken.models import Token
 
 from notifications.models import DeadLetter, Notification, ProcessedEvent
-from notifications.sse import sse_current_event_id
+from notifications.sse import sse_stream_position
 from outbox.models import OutboxEvent
-from outbox.producer import encode_headers
-from prepaid.kafka import kafka_admin
+from prepaid.events import event_headers
+from prepaid.kafka import kafka_admin, kafka_headers_encode
+from tests.helpers import new_order_id
 from tests.support import SSEClient, terminate_database_connections, wait_until
 from wallets import services
-from wallets.tests.helpers import new_order_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -41,26 +41,37 @@ def api(platform, user) -> httpx.Client:
 def stream(platform, user) -> SSEClient:
     # As the wallet page does: start from the current event id, so nothing sent from now on is missed.
     return SSEClient(f"{platform.base_url}/events/", cookies=session_cookies(user),
-                     last_event_id=sse_current_event_id(user_id=user.id)).start()
+                     last_event_id=sse_stream_position(user_id=user.id)).start()
+
+
+def api_charge(platform, user, amount: int) -> None:
+    with api(platform, user) as client:
+        response = client.post("/api/v1/wallet/charges", headers={"Idempotency-Key": str(uuid.uuid4())},
+                               json={"amount": amount, "paymentKey": "pk_e2e", "orderId": new_order_id()})
+        assert response.status_code == 201, response.text
 
 
 def test_a_charge_reaches_only_its_users_browser(platform, user_factory):
     alice, bob = user_factory(), user_factory()
     alice_stream, bob_stream = stream(platform, alice), stream(platform, bob)
     try:
-        with api(platform, alice) as client:
-            for amount in (40_000, 10_000):
-                response = client.post("/api/v1/wallet/charges", headers={"Idempotency-Key": str(uuid.uuid4())},
-                                       json={"amount": amount, "paymentKey": "pk_e2e", "orderId": new_order_id()})
-                assert response.status_code == 201, response.text
+        for amount in (40_000, 10_000):
+            api_charge(platform, alice, amount)
         first, second = alice_stream.wait_for_notifications(2)
         assert (second["title"], second["message"], second["type"]) == (
             "충전 완료", "₩10,000가 충전되었습니다. 현재 잔액: ₩50,000", "success")
         assert second["balance"] == 50_000
         assert first["message"] == "₩40,000가 충전되었습니다. 현재 잔액: ₩40,000"
-        time.sleep(1.5)
-        assert bob_stream.notifications() == []
-        assert len(alice_stream.notifications()) == 2
+        # No fixed wait before "nothing else arrived": a later event of each user is the signal.
+        # One web process delivers the pub/sub messages in order, so anything of Alice's sent
+        # to Bob's stream would reach it before Bob's own charge, and the reverse.
+        api_charge(platform, bob, 5_000)
+        (bobs,) = bob_stream.wait_for_notifications(1)
+        assert bobs["message"] == "₩5,000가 충전되었습니다. 현재 잔액: ₩5,000"
+        api_charge(platform, alice, 1_000)
+        alice_stream.wait_for_notifications(3)
+        assert bob_stream.notifications() == [bobs]
+        assert [n["balance"] for n in alice_stream.notifications()] == [40_000, 50_000, 51_000]
     finally:
         alice_stream.close()
         bob_stream.close()
@@ -117,9 +128,14 @@ def test_kill_9_of_the_consumer_during_a_burst_loses_and_duplicates_nothing(plat
     platform.start_consumer("consumer-restarted")
     writer.join()
 
-    total = 5 + 500
-    wait_until(lambda: Notification.objects.count() == total, timeout_s=180, what="every operation's notification")
-    time.sleep(2)  # anything redelivered after the restart has been handled by now
+    wait_until(lambda: Notification.objects.count() == 5 + 500, timeout_s=180,
+               what="every operation's notification")
+    # One more spend per user, behind the burst in each user's partition: once its notification
+    # exists, everything redelivered after the restart has been handled.
+    for u in users:
+        services.wallet_spend(user_id=u.id, amount=1, description="after the restart")
+    total = 5 + 500 + 5
+    wait_until(lambda: Notification.objects.count() == total, timeout_s=60, what="the later spends' notifications")
     assert Notification.objects.count() == total
     assert ProcessedEvent.objects.count() == total
     assert set(Notification.objects.values_list("event_id", flat=True)) == set(
@@ -142,7 +158,7 @@ def test_kill_9_of_the_consumer_during_a_burst_loses_and_duplicates_nothing(plat
 
 def test_an_event_published_again_after_a_consumer_crash_reaches_each_browser_once(platform, user):
     """run_consumer dies between the live push and recording it: the redelivery publishes the event again."""
-    start_id = sse_current_event_id(user_id=user.id)
+    start_id = sse_stream_position(user_id=user.id)
     live, late = stream(platform, user), None
     try:
         services.wallet_charge(user_id=user.id, amount=1_000, payment_key="pk", order_id=new_order_id())
@@ -157,17 +173,20 @@ def test_an_event_published_again_after_a_consumer_crash_reaches_each_browser_on
         Notification.objects.filter(id=notification.id).update(pushed_at=None)
         row = OutboxEvent.objects.get(event_id=first["eventId"])
         producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
-        producer.send(row.topic, key=row.key.encode(), value=json.dumps(row.payload).encode(),
-                      headers=encode_headers(row.headers)).get(timeout=30)
+        headers = kafka_headers_encode(event_headers(event_id=row.event_id, event_type=row.event_type))
+        producer.send(row.topic, key=row.key.encode(), value=json.dumps(row.event).encode(),
+                      headers=headers).get(timeout=30)
         producer.close()
         wait_until(lambda: Notification.objects.get(id=notification.id).pushed_at is not None, timeout_s=30,
                    what="the consumer to publish the redelivered event again")
 
+        # The next event is the signal: a second copy of the first would reach each stream before it.
         services.wallet_charge(user_id=user.id, amount=2_000, payment_key="pk", order_id=new_order_id())
         for client in (live, late):
-            notes = client.wait_for_notifications(2)
-            time.sleep(1)
-            got = [n["eventId"] for n in client.notifications()]
+            wait_until(lambda c=client: any(n["balance"] == 3_000 for n in c.notifications()), timeout_s=30,
+                       what="the next event on the stream")
+            notes = client.notifications()
+            got = [n["eventId"] for n in notes]
             assert len(got) == 2 and got[0] == first["eventId"], f"delivered: {got}"
         assert Notification.objects.filter(user=user).count() == 2
         assert notes[1]["message"] == "₩2,000가 충전되었습니다. 현재 잔액: ₩3,000"
@@ -197,7 +216,7 @@ def test_a_poison_record_is_retried_then_parked_and_replayed_from_the_admin(plat
     wait_until(lambda: DeadLetter.objects.count() == 2, timeout_s=60, what="both records on the DLT")
     parked_after_s = time.monotonic() - sent_at
     poison = DeadLetter.objects.get(key=str(missing_user_id))
-    assert poison.attempts == settings.CONSUMER_RETRIES + 1 == 4
+    assert poison.attempts == settings.NOTIFICATIONS_CONSUMER_RETRIES + 1 == 4
     assert poison.original_topic == settings.KAFKA_TOPIC_WALLET_EVENTS
     assert poison.original_offset is not None
     assert "IntegrityError" in poison.exception_type
@@ -208,7 +227,7 @@ def test_a_poison_record_is_retried_then_parked_and_replayed_from_the_admin(plat
     assert "attempt 3 of 4" in log
     malformed = DeadLetter.objects.get(key="1")
     assert malformed.attempts == 1  # not retried
-    assert "PoisonRecord" in malformed.exception_type
+    assert "InvalidEvent" in malformed.exception_type
     wait_until(lambda: Notification.objects.filter(user=user).count() == 1, timeout_s=30,
                what="the consumer to keep going after the poison")
 
@@ -223,7 +242,11 @@ def test_a_poison_record_is_retried_then_parked_and_replayed_from_the_admin(plat
         assert "Replayed 1 record" in response.content.decode()
         wait_until(lambda: Notification.objects.filter(event_id=event["eventId"]).count() == 1, timeout_s=30,
                    what="the replayed event's notification")
-    time.sleep(2)
+    # The user's next event lands behind the second replay in the same partition: once it
+    # is notified, the replay has been handled.
+    services.wallet_charge(user_id=missing_user_id, amount=1_000, payment_key="pk", order_id=new_order_id())
+    wait_until(lambda: Notification.objects.filter(user_id=missing_user_id).count() == 2, timeout_s=30,
+               what="the late user's next notification")
     assert Notification.objects.filter(event_id=event["eventId"]).count() == 1
     poison.refresh_from_db()
     assert poison.replay_count == 2
@@ -263,14 +286,18 @@ def test_several_consumers_share_the_partitions(platform, user_factory):
 
     wait_until(both_working, timeout_s=120, interval_s=2, what="both consumers to handle records")
     with kafka_admin() as admin:
-        group = admin.describe_groups([settings.KAFKA_CONSUMER_GROUP])[settings.KAFKA_CONSUMER_GROUP]
+        group = admin.describe_groups([settings.NOTIFICATIONS_CONSUMER_GROUP])[settings.NOTIFICATIONS_CONSUMER_GROUP]
     assignments = [sorted(p for a in m["member_assignment"]["assigned_partitions"] for p in a["partitions"])
                    for m in group["members"]]
     assert len(assignments) == 2 and all(assignments), group
     assert sorted(assignments[0] + assignments[1]) == list(range(settings.KAFKA_WALLET_EVENTS_PARTITIONS)), group
-    total = rounds * len(users)
-    wait_until(lambda: Notification.objects.count() == total, timeout_s=60, what="every notification")
-    time.sleep(2)
+    wait_until(lambda: Notification.objects.count() == rounds * len(users), timeout_s=60, what="every notification")
+    # One more round, behind the others in every partition: once it is notified, anything
+    # read twice around the rebalance has been handled.
+    for u in users:
+        services.wallet_charge(user_id=u.id, amount=1_000, payment_key="pk", order_id=new_order_id())
+    total = (rounds + 1) * len(users)
+    wait_until(lambda: Notification.objects.count() == total, timeout_s=60, what="the last round's notifications")
     assert Notification.objects.count() == ProcessedEvent.objects.count() == total
     assert handled_by["one"] > 0 and handled_by["two"] > 0
 

@@ -8,9 +8,9 @@ from django.db import connection
 from playwright.sync_api import expect, sync_playwright
 
 from notifications.models import Notification
+from tests.helpers import new_order_id
 from tests.support import wait_until
 from wallets import services
-from wallets.tests.helpers import new_order_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -68,6 +68,15 @@ def test_log_in_charge_and_see_the_toast_and_the_new_balance(platform, page):
     expect(page.locator("#spend-form .form-error")).to_contain_text("amount:")
     assert page.locator("#toasts .toast", has_text="충전 완료").count() == 1  # no duplicate toast
 
+    # Both notifications are unread until the user says otherwise, also after a reload.
+    expect(page.locator("#unread-count")).to_have_text("2 unread")
+    page.click("#mark-read")
+    expect(page.locator("#unread-count")).to_be_hidden()
+    expect(page.locator("#notifications li.unread")).to_have_count(0)
+    page.reload()
+    expect(page.locator("#notifications li")).to_have_count(2)
+    expect(page.locator("#unread-count")).to_be_hidden()
+
 
 def test_the_page_resumes_after_a_dropped_connection_and_misses_nothing(platform, minji, page):
     page.goto(f"{platform.base_url}/accounts/login/?next=/")
@@ -79,12 +88,12 @@ def test_the_page_resumes_after_a_dropped_connection_and_misses_nothing(platform
     platform.web.kill_group()  # the stream drops (a web process dies, a proxy restarts)
     expect(page.locator("#stream-status")).to_have_text("reconnecting…", timeout=15_000)
 
-    def charge_elsewhere():
+    def charge_elsewhere(amount: int = 30_000, notified: int = 1):
         # Meanwhile a charge is made elsewhere, and its notification stored. (In a thread of
         # its own: the ORM does not run inside Playwright's event loop.)
         try:
-            services.wallet_charge(user_id=minji.id, amount=30_000, payment_key="pk", order_id=new_order_id())
-            wait_until(lambda: Notification.objects.filter(user=minji).exists(), timeout_s=60,
+            services.wallet_charge(user_id=minji.id, amount=amount, payment_key="pk", order_id=new_order_id())
+            wait_until(lambda: Notification.objects.filter(user=minji).count() == notified, timeout_s=60,
                        what="the notification")
         finally:
             connection.close()  # a thread's connection is not closed for it
@@ -99,5 +108,11 @@ def test_the_page_resumes_after_a_dropped_connection_and_misses_nothing(platform
         "₩30,000가 충전되었습니다. 현재 잔액: ₩30,000", timeout=30_000)
     expect(page.locator("#balance")).to_have_text("₩30,000")
     expect(page.locator("#stream-status")).to_have_text("live")
-    page.wait_for_timeout(1_000)
-    assert page.locator("#toasts .toast").count() == 1
+
+    # The next charge is the signal that nothing else is coming: its notification is listed
+    # after the first, and the first is listed once.
+    helper = threading.Thread(target=charge_elsewhere, kwargs={"amount": 1_000, "notified": 2})
+    helper.start()
+    helper.join()
+    expect(page.locator("#notifications li").first).to_contain_text("현재 잔액: ₩31,000", timeout=30_000)
+    assert page.locator("#notifications li", has_text="₩30,000가 충전되었습니다").count() == 1

@@ -1,0 +1,81 @@
+"""The wallet event contract: what travels on the wallet-events topic.
+
+One home for the producers (the wallet services, through the outbox relay) and
+the consumers (notifications): both import this module and never each other.
+
+A record on the topic:
+
+- key: the user id as a decimal string (one user's events stay in one partition,
+  in order);
+- value: one JSON object (camelCase) valid against
+  ``prepaid/schemas/wallet-event.v1.schema.json``; money is an integer number of won;
+- headers: ``eventId``, ``eventType``, ``schemaVersion``, ``contentType``, so that a
+  record can be routed or dropped without parsing its value.
+
+``eventId`` (a UUID) identifies an event everywhere: outbox row, Kafka record,
+consumer dedup, notification. It is stored once, in the outbox row's
+``event_id`` column; the relay puts it into the record's value and headers.
+
+Pure: no I/O but reading the schema file once.
+"""
+
+import enum
+import functools
+import json
+from pathlib import Path
+
+import jsonschema
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "wallet-event.v1.schema.json"
+CONTENT_TYPE = "application/json"
+
+
+class EventType(enum.StrEnum):
+    CHARGE_COMPLETED = "CHARGE_COMPLETED"
+    SPEND_COMPLETED = "SPEND_COMPLETED"
+    REVERSAL_COMPLETED = "REVERSAL_COMPLETED"
+
+
+class InvalidEvent(Exception):
+    """A record that is not a wallet event (not JSON, not valid against the schema, wrong key)."""
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def event_validate(event: dict) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``event`` is a valid wallet event."""
+    _validator().validate(event)
+
+
+def event_headers(*, event_id: str, event_type: str, schema_version: int = SCHEMA_VERSION) -> dict[str, str]:
+    """The Kafka record headers of an event."""
+    return {
+        "eventId": str(event_id),
+        "eventType": str(event_type),
+        "schemaVersion": str(schema_version),
+        "contentType": CONTENT_TYPE,
+    }
+
+
+def event_parse(*, key: bytes | None, value: bytes | None) -> dict:
+    """The event in a Kafka record, validated; ``InvalidEvent`` if it is not one."""
+    try:
+        event = json.loads(value or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEvent(f"value is not JSON: {exc}") from exc
+    if not isinstance(event, dict):
+        raise InvalidEvent("value is not a JSON object")
+    try:
+        event_validate(event)
+    except jsonschema.ValidationError as exc:
+        raise InvalidEvent(f"not a valid wallet event: {exc.message}") from exc
+    if key is not None and key.decode(errors="replace") != str(event["userId"]):
+        raise InvalidEvent(f"record key {key!r} is not the event's userId {event['userId']}")
+    return event

@@ -1,0 +1,77 @@
+"""Data helpers shared by the tests of every app: orders, balances, ledger checks, API calls."""
+
+import uuid
+
+from django.db.models import Sum
+
+from ledger.models import JournalEntry, Posting
+from outbox.models import OutboxEvent
+from wallets.models import Payment, Wallet
+
+CHARGES, SPENDS, REVERSALS = "/api/v1/wallet/charges", "/api/v1/wallet/spends", "/api/v1/wallet/reversals"
+
+
+def new_order_id() -> str:
+    return "order-" + uuid.uuid4().hex[:16]
+
+
+def charge(user, amount: int = 10_000, **kw):
+    """Charge ``user``'s wallet through the services (the sandbox gateway confirms)."""
+    from wallets import services
+
+    return services.wallet_charge(user_id=user.id, amount=amount, payment_key=kw.pop("payment_key", "pk_test"),
+                                  order_id=kw.pop("order_id", None) or new_order_id(), **kw)
+
+
+def balance_of(user_id: int) -> int:
+    wallet = Wallet.objects.filter(user_id=user_id).first()
+    return wallet.balance if wallet else 0
+
+
+def posted_balance_of(user_id: int) -> int:
+    wallet = Wallet.objects.filter(user_id=user_id).first()
+    if wallet is None:
+        return 0
+    return Posting.objects.filter(account=wallet.account).aggregate(s=Sum("amount"))["s"] or 0
+
+
+def assert_ledger_consistent(user_id: int) -> None:
+    """Balance = postings; every entry of the user sums to zero; one outbox event per entry."""
+    assert balance_of(user_id) == posted_balance_of(user_id)
+    assert balance_of(user_id) >= 0
+    entries = JournalEntry.objects.filter(user_id=user_id)
+    for entry in entries:
+        assert sum(p.amount for p in entry.postings.all()) == 0
+        assert entry.postings.count() == 2
+    assert OutboxEvent.objects.filter(key=str(user_id)).count() == entries.count()
+    event_transaction_ids = set(
+        OutboxEvent.objects.filter(key=str(user_id)).values_list("payload__metadata__transactionId", flat=True)
+    )
+    assert event_transaction_ids == {str(e.id) for e in entries}
+
+
+def ledger_snapshot() -> tuple[int, int, int]:
+    """(journal entries, outbox events, payments): compare before and after to prove nothing was written."""
+    return JournalEntry.objects.count(), OutboxEvent.objects.count(), Payment.objects.count()
+
+
+def api_post(client, path: str, body, key=None, **extra):
+    """POST JSON with an Idempotency-Key (a new one unless given; none if ``key`` is False)."""
+    headers = {"HTTP_IDEMPOTENCY_KEY": key or str(uuid.uuid4())} if key is not False else {}
+    return client.post(path, body, format="json", **headers, **extra)
+
+
+def api_charge(client, amount: int = 10_000, **body):
+    body = {"amount": amount, "paymentKey": "pk_" + uuid.uuid4().hex[:8], "orderId": new_order_id(), **body}
+    return api_post(client, CHARGES, body)
+
+
+def wallet_event(user_id: int, **overrides) -> dict:
+    """A valid CHARGE_COMPLETED event for ``user_id`` (a new eventId each time), with ``overrides`` applied."""
+    event = {
+        "schemaVersion": 1, "eventId": str(uuid.uuid4()), "eventType": "CHARGE_COMPLETED", "userId": user_id,
+        "occurredAt": "2026-01-20T10:00:00+09:00",
+        "metadata": {"transactionId": str(uuid.uuid4()), "currency": "KRW"},
+        "amount": 10_000, "newBalance": 50_000, "paymentKey": "pk", "orderId": "order-123456",
+    }
+    return {**event, **overrides}
