@@ -1,5 +1,6 @@
 """Shared set-up of the benchmarks: settings, database, topics, processes, statistics."""
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -108,3 +109,62 @@ def cpu_report(used: dict[str, float], *, operations: int, seconds: float, cores
     lines.append(f"  {'total':<10} {total / operations * 1000:7.1f} ms  ({total / seconds * 100:5.1f}% of a core); "
                  f"at this cost {cores} cores serve at most {cores * operations / total:.0f} operations/s")
     return "\n".join(lines)
+
+
+def procfile_start(log_prefix: str, **env: str) -> dict[str, subprocess.Popen]:
+    """Start every process of the Procfile, as ``make run`` runs them (each in its own session)."""
+    procs = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, sep, command = line.partition(":")
+        if not sep or name.strip().startswith("#") or not command.strip():
+            continue
+        procs[name.strip()] = start(["sh", "-c", command.strip()], f"{log_prefix}-{name.strip()}", **env)
+    return procs
+
+
+def stop_all(procs) -> None:
+    """SIGTERM each process group, then SIGKILL what is left after 20 s."""
+    import signal
+    import time
+
+    procs = list(procs)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def wait_http_ok(url: str, *, timeout_s: float = 60) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not answer 200 within {timeout_s:.0f}s")
+        time.sleep(0.2)
+
+
+def platform_cpu_groups(procs: dict[str, subprocess.Popen], **extra) -> dict:
+    """CpuMeter groups: each Procfile process (with its children), the servers, and ``extra``."""
+    groups = {name: in_session(proc.pid) for name, proc in procs.items()}
+    groups |= {
+        "postgres": lambda p: p.info["name"] == "postgres",
+        "redis": lambda p: p.info["name"].startswith("redis-server"),
+        "kafka": lambda p: p.info["name"] == "java" and "kafka.Kafka" in " ".join(p.info["cmdline"] or []),
+        "bench": lambda p: p.pid == os.getpid(),
+    }
+    return groups | extra

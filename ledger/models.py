@@ -66,6 +66,8 @@ class JournalEntry(models.Model):
     payment_key = models.CharField(max_length=200, blank=True, default="")
     order_id = models.CharField(max_length=64, blank=True, default="")
     description = models.CharField(max_length=500, blank=True, default="")
+    # The Idempotency-Key of the request that wrote it (for operators; the key's record, written in
+    # the same transaction, is what makes a repeat replay instead of writing again).
     idempotency_key = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(db_index=True)
 
@@ -81,11 +83,6 @@ class JournalEntry(models.Model):
                 condition=(Q(kind=EntryKind.REVERSAL) & Q(reverses__isnull=False))
                 | (~Q(kind=EntryKind.REVERSAL) & Q(reverses__isnull=True)),
                 name="entry_reverses_only_for_reversals",
-            ),
-            # A request replayed with the same Idempotency-Key can never write a second entry.
-            models.UniqueConstraint(
-                fields=["user", "idempotency_key"], condition=~Q(idempotency_key=""),
-                name="entry_user_idempotency_key_unique",
             ),
             # The same order can never be credited twice.
             models.UniqueConstraint(

@@ -4,8 +4,13 @@ Every error leaves the API as ``{"code": ..., "message": ..., "fields": {...}}``
 with a 4xx status, so that clients can branch on ``code`` and show ``message``.
 ``fields`` maps each offending field (camelCase, as the client sent it) to its
 messages; it is present only for field errors.
+
+Each app declares its codes as an ``ErrorCode`` enum, and each code carries its
+HTTP status there: one table, beside the codes. Services raise
+``ApplicationError(code, message)`` and never choose a status.
 """
 
+import enum
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -17,19 +22,44 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
 
+# On an answer replayed for a repeated Idempotency-Key.
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class ErrorCode(enum.StrEnum):
+    """Base of each app's error codes: ``NAME = "code", http_status``."""
+
+    http_status: int
+
+    def __new__(cls, code: str, http_status: int):
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.http_status = http_status
+        return member
+
+
+class CommonErrorCode(ErrorCode):
+    INVALID_INPUT = "invalid_input", 400
+
 
 class ApplicationError(Exception):
     """An expected failure of a service: a rule of the domain said no.
 
-    ``code`` is machine-readable and stable; ``message`` is for people.
+    ``code`` is machine-readable and stable (its HTTP status comes with it);
+    ``message`` is for people and starts with the field it is about. ``replayed``:
+    this is the recorded answer of an earlier identical request (Idempotency-Key).
     """
 
-    def __init__(self, code: str, message: str, *, http_status: int = 400, fields: dict | None = None):
+    def __init__(self, code: ErrorCode, message: str, *, fields: dict | None = None, replayed: bool = False):
         super().__init__(message)
-        self.code = str(code)
+        self.code = code
         self.message = message
-        self.http_status = http_status
         self.fields = fields
+        self.replayed = replayed
+
+    @property
+    def http_status(self) -> int:
+        return self.code.http_status
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -86,7 +116,8 @@ _DRF_CODES = {
 
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+        headers = {REPLAYED_HEADER: "true"} if exc.replayed else None
+        return Response(error_body(str(exc.code), exc.message, exc.fields), status=exc.http_status, headers=headers)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, exceptions.ValidationError):

@@ -16,11 +16,11 @@ def new_order_id() -> str:
 
 
 def charge(user, amount: int = 10_000, **kw):
-    """Charge ``user``'s wallet through the services (the sandbox gateway confirms)."""
+    """Charge ``user``'s wallet through the services (the sandbox gateway confirms); its journal entry."""
     from wallets import services
 
     return services.wallet_charge(user_id=user.id, amount=amount, payment_key=kw.pop("payment_key", "pk_test"),
-                                  order_id=kw.pop("order_id", None) or new_order_id(), **kw)
+                                  order_id=kw.pop("order_id", None) or new_order_id(), **kw).entry
 
 
 def balance_of(user_id: int) -> int:

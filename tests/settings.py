@@ -20,5 +20,7 @@ from prepaid.settings import *  # noqa: E402,F403
 
 # Test-only tasks (tests/tasks.py) for the workers the tests start.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests"]  # noqa: F405
+# Outermost: it sees the finished response (tests/e2e/test_api_crash.py).
+MIDDLEWARE = ["tests.middleware.CrashAfterCommitMiddleware", *MIDDLEWARE]  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

@@ -25,7 +25,7 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
-    list_display = ("key", "user", "method", "path", "response_status", "created_at", "completed_at")
+    list_display = ("key", "user", "entry", "error_code", "created_at", "completed_at")
     search_fields = ("=key", "user__username")
     list_select_related = ("user",)
     readonly_fields = [f.name for f in IdempotencyRecord._meta.fields]

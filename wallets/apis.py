@@ -3,17 +3,16 @@
 import re
 
 from django.conf import settings
-from django.db import IntegrityError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from prepaid.errors import ApplicationError, error_body
+from prepaid.errors import REPLAYED_HEADER
 from prepaid.money import CURRENCY
 from prepaid.pagination import NewestFirstPagination
 from wallets import selectors, services
-from wallets.errors import WalletErrorCode
+from wallets.errors import WalletErrorCode, wallet_error
 
 # --- Strict input fields: JSON types are not coerced (no "100" or 100.0 or true for an amount) ---
 
@@ -92,7 +91,7 @@ class TransactionListItemSerializer(TransactionOutputSerializer):
     reversedAmount = serializers.IntegerField(source="reversed_amount")
 
 
-# --- Idempotent POSTs ------------------------------------------------------------------
+# --- Writes: validate -> one service -> serialise ----------------------------------------
 
 IDEMPOTENCY_KEY_RE = re.compile(rf"^[\x21-\x7e]{{1,{settings.IDEMPOTENCY_KEY_MAX_LENGTH}}}$")
 
@@ -103,74 +102,30 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 )
 
 
-class IdempotentOperationAPI(APIView):
-    """A POST that performs one wallet operation at most once per ``Idempotency-Key``."""
-
-    InputSerializer: type[serializers.Serializer]
-
-    def operate(self, *, user_id: int, data: dict, idempotency_key: str):
-        """Call the one service of this endpoint with validated input; return its journal entry."""
-        raise NotImplementedError
-
-    def perform(self, request, *, idempotency_key: str) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        entry = self.operate(user_id=request.user.id, data=serializer.validated_data,
-                             idempotency_key=idempotency_key)
-        return self._created(entry)
-
-    def _created(self, entry) -> Response:
-        return Response(TransactionOutputSerializer(entry).data, status=201)
-
-    def post(self, request):
-        key = request.headers.get("Idempotency-Key")
-        if not key:
-            raise ApplicationError(WalletErrorCode.IDEMPOTENCY_KEY_MISSING,
-                                   "Idempotency-Key: the header is required on every POST", http_status=400)
-        if not IDEMPOTENCY_KEY_RE.match(key):
-            raise ApplicationError(
-                WalletErrorCode.IDEMPOTENCY_KEY_INVALID,
-                f"Idempotency-Key: 1 to {settings.IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters",
-                http_status=400,
-            )
-        user_id = request.user.id
-        start = services.idempotency_begin(
-            user_id=user_id, key=key, method=request.method, path=request.path,
-            fingerprint=services.idempotency_fingerprint(request.data),
-        )
-        if not start.execute:
-            record = start.record
-            return Response(
-                record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"}
-            )
-
-        # A first attempt that committed and then died before recording its response.
-        done = selectors.wallet_transaction_by_idempotency_key(user_id=user_id, idempotency_key=key)
-        if done is None:
-            try:
-                response = self.perform(request, idempotency_key=key)
-            except ApplicationError as exc:
-                response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
-            except IntegrityError:
-                # A concurrent attempt with this key (taken over after a timeout) committed first.
-                done = selectors.wallet_transaction_by_idempotency_key(user_id=user_id, idempotency_key=key)
-                if done is None:
-                    services.idempotency_release(record=start.record)
-                    raise
-            except BaseException:
-                # Invalid input or an unexpected failure: nothing was written; the key is free again.
-                services.idempotency_release(record=start.record)
-                raise
-        if done is not None:
-            response = self._created(done)
-        if response.status_code >= 500:
-            services.idempotency_release(record=start.record)
-        else:
-            services.idempotency_complete(record=start.record, status=response.status_code, body=response.data)
-        return response
+def idempotency_key_of(request) -> services.IdempotencyKey:
+    """The request's Idempotency-Key (required on every write), with the request's fingerprint."""
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        raise wallet_error(WalletErrorCode.IDEMPOTENCY_KEY_MISSING)
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise wallet_error(WalletErrorCode.IDEMPOTENCY_KEY_INVALID,
+                           {"maxLength": settings.IDEMPOTENCY_KEY_MAX_LENGTH})
+    return services.idempotency_key(key=key, method=request.method, path=request.path, body=request.data)
 
 
-class ChargeAPI(IdempotentOperationAPI):
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def created(operation: services.WalletOperation) -> Response:
+    """201 with the operation's transaction; marked when it is the answer of an earlier identical request."""
+    headers = {REPLAYED_HEADER: "true"} if operation.replayed else None
+    return Response(TransactionOutputSerializer(operation.entry).data, status=201, headers=headers)
+
+
+class ChargeAPI(APIView):
     class InputSerializer(StrictInputSerializer):
         amount = WonField()
         paymentKey = StrictCharField(max_length=200)
@@ -189,14 +144,14 @@ class ChargeAPI(IdempotentOperationAPI):
     @extend_schema(request=InputSerializer, responses={201: TransactionOutputSerializer},
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Charge the wallet through the payment gateway")
     def post(self, request):
-        return super().post(request)
+        idempotency = idempotency_key_of(request)
+        data = validated(self.InputSerializer, request.data)
+        return created(services.wallet_charge(user_id=request.user.id, amount=data["amount"],
+                                              payment_key=data["paymentKey"], order_id=data["orderId"],
+                                              idempotency=idempotency))
 
-    def operate(self, *, user_id, data, idempotency_key):
-        return services.wallet_charge(user_id=user_id, amount=data["amount"], payment_key=data["paymentKey"],
-                                      order_id=data["orderId"], idempotency_key=idempotency_key)
 
-
-class SpendAPI(IdempotentOperationAPI):
+class SpendAPI(APIView):
     class InputSerializer(StrictInputSerializer):
         amount = WonField()
         description = _text_field()
@@ -204,14 +159,13 @@ class SpendAPI(IdempotentOperationAPI):
     @extend_schema(request=InputSerializer, responses={201: TransactionOutputSerializer},
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Spend from the wallet")
     def post(self, request):
-        return super().post(request)
+        idempotency = idempotency_key_of(request)
+        data = validated(self.InputSerializer, request.data)
+        return created(services.wallet_spend(user_id=request.user.id, amount=data["amount"],
+                                             description=data["description"], idempotency=idempotency))
 
-    def operate(self, *, user_id, data, idempotency_key):
-        return services.wallet_spend(user_id=user_id, amount=data["amount"], description=data["description"],
-                                     idempotency_key=idempotency_key)
 
-
-class ReversalAPI(IdempotentOperationAPI):
+class ReversalAPI(APIView):
     class InputSerializer(StrictInputSerializer):
         transactionId = StrictUUIDField()
         amount = WonField(required=False)
@@ -221,12 +175,11 @@ class ReversalAPI(IdempotentOperationAPI):
                    parameters=[IDEMPOTENCY_KEY_PARAMETER],
                    summary="Reverse (cancel) all or part of an earlier charge or spend")
     def post(self, request):
-        return super().post(request)
-
-    def operate(self, *, user_id, data, idempotency_key):
-        return services.wallet_reverse(user_id=user_id, transaction_id=data["transactionId"],
-                                       amount=data.get("amount"), reason=data["reason"],
-                                       idempotency_key=idempotency_key)
+        idempotency = idempotency_key_of(request)
+        data = validated(self.InputSerializer, request.data)
+        return created(services.wallet_reverse(user_id=request.user.id, transaction_id=data["transactionId"],
+                                               amount=data.get("amount"), reason=data["reason"],
+                                               idempotency=idempotency))
 
 
 class WalletAPI(APIView):

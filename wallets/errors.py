@@ -1,19 +1,73 @@
-"""Error codes of wallet operations (the ``code`` of the API's error body)."""
+"""Error codes of wallet operations (the ``code`` of the API's error body), their HTTP
+statuses, and the one place their messages are written.
 
-import enum
+The SQL operations (migration 0003) answer a refusal with a code and a detail (the
+numbers its message needs); ``wallet_error`` turns the two into the error the API
+returns, the same way the first time and on every replay.
+"""
+
+from prepaid.errors import ApplicationError, ErrorCode
+from prepaid.money import won
 
 
-class WalletErrorCode(enum.StrEnum):
-    INSUFFICIENT_FUNDS = "insufficient_funds"
-    BALANCE_LIMIT_EXCEEDED = "balance_limit_exceeded"
-    DUPLICATE_ORDER = "duplicate_order"
-    PAYMENT_DECLINED = "payment_declined"
-    PAYMENT_GATEWAY_UNAVAILABLE = "payment_gateway_unavailable"
-    TRANSACTION_NOT_FOUND = "transaction_not_found"
-    NOT_REVERSIBLE = "not_reversible"
-    ALREADY_FULLY_REVERSED = "already_fully_reversed"
-    REVERSAL_EXCEEDS_REMAINING = "reversal_exceeds_remaining"
-    IDEMPOTENCY_KEY_MISSING = "idempotency_key_missing"
-    IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"
-    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
-    IDEMPOTENCY_REQUEST_IN_FLIGHT = "idempotency_request_in_flight"
+class WalletErrorCode(ErrorCode):
+    INSUFFICIENT_FUNDS = "insufficient_funds", 409
+    BALANCE_LIMIT_EXCEEDED = "balance_limit_exceeded", 422
+    DUPLICATE_ORDER = "duplicate_order", 409
+    PAYMENT_DECLINED = "payment_declined", 402
+    PAYMENT_GATEWAY_UNAVAILABLE = "payment_gateway_unavailable", 503
+    TRANSACTION_NOT_FOUND = "transaction_not_found", 404
+    NOT_REVERSIBLE = "not_reversible", 422
+    ALREADY_FULLY_REVERSED = "already_fully_reversed", 409
+    REVERSAL_EXCEEDS_REMAINING = "reversal_exceeds_remaining", 422
+    IDEMPOTENCY_KEY_MISSING = "idempotency_key_missing", 400
+    IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid", 400
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 422
+    IDEMPOTENCY_REQUEST_IN_FLIGHT = "idempotency_request_in_flight", 409
+
+
+def _insufficient_funds(d: dict) -> tuple[str, dict]:
+    if d.get("reversal"):
+        message = (f"amount: reversing {won(d['amount'])} of a charge needs that much in the wallet, "
+                   f"which holds {won(d['balance'])}")
+    else:
+        message = f"amount: {won(d['amount'])} is more than the balance of {won(d['balance'])}"
+    return message, {"amount": ["Insufficient funds."]}
+
+
+_MESSAGES = {
+    WalletErrorCode.INSUFFICIENT_FUNDS: _insufficient_funds,
+    WalletErrorCode.BALANCE_LIMIT_EXCEEDED: lambda d: (
+        f"amount: the balance may not exceed {won(d['balanceMax'])}", {"amount": ["Balance limit exceeded."]}),
+    WalletErrorCode.DUPLICATE_ORDER: lambda d: (
+        f"orderId: order {d['orderId']} has already been used for a charge", {"orderId": ["Already used."]}),
+    WalletErrorCode.PAYMENT_DECLINED: lambda d: (
+        f"paymentKey: the payment was declined: {d['gatewayMessage']}", {"paymentKey": [d["gatewayCode"]]}),
+    WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE: lambda d: (
+        "paymentKey: the payment gateway did not answer; retry with the same Idempotency-Key", None),
+    WalletErrorCode.TRANSACTION_NOT_FOUND: lambda d: (
+        f"transactionId: no transaction {d['transactionId']} in this wallet", {"transactionId": ["Not found."]}),
+    WalletErrorCode.NOT_REVERSIBLE: lambda d: (
+        "transactionId: a reversal cannot itself be reversed", {"transactionId": ["Not reversible."]}),
+    WalletErrorCode.ALREADY_FULLY_REVERSED: lambda d: (
+        f"transactionId: transaction {d['transactionId']} is already fully reversed",
+        {"transactionId": ["Already fully reversed."]}),
+    WalletErrorCode.REVERSAL_EXCEEDS_REMAINING: lambda d: (
+        f"amount: {won(d['amount'])} is more than the {won(d['remaining'])} left to reverse",
+        {"amount": [f"At most {d['remaining']} can be reversed."]}),
+    WalletErrorCode.IDEMPOTENCY_KEY_MISSING: lambda d: ("Idempotency-Key: the header is required on every POST", None),
+    WalletErrorCode.IDEMPOTENCY_KEY_INVALID: lambda d: (
+        f"Idempotency-Key: 1 to {d['maxLength']} printable ASCII characters", None),
+    WalletErrorCode.IDEMPOTENCY_KEY_REUSED: lambda d: (
+        "Idempotency-Key: this key was used for a different request; use a new key for a new request", None),
+    WalletErrorCode.IDEMPOTENCY_REQUEST_IN_FLIGHT: lambda d: (
+        "Idempotency-Key: a request with this key is still being processed; retry later", None),
+}
+
+
+def wallet_error(code: str | WalletErrorCode, detail: dict | None = None, *, replayed: bool = False
+                 ) -> ApplicationError:
+    """The error for a refusal ``code`` with its ``detail``."""
+    code = WalletErrorCode(code)
+    message, fields = _MESSAGES[code](detail or {})
+    return ApplicationError(code, message, fields=fields, replayed=replayed)

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from prepaid.money import CURRENCY
 
@@ -70,24 +71,31 @@ class Payment(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first response to a POST with an ``Idempotency-Key``, replayed for repeats."""
+    """The answer to a POST with an ``Idempotency-Key``, replayed for repeats (Stripe's semantics).
+
+    Written by the wallet operations themselves (the SQL functions of migration 0003),
+    in the operation's own transaction: an operation that committed always has its
+    answer recorded. A charge's key is "in flight" (no answer yet) while the payment
+    gateway is asked.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
-    method = models.CharField(max_length=8)
-    path = models.CharField(max_length=255)
-    # sha256 of the canonical JSON request body: the same key with another body is refused.
+    # sha256 of the request (method, path, canonical JSON body): the same key with another request is refused.
     fingerprint = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The answer: the journal entry written, or a refusal (its code and what its message says).
+    entry = models.ForeignKey("ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", db_index=False)
+    error_code = models.CharField(max_length=64, blank=True, default="")
+    error_detail = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique")]
 
     def __str__(self) -> str:
-        return f"{self.key} {self.method} {self.path}"
+        return self.key
 
     @property
     def in_flight(self) -> bool:

@@ -23,10 +23,6 @@ def wallet_transactions(*, user_id: int) -> QuerySet[JournalEntry]:
     )
 
 
-def wallet_transaction_by_idempotency_key(*, user_id: int, idempotency_key: str) -> JournalEntry | None:
-    return JournalEntry.objects.filter(user_id=user_id, idempotency_key=idempotency_key).first()
-
-
 def wallet_balance_mismatches(*, limit: int = 1000) -> list[dict]:
     """Wallets whose balance differs from the sum of their account's postings."""
     rows = (

@@ -1,13 +1,24 @@
-"""Wallet operations: charge, spend, reverse, and the idempotency records of the API.
+"""Wallet operations: charge, spend, reverse, each with its Idempotency-Key protocol.
 
-Each operation is one ``transaction.atomic(durable=True)`` that writes the
-journal entry with its postings, the wallet balance and exactly one outbox
-event. Either all of it commits or none of it does.
+Every operation is one PostgreSQL function (migration 0003) called in one
+statement: the key claim, the wallet lock, the checks, the journal entry with its
+postings, the balance, the outbox event and the key's recorded answer commit
+together or not at all. A spend or a reversal is one round trip to PostgreSQL; a
+charge is two (the payment is recorded before the gateway is asked, and
+credited after), plus one if the gateway declines.
 
-Concurrency: every operation of a user locks that user's wallet row first
-(``SELECT ... FOR UPDATE``), so operations on one wallet run one at a time and
-each sees the balance left by the previous one. A charge locks its payment row
-before the wallet; nothing locks in the other order, so there is no deadlock.
+Concurrency: every operation of a user locks that user's wallet row first, so
+operations on one wallet run one at a time and each sees the balance left by the
+previous one. A charge locks its payment row before the wallet; nothing locks in
+the other order, so there is no deadlock.
+
+Idempotency (Stripe's semantics), with an ``IdempotencyKey``:
+- a new key: the operation runs and its answer (the entry, or a refusal) is recorded;
+- the same key and request again: the recorded answer, marked ``replayed``;
+- the same key, another request: ``idempotency_key_reused`` (422);
+- the same key while its first request still runs: ``idempotency_request_in_flight``
+  (409); a charge's key left in flight by a request that died is taken over after
+  ``IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S``.
 
 Reversal rules (see docs/invariants.md):
 - charges and spends can be reversed, reversals cannot;
@@ -18,6 +29,7 @@ Reversal rules (see docs/invariants.md):
   clearing), and only if the balance covers it.
 """
 
+import collections
 import dataclasses
 import hashlib
 import json
@@ -26,112 +38,98 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.utils import timezone
 
-from ledger.models import Account, EntryKind, JournalEntry
-from ledger.selectors import ledger_entry_reversed_total
-from ledger.services import ledger_entry_record, ledger_system_account, ledger_wallet_account_create
-from outbox.services import outbox_event_record
+from ledger.models import JournalEntry
+from outbox.services import outbox_relay_trigger
 from prepaid.db import delete_in_batches
-from prepaid.errors import ApplicationError
-from prepaid.events import SCHEMA_VERSION, EventType, event_validate
-from prepaid.invariants import ensure
-from prepaid.money import CURRENCY, won
-from wallets.errors import WalletErrorCode
-from wallets.models import IdempotencyRecord, Payment, PaymentStatus, Wallet
+from prepaid.errors import ApplicationError, CommonErrorCode
+from prepaid.money import CURRENCY
+from wallets.errors import WalletErrorCode, wallet_error
+from wallets.models import IdempotencyRecord, Payment, PaymentStatus
 from wallets.payments import PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
 logger = logging.getLogger(__name__)
 
 
-# --- Wallets -----------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's Idempotency-Key and the fingerprint of the request it came with."""
+
+    key: str
+    fingerprint: str
 
 
-def wallet_ensure(*, user_id: int) -> Wallet:
-    """The user's wallet, created with its ledger account on first use."""
-    wallet = Wallet.objects.filter(user_id=user_id).first()
-    if wallet is not None:
-        return wallet
-    try:
-        with transaction.atomic():
-            account = ledger_wallet_account_create(user_id=user_id)
-            return Wallet.objects.create(user_id=user_id, account=account, currency=CURRENCY)
-    except IntegrityError:
-        # Another request created it first.
-        return Wallet.objects.get(user_id=user_id)
+def idempotency_key(*, key: str, method: str, path: str, body: object) -> IdempotencyKey:
+    """The key of a request; its fingerprint covers the method, the path and the JSON body (canonical)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    digest = hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+    return IdempotencyKey(key=key, fingerprint=digest)
 
 
-def _wallet_lock(*, user_id: int) -> Wallet:
-    """Lock the user's wallet row (creating the wallet on first use): operations on it now run one at a time."""
-    wallet = Wallet.objects.select_for_update(of=("self",)).select_related("account").filter(user_id=user_id).first()
-    if wallet is None:
-        # First operation of this user: the wallet is created in a savepoint (a concurrent
-        # first operation may win the race; then its wallet is the one locked).
-        wallet_ensure(user_id=user_id)
-        wallet = Wallet.objects.select_for_update(of=("self",)).select_related("account").get(user_id=user_id)
-    return wallet
+@dataclasses.dataclass(frozen=True)
+class WalletOperation:
+    """What an operation did: its journal entry. ``replayed``: the entry was written by an
+    earlier request with the same Idempotency-Key, and is that request's answer again."""
+
+    entry: JournalEntry
+    replayed: bool = False
 
 
-def _wallet_apply(
-    *, wallet: Wallet, kind: EntryKind, delta: int, counter_account: Account, **entry_fields
-) -> JournalEntry:
-    """Move ``delta`` won into (or, negative, out of) a locked wallet: entry, balance, outbox event."""
-    new_balance = wallet.balance + delta
-    ensure(new_balance >= 0, f"wallet {wallet.id} would go negative: {wallet.balance} {delta:+d}")
-    entry = ledger_entry_record(
-        kind=kind,
-        user_id=wallet.user_id,
-        amount=abs(delta),
-        balance_after=new_balance,
-        legs=[(wallet.account, delta), (counter_account, -delta)],
-        **entry_fields,
-    )
-    wallet.balance = new_balance
-    wallet.save(update_fields=["balance", "updated_at"])
-
-    event_id = uuid.uuid4()
-    body = _event_body(entry)
-    event_validate({"eventId": str(event_id), **body})
-    outbox_event_record(event_id=event_id, event_type=body["eventType"], key=str(wallet.user_id), payload=body)
-    return entry
+# A row of the SQL functions' wallet_operation_result (see migration 0003).
+_Result = collections.namedtuple("_Result", [
+    "outcome", "error_code", "error_detail", "entry_id", "kind", "amount", "balance_after", "reverses_id",
+    "payment_key", "order_id", "description", "created_at", "payment_id",
+])
 
 
-EVENT_TYPE_BY_ENTRY_KIND = {
-    EntryKind.CHARGE: EventType.CHARGE_COMPLETED,
-    EntryKind.SPEND: EventType.SPEND_COMPLETED,
-    EntryKind.REVERSAL: EventType.REVERSAL_COMPLETED,
-}
+def _call(function: str, **params) -> _Result:
+    """One wallet operation function, in its own transaction (one statement in autocommit)."""
+    # An operation commits on its own: inside a caller's transaction its commit would
+    # not be one (what atomic(durable=True) refuses). Test cases' own blocks are allowed.
+    if connection.in_atomic_block and not connection.atomic_blocks[-1]._from_testcase:
+        raise RuntimeError("A wallet operation is durable: it cannot run inside another atomic block.")
+    placeholders = ", ".join(f"p_{name} => %({name})s" for name in params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(_Result._fields)} FROM {function}({placeholders})", params)  # noqa: S608
+        return _Result(*cursor.fetchone())
 
 
-def _event_body(entry: JournalEntry) -> dict:
-    """The event describing a journal entry, but for its ``eventId`` (the outbox row holds it; see prepaid.events)."""
-    event_type = EVENT_TYPE_BY_ENTRY_KIND[EntryKind(entry.kind)]
-    metadata = {"transactionId": str(entry.id), "currency": CURRENCY}
-    body = {
-        "schemaVersion": SCHEMA_VERSION,
-        "eventType": str(event_type),
-        "userId": entry.user_id,
-        "occurredAt": entry.created_at.isoformat(),
-        "metadata": metadata,
-        "newBalance": entry.balance_after,
+def _refusal(result: _Result) -> ApplicationError:
+    # Django's PostgreSQL backend hands jsonb over as text (its JSONField decodes it).
+    detail = json.loads(result.error_detail) if isinstance(result.error_detail, str) else result.error_detail
+    return wallet_error(result.error_code, detail, replayed=result.outcome == "replayed")
+
+
+def _answer(result: _Result, *, user_id: int) -> WalletOperation:
+    """The operation's entry, or its refusal raised as an ApplicationError."""
+    if result.error_code:
+        raise _refusal(result)
+    entry = JournalEntry(id=result.entry_id, kind=result.kind, user_id=user_id, amount=result.amount,
+                         balance_after=result.balance_after, reverses_id=result.reverses_id,
+                         payment_key=result.payment_key, order_id=result.order_id, description=result.description,
+                         created_at=result.created_at)
+    entry._state.adding = False  # it is in the database
+    if result.outcome == "done":
+        outbox_relay_trigger()  # the operation has committed: its event can go
+    return WalletOperation(entry=entry, replayed=result.outcome == "replayed")
+
+
+def _key_params(idempotency: IdempotencyKey | None) -> dict:
+    return {
+        "key": idempotency.key if idempotency else None,
+        "fingerprint": idempotency.fingerprint if idempotency else None,
+        "key_ttl": timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S),
+        "in_flight_timeout": timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S),
     }
-    if event_type is EventType.CHARGE_COMPLETED:
-        body |= {"amount": entry.amount, "paymentKey": entry.payment_key, "orderId": entry.order_id}
-    elif event_type is EventType.SPEND_COMPLETED:
-        body |= {"amount": entry.amount, "description": entry.description}
-    else:
-        metadata["reversedTransactionId"] = str(entry.reverses_id)
-        metadata["reversedTransactionType"] = entry.reverses.kind
-        body |= {"reversedAmount": entry.amount, "reason": entry.description}
-    return body
 
 
 def _check_amount(amount: int, *, field: str = "amount") -> None:
     # The API validates first; this guards every other caller (commands, shell, tasks).
     if type(amount) is not int or not 1 <= amount <= settings.WALLET_AMOUNT_MAX:
         raise ApplicationError(
-            "invalid_input",
+            CommonErrorCode.INVALID_INPUT,
             f"{field}: must be an integer number of won from 1 to {settings.WALLET_AMOUNT_MAX:,}",
             fields={field: [f"Must be an integer from 1 to {settings.WALLET_AMOUNT_MAX}."]},
         )
@@ -140,198 +138,80 @@ def _check_amount(amount: int, *, field: str = "amount") -> None:
 # --- Spend -----------------------------------------------------------------------
 
 
-def wallet_spend(*, user_id: int, amount: int, description: str, idempotency_key: str = "") -> JournalEntry:
+def wallet_spend(*, user_id: int, amount: int, description: str,
+                 idempotency: IdempotencyKey | None = None) -> WalletOperation:
     _check_amount(amount)
-    with transaction.atomic(durable=True):
-        wallet = _wallet_lock(user_id=user_id)
-        if wallet.balance < amount:
-            raise ApplicationError(
-                WalletErrorCode.INSUFFICIENT_FUNDS,
-                f"amount: {won(amount)} is more than the balance of {won(wallet.balance)}",
-                http_status=409,
-                fields={"amount": ["Insufficient funds."]},
-            )
-        entry = _wallet_apply(
-            wallet=wallet,
-            kind=EntryKind.SPEND,
-            delta=-amount,
-            counter_account=ledger_system_account(code=Account.MERCHANT_SETTLEMENT_CODE),
-            description=description,
-            idempotency_key=idempotency_key,
-        )
-    logger.info("spend committed: user=%s amount=%s entry=%s", user_id, amount, entry.id)
-    return entry
+    result = _call(
+        "wallet_spend", user_id=user_id, amount=amount, description=description, entry_id=uuid.uuid4(),
+        event_id=uuid.uuid4(), topic=settings.KAFKA_TOPIC_WALLET_EVENTS, **_key_params(idempotency),
+    )
+    return _answer(result, user_id=user_id)
 
 
 # --- Reverse -----------------------------------------------------------------------
 
 
-def wallet_reverse(
-    *, user_id: int, transaction_id: uuid.UUID, amount: int | None, reason: str, idempotency_key: str = ""
-) -> JournalEntry:
+def wallet_reverse(*, user_id: int, transaction_id: uuid.UUID, amount: int | None, reason: str,
+                   idempotency: IdempotencyKey | None = None) -> WalletOperation:
     if amount is not None:
         _check_amount(amount)
-    with transaction.atomic(durable=True):
-        wallet = _wallet_lock(user_id=user_id)
-        # Another user's entry is "not found" too: its existence is not disclosed.
-        original = JournalEntry.objects.filter(user_id=user_id, id=transaction_id).first()
-        if original is None:
-            raise ApplicationError(
-                WalletErrorCode.TRANSACTION_NOT_FOUND,
-                f"transactionId: no transaction {transaction_id} in this wallet",
-                http_status=404,
-                fields={"transactionId": ["Not found."]},
-            )
-        if original.kind == EntryKind.REVERSAL:
-            raise ApplicationError(
-                WalletErrorCode.NOT_REVERSIBLE,
-                "transactionId: a reversal cannot itself be reversed",
-                http_status=422,
-                fields={"transactionId": ["Not reversible."]},
-            )
-        remaining = original.amount - ledger_entry_reversed_total(entry=original)
-        ensure(remaining >= 0, f"entry {original.id} is reversed beyond its amount")
-        if remaining == 0:
-            raise ApplicationError(
-                WalletErrorCode.ALREADY_FULLY_REVERSED,
-                f"transactionId: transaction {transaction_id} is already fully reversed",
-                http_status=409,
-                fields={"transactionId": ["Already fully reversed."]},
-            )
-        amount = remaining if amount is None else amount
-        if amount > remaining:
-            raise ApplicationError(
-                WalletErrorCode.REVERSAL_EXCEEDS_REMAINING,
-                f"amount: {won(amount)} is more than the {won(remaining)} left to reverse",
-                http_status=422,
-                fields={"amount": [f"At most {remaining} can be reversed."]},
-            )
-        if original.kind == EntryKind.SPEND:
-            delta, counter_code = amount, Account.MERCHANT_SETTLEMENT_CODE
-        else:
-            if wallet.balance < amount:
-                raise ApplicationError(
-                    WalletErrorCode.INSUFFICIENT_FUNDS,
-                    f"amount: reversing {won(amount)} of a charge needs that much in the wallet, "
-                    f"which holds {won(wallet.balance)}",
-                    http_status=409,
-                    fields={"amount": ["Insufficient funds."]},
-                )
-            delta, counter_code = -amount, Account.PAYMENT_CLEARING_CODE
-        entry = _wallet_apply(
-            wallet=wallet,
-            kind=EntryKind.REVERSAL,
-            delta=delta,
-            counter_account=ledger_system_account(code=counter_code),
-            reverses=original,
-            description=reason,
-            idempotency_key=idempotency_key,
-        )
-    logger.info("reversal committed: user=%s amount=%s of=%s entry=%s", user_id, amount, original.id, entry.id)
-    return entry
+    result = _call(
+        "wallet_reverse", user_id=user_id, transaction_id=transaction_id, amount=amount, reason=reason,
+        entry_id=uuid.uuid4(), event_id=uuid.uuid4(), topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
+        **_key_params(idempotency),
+    )
+    return _answer(result, user_id=user_id)
 
 
 # --- Charge (through the payment gateway) ----------------------------------------
 
 
-def _duplicate_order(order_id: str) -> ApplicationError:
-    return ApplicationError(
-        WalletErrorCode.DUPLICATE_ORDER,
-        f"orderId: order {order_id} has already been used for a charge",
-        http_status=409,
-        fields={"orderId": ["Already used."]},
-    )
-
-
-def _payment_begin(*, user_id: int, amount: int, payment_key: str, order_id: str) -> Payment:
-    """Record the payment as PENDING before the gateway is asked.
-
-    A retry of the same charge (same user, key and amount) whose first attempt
-    died before crediting resumes the pending payment.
-    """
-    try:
-        with transaction.atomic():
-            return Payment.objects.create(
-                user_id=user_id, amount=amount, payment_key=payment_key, order_id=order_id,
-                gateway=payment_gateway().name,
-            )
-    except IntegrityError:
-        existing = Payment.objects.get(order_id=order_id)
-    same_charge = (existing.user_id, existing.payment_key, existing.amount) == (user_id, payment_key, amount)
-    if existing.status == PaymentStatus.PENDING and same_charge:
-        return existing
-    raise _duplicate_order(order_id)
-
-
-def _payment_fail(*, payment_id: int, code: str, message: str) -> None:
-    Payment.objects.filter(id=payment_id, status=PaymentStatus.PENDING).update(
-        status=PaymentStatus.FAILED, failure_code=code[:64], failure_message=message[:500], updated_at=timezone.now()
-    )
-
-
-def _payment_credit(*, payment_id: int, idempotency_key: str = "") -> JournalEntry:
+def _payment_credit(*, payment_id: int, user_id: int, key: str | None) -> WalletOperation:
     """Credit a confirmed payment to its wallet, once."""
-    with transaction.atomic(durable=True):
-        payment = Payment.objects.select_for_update().get(id=payment_id)
-        if payment.status != PaymentStatus.PENDING:
-            # Credited (or failed) by a concurrent attempt: never twice.
-            raise _duplicate_order(payment.order_id)
-        wallet = _wallet_lock(user_id=payment.user_id)
-        # The money has been taken from the card: it is credited even if the
-        # balance cap (checked before confirming) was crossed meanwhile.
-        entry = _wallet_apply(
-            wallet=wallet,
-            kind=EntryKind.CHARGE,
-            delta=payment.amount,
-            counter_account=ledger_system_account(code=Account.PAYMENT_CLEARING_CODE),
-            payment_key=payment.payment_key,
-            order_id=payment.order_id,
-            idempotency_key=idempotency_key,
-        )
-        payment.status = PaymentStatus.CREDITED
-        payment.entry = entry
-        payment.save(update_fields=["status", "entry", "updated_at"])
-    return entry
+    result = _call(
+        "wallet_charge_credit", payment_id=payment_id, key=key, entry_id=uuid.uuid4(), event_id=uuid.uuid4(),
+        topic=settings.KAFKA_TOPIC_WALLET_EVENTS, currency=CURRENCY,
+    )
+    return _answer(result, user_id=user_id)
 
 
-def _payment_confirm(*, payment: Payment) -> None:
-    """Ask the gateway; a decline marks the payment FAILED. Raises ApplicationError on failure."""
-    Payment.objects.filter(id=payment.id).update(attempts=payment.attempts + 1)
+def _payment_confirm(*, payment: Payment, key: str | None) -> None:
+    """Ask the gateway (outside any transaction: no lock is held while waiting for it).
+
+    A decline fails the payment (and records the refusal under the key); no answer
+    leaves it PENDING, for a retry or recovery. Either raises ApplicationError.
+    """
     try:
         payment_gateway().confirm(payment_key=payment.payment_key, order_id=payment.order_id, amount=payment.amount)
     except PaymentDeclined as exc:
-        _payment_fail(payment_id=payment.id, code=exc.code, message=exc.message)
-        raise ApplicationError(
-            WalletErrorCode.PAYMENT_DECLINED, f"paymentKey: the payment was declined: {exc.message}",
-            http_status=402, fields={"paymentKey": [exc.code]},
-        ) from exc
+        declined = _call("wallet_charge_decline", payment_id=payment.id, key=key, code=exc.code, message=exc.message)
+        raise _refusal(declined) from exc
     except PaymentGatewayUnavailable as exc:
-        # Outcome unknown: the payment stays PENDING and recovery settles it.
-        raise ApplicationError(
-            WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE,
-            "paymentKey: the payment gateway did not answer; retry with the same Idempotency-Key",
-            http_status=503,
-        ) from exc
+        # Outcome unknown: nothing is recorded under the key (the client retries with it).
+        if key is not None:
+            IdempotencyRecord.objects.filter(user_id=payment.user_id, key=key, completed_at=None).delete()
+        raise wallet_error(WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE) from exc
 
 
-def wallet_charge(
-    *, user_id: int, amount: int, payment_key: str, order_id: str, idempotency_key: str = ""
-) -> JournalEntry:
+def wallet_charge(*, user_id: int, amount: int, payment_key: str, order_id: str,
+                  idempotency: IdempotencyKey | None = None) -> WalletOperation:
+    """Charge the wallet: record the payment PENDING, ask the gateway, credit it once."""
     _check_amount(amount)
-    wallet = wallet_ensure(user_id=user_id)
-    if wallet.balance + amount > settings.WALLET_BALANCE_MAX:
-        raise ApplicationError(
-            WalletErrorCode.BALANCE_LIMIT_EXCEEDED,
-            f"amount: the balance may not exceed {won(settings.WALLET_BALANCE_MAX)}",
-            http_status=422,
-            fields={"amount": ["Balance limit exceeded."]},
-        )
-    payment = _payment_begin(user_id=user_id, amount=amount, payment_key=payment_key, order_id=order_id)
-    # The gateway is asked outside any database transaction: no lock is held while waiting for it.
-    _payment_confirm(payment=payment)
-    entry = _payment_credit(payment_id=payment.id, idempotency_key=idempotency_key)
-    logger.info("charge committed: user=%s amount=%s order=%s entry=%s", user_id, amount, order_id, entry.id)
-    return entry
+    gateway = payment_gateway()
+    begun = _call(
+        "wallet_charge_begin", user_id=user_id, amount=amount, payment_key=payment_key, order_id=order_id,
+        gateway=gateway.name, balance_max=settings.WALLET_BALANCE_MAX, **_key_params(idempotency),
+    )
+    if begun.outcome != "started":
+        return _answer(begun, user_id=user_id)  # replayed, or refused
+    payment = Payment(id=begun.payment_id, user_id=user_id, amount=amount, payment_key=payment_key,
+                      order_id=order_id)
+    key = idempotency.key if idempotency else None
+    _payment_confirm(payment=payment, key=key)
+    operation = _payment_credit(payment_id=payment.id, user_id=user_id, key=key)
+    logger.info("charge committed: user=%s amount=%s order=%s entry=%s", user_id, amount, order_id,
+                operation.entry.id)
+    return operation
 
 
 def payment_recover_pending(*, older_than_s: int | None = None, batch_size: int | None = None) -> dict[str, int]:
@@ -347,9 +227,10 @@ def payment_recover_pending(*, older_than_s: int | None = None, batch_size: int 
     counts = {"credited": 0, "failed": 0, "unavailable": 0, "skipped": 0}
     pending = Payment.objects.filter(status=PaymentStatus.PENDING, created_at__lte=cutoff).order_by("id")
     for payment in pending[:batch_size]:
+        Payment.objects.filter(id=payment.id).update(attempts=payment.attempts + 1)
         try:
-            _payment_confirm(payment=payment)
-            _payment_credit(payment_id=payment.id)
+            _payment_confirm(payment=payment, key=None)
+            _payment_credit(payment_id=payment.id, user_id=payment.user_id, key=None)
         except ApplicationError as exc:
             outcome = {
                 WalletErrorCode.PAYMENT_DECLINED: "failed",
@@ -364,87 +245,6 @@ def payment_recover_pending(*, older_than_s: int | None = None, batch_size: int 
 
 
 # --- Idempotency keys ------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class IdempotencyStart:
-    record: IdempotencyRecord
-    # True: run the request. False: replay record.response_*.
-    execute: bool
-
-
-def idempotency_fingerprint(body: object) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def idempotency_begin(*, user_id: int, key: str, method: str, path: str, fingerprint: str) -> IdempotencyStart:
-    """Claim ``key`` for this request, or say how to answer a repeat (Stripe's semantics).
-
-    - new key: the request runs;
-    - same key, same request, finished: its first response is replayed;
-    - same key, same request, still running: 409 (unless the runner died: taken over
-      after ``IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S``);
-    - same key, another request: 422.
-    """
-    now = timezone.now()
-    # INSERT ... ON CONFLICT: claiming a new key is one statement (no savepoint round trips).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO wallets_idempotencyrecord (user_id, key, method, path, fingerprint, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
-            [user_id, key, method, path, fingerprint, now],
-        )
-        inserted = cursor.fetchone()
-    if inserted is not None:
-        record = IdempotencyRecord(id=inserted[0], user_id=user_id, key=key, method=method, path=path,
-                                   fingerprint=fingerprint, created_at=now)
-        return IdempotencyStart(record=record, execute=True)
-    record = IdempotencyRecord.objects.get(user_id=user_id, key=key)
-
-    if record.created_at <= now - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S):
-        # Expired (the purge has not deleted it yet): the key is free again.
-        taken = IdempotencyRecord.objects.filter(id=record.id, created_at=record.created_at).update(
-            method=method, path=path, fingerprint=fingerprint, created_at=now,
-            completed_at=None, response_status=None, response_body=None,
-        )
-        if taken:
-            record.refresh_from_db()
-            return IdempotencyStart(record=record, execute=True)
-        record.refresh_from_db()
-
-    if (record.method, record.path, record.fingerprint) != (method, path, fingerprint):
-        raise ApplicationError(
-            WalletErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "Idempotency-Key: this key was used for a different request; use a new key for a new request",
-            http_status=422,
-        )
-    if not record.in_flight:
-        return IdempotencyStart(record=record, execute=False)
-    if record.created_at <= now - timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S):
-        # The request that claimed the key died. Take it over, once.
-        taken = IdempotencyRecord.objects.filter(id=record.id, created_at=record.created_at, completed_at=None).update(
-            created_at=now
-        )
-        if taken:
-            record.refresh_from_db()
-            return IdempotencyStart(record=record, execute=True)
-    raise ApplicationError(
-        WalletErrorCode.IDEMPOTENCY_REQUEST_IN_FLIGHT,
-        "Idempotency-Key: a request with this key is still being processed; retry later",
-        http_status=409,
-    )
-
-
-def idempotency_complete(*, record: IdempotencyRecord, status: int, body: object) -> None:
-    IdempotencyRecord.objects.filter(id=record.id).update(
-        response_status=status, response_body=body, completed_at=timezone.now()
-    )
-
-
-def idempotency_release(*, record: IdempotencyRecord) -> None:
-    """Forget a claimed key whose request ended without a result to keep (the client may retry)."""
-    IdempotencyRecord.objects.filter(id=record.id, completed_at=None).delete()
 
 
 def idempotency_purge_expired(*, batch_size: int | None = None) -> int:

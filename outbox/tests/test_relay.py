@@ -18,10 +18,11 @@ from django.utils import timezone
 from outbox.models import OutboxEvent
 from outbox.relay import CLAIM_SQL, backoff_ms, outbox_relay_run
 from outbox.selectors import outbox_stats
-from outbox.services import RELAY_QUEUED_FLAG, outbox_purge_published
+from outbox.services import RELAY_QUEUED_FLAG, outbox_event_record, outbox_purge_published
 from prepaid.errors import ApplicationError
 from prepaid.events import event_validate
-from tests.helpers import new_order_id
+from prepaid.invariants import InvariantViolation
+from tests.helpers import charge, new_order_id
 from tests.support import ROOT, database_client_ports, terminate_database_connections, wait_until
 from wallets import services
 
@@ -49,10 +50,6 @@ def fill_outbox(n: int, users: int) -> list[str]:
                                 payload=payload))
     OutboxEvent.objects.bulk_create(rows, batch_size=5000)
     return [str(r.event_id) for r in rows]
-
-
-def charge(user, amount=10_000):
-    return services.wallet_charge(user_id=user.id, amount=amount, payment_key="pk", order_id=new_order_id())
 
 
 def test_every_committed_event_arrives_with_key_headers_and_payload(user_factory, kafka_tail):
@@ -344,3 +341,9 @@ def test_claim_query_uses_the_partial_index_with_many_published_rows():
         cursor.execute("ROLLBACK")
     assert "outbox_pending_idx" in plan, plan
     assert "Seq Scan on outbox_outboxevent o" not in plan, plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_record_refuses_to_run_outside_a_transaction():
+    with pytest.raises(InvariantViolation):
+        outbox_event_record(event_id=uuid.uuid4(), event_type="X", key="1", payload={})

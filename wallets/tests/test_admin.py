@@ -18,7 +18,8 @@ def staff_client(client, django_user_model):
 
 
 def test_admin_lists_and_searches(staff_client, user):
-    entry = services.wallet_charge(user_id=user.id, amount=10_000, payment_key="pk_find_me", order_id="order-find-me")
+    entry = services.wallet_charge(user_id=user.id, amount=10_000, payment_key="pk_find_me",
+                                   order_id="order-find-me").entry
     event = OutboxEvent.objects.get()
     pages = {
         "/admin/ledger/journalentry/?q=order-find-me": str(entry.id),
@@ -40,7 +41,7 @@ def test_admin_lists_and_searches(staff_client, user):
 
 
 def test_ledger_and_outbox_are_read_only_in_the_admin(staff_client, user):
-    entry = services.wallet_charge(user_id=user.id, amount=1_000, payment_key="pk", order_id=new_order_id())
+    entry = services.wallet_charge(user_id=user.id, amount=1_000, payment_key="pk", order_id=new_order_id()).entry
     event = OutboxEvent.objects.get()
     assert staff_client.get("/admin/ledger/journalentry/add/").status_code == 403
     assert staff_client.get("/admin/outbox/outboxevent/add/").status_code == 403

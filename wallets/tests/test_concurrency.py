@@ -61,7 +61,7 @@ def test_concurrent_spends_never_overdraw(user):
 
 def test_concurrent_reversals_of_one_spend_never_exceed_it(user):
     services.wallet_charge(user_id=user.id, amount=10_000, payment_key="pk", order_id=new_order_id())
-    spend = services.wallet_spend(user_id=user.id, amount=7_000, description="big spend")
+    spend = services.wallet_spend(user_id=user.id, amount=7_000, description="big spend").entry
     results = run_concurrently(
         lambda i: services.wallet_reverse(user_id=user.id, transaction_id=spend.id, amount=100, reason=f"r{i}"),
         THREADS,

@@ -37,11 +37,11 @@ def test_any_sequence_of_operations_keeps_the_invariants(user_factory, ops):
         try:
             if op[0] == "charge":
                 entry = services.wallet_charge(user_id=user.id, amount=op[1], payment_key="pk",
-                                               order_id=new_order_id())
+                                               order_id=new_order_id()).entry
                 expected_balance += op[1]
                 reversible.append((entry, "CHARGE"))
             elif op[0] == "spend":
-                entry = services.wallet_spend(user_id=user.id, amount=op[1], description="d")
+                entry = services.wallet_spend(user_id=user.id, amount=op[1], description="d").entry
                 expected_balance -= op[1]
                 reversible.append((entry, "SPEND"))
             else:
@@ -49,7 +49,7 @@ def test_any_sequence_of_operations_keeps_the_invariants(user_factory, ops):
                     continue
                 original, kind = reversible[op[1] % len(reversible)]
                 entry = services.wallet_reverse(user_id=user.id, transaction_id=original.id, amount=op[2],
-                                                reason="r")
+                                                reason="r").entry
                 reversed_total[original.id] = reversed_total.get(original.id, 0) + entry.amount
                 expected_balance += entry.amount if kind == "SPEND" else -entry.amount
             succeeded += 1

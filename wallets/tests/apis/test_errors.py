@@ -60,8 +60,10 @@ def test_bad_input_is_a_4xx_naming_the_field_and_writes_nothing(api, path, body,
     if "fields" in error:
         assert field in error["fields"]
     assert ledger_snapshot() == before
-    # A refused request keeps no idempotency record: the client can fix the body and retry with the key.
-    assert not IdempotencyRecord.objects.filter(key=key, response_status__lt=404).exists()
+    # Invalid input (400) keeps no idempotency record: the client can fix the body and retry with the key.
+    # A refusal of valid input (here: a transaction that does not exist) is an answer, kept and replayed.
+    records = IdempotencyRecord.objects.filter(key=key)
+    assert not records.exists() if r.status_code == 400 else records.get().error_code == error["code"]
 
 
 def test_malformed_json_is_a_400(api):

@@ -3,10 +3,12 @@
 import uuid
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.utils import timezone
 
 from ledger.models import JournalEntry
+from tests.gateways import ProcessDied
 from tests.helpers import (
     CHARGES,
     REVERSALS,
@@ -16,8 +18,9 @@ from tests.helpers import (
     assert_ledger_consistent,
     balance_of,
 )
+from tests.support import test_database_url
 from wallets import services
-from wallets.models import IdempotencyRecord
+from wallets.models import IdempotencyRecord, Payment
 
 pytestmark = pytest.mark.django_db
 
@@ -45,12 +48,26 @@ def test_same_key_different_body_is_a_422(api):
     assert (r.status_code, r.json()["code"]) == (422, "idempotency_key_reused")
 
 
-def test_same_key_while_in_flight_is_a_409(api, user):
+@pytest.mark.django_db(transaction=True)
+def test_same_key_while_in_flight_is_a_409_then_the_answer_is_replayed(api, user, settings):
+    api_charge(api, 10_000)
     body = {"amount": 2_000, "description": "slow"}
-    services.idempotency_begin(user_id=user.id, key="k-busy", method="POST", path=SPENDS,
-                               fingerprint=services.idempotency_fingerprint(body))
+    fingerprint = services.idempotency_key(key="k-busy", method="POST", path=SPENDS, body=body).fingerprint
+    # The first request with the key is in the middle of its transaction (another connection).
+    with psycopg.connect(test_database_url()) as first:
+        (outcome,) = first.execute(
+            "SELECT outcome FROM wallet_spend(p_user_id => %s, p_amount => 2000, p_description => 'slow', "
+            "p_key => 'k-busy', p_fingerprint => %s, p_entry_id => gen_random_uuid(), "
+            "p_event_id => gen_random_uuid(), p_topic => %s, p_key_ttl => '1 day', p_in_flight_timeout => '1 min')",
+            [user.id, fingerprint, settings.KAFKA_TOPIC_WALLET_EVENTS]).fetchone()
+        assert outcome == "done"
+        r = api_post(api, SPENDS, body, key="k-busy")
+        assert (r.status_code, r.json()["code"]) == (409, "idempotency_request_in_flight")
+        first.commit()
     r = api_post(api, SPENDS, body, key="k-busy")
-    assert (r.status_code, r.json()["code"]) == (409, "idempotency_request_in_flight")
+    assert (r.status_code, r.headers["Idempotent-Replayed"], r.json()["newBalance"]) == (201, "true", 8_000)
+    assert balance_of(user.id) == 8_000
+    assert JournalEntry.objects.filter(kind="SPEND").count() == 1
 
 
 def test_a_business_refusal_is_replayed_too(api, user):
@@ -70,22 +87,25 @@ def test_keys_belong_to_one_user(api_client_for, user_factory):
         assert api_post(client, SPENDS, {"amount": 1_000, "description": "x"}, key="shared").status_code == 201
 
 
-def test_a_crashed_first_attempt_is_taken_over_without_a_second_effect(api, user, settings):
-    """The first attempt committed, then died before storing its response."""
-    api_charge(api, 10_000)
-    body = {"amount": 2_500, "description": "crash"}
-    start = services.idempotency_begin(user_id=user.id, key="k-crash", method="POST", path=SPENDS,
-                                       fingerprint=services.idempotency_fingerprint(body))
-    entry = services.wallet_spend(user_id=user.id, amount=2_500, description="crash", idempotency_key="k-crash")
+def test_a_charge_whose_request_died_is_taken_over_without_a_second_effect(api, user, settings):
+    """The first attempt died while the gateway was being asked: its key is in flight, its payment PENDING."""
+    body = {"amount": 2_500, "paymentKey": "pk_crash", "orderId": "order-crash"}
+    settings.PAYMENT_GATEWAY = "tests.gateways.DyingGateway"
+    with pytest.raises(ProcessDied):
+        api_post(api, CHARGES, body, key="k-crash")
+    settings.PAYMENT_GATEWAY = "wallets.payments.SandboxGateway"
     # Still "in flight" for a while: a retry is told to wait.
-    assert api_post(api, SPENDS, body, key="k-crash").status_code == 409
-    IdempotencyRecord.objects.filter(id=start.record.id).update(
+    r = api_post(api, CHARGES, body, key="k-crash")
+    assert (r.status_code, r.json()["code"]) == (409, "idempotency_request_in_flight")
+    IdempotencyRecord.objects.filter(user=user, key="k-crash").update(
         created_at=timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S + 1)
     )
-    r = api_post(api, SPENDS, body, key="k-crash")
+    r = api_post(api, CHARGES, body, key="k-crash")
     assert r.status_code == 201
-    assert r.json()["transactionId"] == str(entry.id)
-    assert balance_of(user.id) == 7_500
+    payment = Payment.objects.get(order_id="order-crash")
+    assert (payment.status, payment.attempts, str(payment.entry_id)) == ("CREDITED", 2, r.json()["transactionId"])
+    assert api_post(api, CHARGES, body, key="k-crash").headers["Idempotent-Replayed"] == "true"
+    assert balance_of(user.id) == 2_500
     assert_ledger_consistent(user.id)
 
 

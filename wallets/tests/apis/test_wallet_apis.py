@@ -60,3 +60,17 @@ def test_transactions_are_paginated_newest_first_with_a_cursor(api):
         url = page["next"]
     assert [t["newBalance"] for t in seen] == [5_000, 4_000, 3_000, 2_000, 1_000]
     assert len({t["transactionId"] for t in seen}) == 5
+
+
+def test_each_operation_is_few_round_trips_to_postgresql(api, user, django_assert_num_queries):
+    """Authentication (the token) and one statement per operation; a charge has two (before and after
+    the gateway)."""
+    spend = {"amount": 1_000, "description": "counted"}
+    with django_assert_num_queries(3):
+        charge_id = api_charge(api, 10_000).json()["transactionId"]
+    with django_assert_num_queries(2):
+        assert api_post(api, SPENDS, spend, key="counted").status_code == 201
+    with django_assert_num_queries(2):
+        assert api_post(api, REVERSALS, {"transactionId": charge_id, "amount": 1, "reason": "r"}).status_code == 201
+    with django_assert_num_queries(2):  # a replay too
+        assert api_post(api, SPENDS, spend, key="counted").headers["Idempotent-Replayed"] == "true"

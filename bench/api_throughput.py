@@ -1,0 +1,192 @@
+"""Wallet writes through the HTTP API, against pgbench TPC-B on the same PostgreSQL in the same run.
+
+    .venv/bin/python bench/api_throughput.py [--seconds 20] [--clients 16] [--wallets 1000]
+
+1. pgbench TPC-B (scale 10, 8 clients, 15 s) on the project's PostgreSQL, with
+   nothing else running: the baseline.
+2. Starts the platform as ``make run`` runs it (every line of the Procfile: web,
+   Celery worker and beat, run_consumer) on the bench database and topics.
+3. Drives it with wrk (a C load generator, ``bench/api_mix.lua``): ``--clients``
+   connections for ``--seconds``, a mix of 70 % spends (₩1), 20 % charges (₩1,000,
+   through the sandbox gateway) and 10 % partial reversals (₩1 of an earlier spend)
+   over ``--wallets`` wallets, each request with its own Idempotency-Key.
+4. The same against one hot wallet (every client on one wallet row).
+
+Prints, per run: operations/s, latency p50/p95/p99, answers by status, the ratio
+to pgbench, and the CPU each process group spent per operation (the load
+generator included, to show it is not the bottleneck). Checks after each run that
+the ledger reconciles (no overdraft, every balance = its postings).
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import time
+import uuid
+
+from common import ROOT, CpuMeter, platform_cpu_groups, procfile_start, setup, stop_all, wait_http_ok
+
+PG = {"host": "127.0.0.1", "port": "54329", "user": "prepaid"}
+PGBENCH_DB = "pgbench"
+
+
+def pgbench(*, scale: int, clients: int, seconds: int) -> float:
+    """TPC-B TPS on the project's PostgreSQL (initialises the pgbench database at ``scale`` if needed)."""
+    import psycopg
+
+    base = f"postgres://{PG['user']}@{PG['host']}:{PG['port']}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PGBENCH_DB]).fetchone():
+            conn.execute(f'CREATE DATABASE "{PGBENCH_DB}"')
+    with psycopg.connect(f"{base}/{PGBENCH_DB}", autocommit=True) as conn:
+        try:
+            branches = conn.execute("SELECT count(*) FROM pgbench_branches").fetchone()[0]
+        except psycopg.errors.UndefinedTable:
+            branches = 0
+    args = ["-h", PG["host"], "-p", PG["port"], "-U", PG["user"]]
+    if branches != scale:
+        print(f"pgbench: initialising scale {scale} (once)")
+        subprocess.run(["pgbench", *args, "-i", "-q", "-s", str(scale), PGBENCH_DB], check=True,
+                       capture_output=True)
+    out = subprocess.run(["pgbench", *args, "-c", str(clients), "-j", "2", "-T", str(seconds), PGBENCH_DB],
+                         check=True, capture_output=True, text=True).stdout
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
+    print(f"pgbench TPC-B scale {scale}, {clients} clients, {seconds}s: {tps:,.0f} TPS")
+    return tps
+
+
+def api_authorization(user) -> str:
+    """The Authorization header an API client of this user sends."""
+    from rest_framework.authtoken.models import Token
+
+    return f"Token {Token.objects.get_or_create(user=user)[0].key}"
+
+
+def prepare_wallets(prefix: str, count: int) -> list[tuple[str, str]]:
+    """``count`` users with money and a spend to reverse parts of: (Authorization, transactionId) each."""
+    from django.contrib.auth.models import User
+    from django.db.models import Sum
+
+    from ledger.models import JournalEntry
+    from wallets import services
+    from wallets.selectors import wallet_get
+
+    rows = []
+    for i in range(count):
+        user, _ = User.objects.get_or_create(username=f"{prefix}-{i}")
+        wallet = wallet_get(user_id=user.id)
+        if wallet is None or wallet.balance < 2_000_000:
+            services.wallet_charge(user_id=user.id, amount=5_000_000, payment_key="pk-bench",
+                                   order_id=f"bench-{uuid.uuid4().hex}")
+        target = (JournalEntry.objects.filter(user=user, kind="SPEND", description="bench: to reverse")
+                  .annotate(reversed_total=Sum("reversals__amount")).order_by("-created_at").first())
+        if target is None or target.amount - (target.reversed_total or 0) < 100_000:
+            target = services.wallet_spend(user_id=user.id, amount=1_000_000, description="bench: to reverse").entry
+        rows.append((api_authorization(user), str(target.id)))
+    return rows
+
+
+def run_wrk(*, base: str, users_file: str, clients: int, seconds: float) -> dict:
+    env = {**os.environ, "BENCH_USERS_FILE": users_file, "BENCH_RUN_ID": uuid.uuid4().hex[:12]}
+    done = subprocess.run(
+        ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(ROOT / "bench" / "api_mix.lua"),
+         base], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"wrk failed ({done.returncode}): {done.stdout}{done.stderr}")
+    out = done.stdout
+    line = next(line for line in out.splitlines() if line.startswith("BENCH_RESULT "))
+    return json.loads(line.removeprefix("BENCH_RESULT "))
+
+
+def wait_for_event_path(timeout_s: float = 120) -> None:
+    """Until the outbox is drained (the next run should not pay for this one's events)."""
+    from outbox.selectors import outbox_stats
+
+    deadline = time.monotonic() + timeout_s
+    while outbox_stats()["pending"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)
+
+
+def measure(name: str, *, base: str, rows: list[tuple[str, str]], procs: dict, clients: int, seconds: float,
+            pgbench_tps: float, cores: int) -> float:
+    from django.db import connection
+
+    from wallets.selectors import wallet_ledger_reconcile
+
+    users_file = ROOT / ".devstack" / "bench-logs" / f"api-{name}-users.txt"
+    users_file.write_text("".join(f"{auth} {tx}\n" for auth, tx in rows))
+    run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=3)  # warm-up, not counted
+    wait_for_event_path()
+    connection.close()
+    meter = CpuMeter(platform_cpu_groups(procs))
+    meter.start()
+    # wrk is a child that has exited when the meter stops: its CPU is the children's rusage.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    result = run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=seconds)
+    elapsed = time.monotonic() - started
+    cpu = meter.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu["wrk"] = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    ops = result["requests"] / (result["duration_us"] / 1e6)
+    ok = sum(count for status, count in result["statuses"].items() if status.startswith("2"))
+    print(f"\n== {name}: {clients} clients, {len(rows)} wallet(s), {seconds:.0f}s ==")
+    print(f"{result['requests']:,} requests = {ops:,.1f} ops/s; {ops / pgbench_tps * 100:.1f}% of pgbench "
+          f"({pgbench_tps:,.0f} TPS)")
+    print(f"latency p50 {result['p50_us'] / 1000:.1f} ms, p95 {result['p95_us'] / 1000:.1f} ms, "
+          f"p99 {result['p99_us'] / 1000:.1f} ms, max {result['max_us'] / 1000:.1f} ms")
+    print(f"answers by status: {dict(sorted(result['statuses'].items()))} ({ok:,} 2xx); "
+          f"socket errors: {result['socket_errors']}")
+    print(f"CPU per operation ({result['requests']:,} operations in {elapsed:.1f}s, {cores} cores):")
+    for group, seconds_used in sorted(cpu.items(), key=lambda item: -item[1]):
+        print(f"  {group:<9} {seconds_used / result['requests'] * 1000:6.2f} ms  "
+              f"({seconds_used / elapsed * 100:5.1f}% of a core)")
+    total = sum(cpu.values())
+    print(f"  {'total':<9} {total / result['requests'] * 1000:6.2f} ms  ({total / elapsed * 100:5.1f}% of a core)")
+    wait_for_event_path()
+    found = wallet_ledger_reconcile(limit=10)
+    print(f"ledger: {'reconciled' if found.clean else 'MISMATCH ' + repr(found)}")
+    return ops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--wallets", type=int, default=1000)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--skip-pgbench", action="store_true", help="no baseline (ratios are then left out)")
+    parser.add_argument("--skip-hot", action="store_true", help="no hot-wallet run")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+
+    tps = 0.0 if args.skip_pgbench else pgbench(scale=10, clients=8, seconds=15)
+    setup()
+    print(f"preparing {args.wallets} wallets and one hot wallet")
+    rows = prepare_wallets("bench-api", args.wallets)
+    hot = prepare_wallets("bench-api-hot", 1)
+    from django.db import connection
+
+    connection.close()
+
+    procs = procfile_start("api", DJANGO_SETTINGS_MODULE="bench.settings", WEB_PORT=str(args.port),
+                           LOG_LEVEL="WARNING")
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        wait_http_ok(f"{base}/health/live")
+        mix = measure("mix", base=base, rows=rows, procs=procs, clients=args.clients, seconds=args.seconds,
+                      pgbench_tps=tps or float("nan"), cores=cores)
+        if not args.skip_hot:
+            hot_ops = measure("hot wallet", base=base, rows=hot, procs=procs, clients=args.clients,
+                              seconds=args.seconds, pgbench_tps=tps or float("nan"), cores=cores)
+            print(f"\nhot wallet / mix = {hot_ops / mix * 100:.0f}%")
+    finally:
+        stop_all(procs.values())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The web process dies between an operation's commit and its response: the client's retry is answered
+with the committed result, and nothing happens twice."""
+
+import uuid
+
+import httpx
+import pytest
+from rest_framework.authtoken.models import Token
+
+from ledger.models import JournalEntry
+from tests.helpers import SPENDS, assert_ledger_consistent, balance_of, charge
+from tests.middleware import CRASH_HEADER
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_web_process_killed_between_commit_and_response_replays_the_committed_result(platform, user):
+    charge(user, 10_000)
+    token, _ = Token.objects.get_or_create(user=user)
+    body, key = {"amount": 2_500, "description": "the response is lost"}, str(uuid.uuid4())
+    with httpx.Client(base_url=platform.base_url, headers={"Authorization": f"Token {token.key}"},
+                      timeout=30) as client:
+        with pytest.raises(httpx.TransportError):
+            client.post(SPENDS, json=body, headers={"Idempotency-Key": key, CRASH_HEADER: "1"})
+        (spend,) = JournalEntry.objects.filter(user=user, kind="SPEND")  # it had committed
+        if not platform.web.alive():
+            platform.start_web(same_port=True)
+
+        retried = client.post(SPENDS, json=body, headers={"Idempotency-Key": key})
+    assert retried.status_code == 201, retried.text
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert (retried.json()["transactionId"], retried.json()["newBalance"]) == (str(spend.id), 7_500)
+    assert JournalEntry.objects.filter(user=user, kind="SPEND").count() == 1
+    assert balance_of(user.id) == 7_500
+    assert_ledger_consistent(user.id)
