@@ -67,6 +67,9 @@ def notifications_from_events(*, events: list[dict]) -> list[HandleResult]:
                 seen[event_id] = _notification_new(event, event_id)
                 created.append(seen[event_id])
                 outcomes.append((seen[event_id], "notified"))
+        seqs = sse.sse_events_store([(n.user_id, _sse_data(n)) for n in created])
+        for notification, stream_seq in zip(created, seqs, strict=True):
+            notification.stream_seq = stream_seq
         Notification.objects.bulk_create(created)
     # Once each, however often the batch holds an event.
     to_push = {n.id: n for n, _ in outcomes if n.pushed_at is None}
@@ -80,14 +83,12 @@ def notifications_from_events(*, events: list[dict]) -> list[HandleResult]:
 
 
 def _notification_new(event: dict, event_id: uuid.UUID) -> Notification:
-    """The notification of a new event, with its SSE event stored (in the caller's transaction); not saved."""
+    """The notification of a new event; not saved, its SSE event not stored yet."""
     rendered = render(event)
-    notification = Notification(
+    return Notification(
         user_id=event["userId"], event_id=event_id, event_type=event["eventType"], title=rendered.title,
         message=rendered.message, type=rendered.type, balance=event["newBalance"], created_at=timezone.now(),
     )
-    notification.stream_seq = sse.sse_event_store(user_id=notification.user_id, data=_sse_data(notification))
-    return notification
 
 
 def _processed_events_insert(event_ids: list[uuid.UUID]) -> set[uuid.UUID]:

@@ -4,7 +4,7 @@
   their own (``UserChannelManager``; the library's default lets anyone read any
   channel).
 - Events are stored (``EventStorage``: the library's PostgreSQL tables, appended
-  in one statement) in the consumer's transaction, then published on Redis
+  a poll's events in one statement) in the consumer's transaction, then published on Redis
   pub/sub after commit; every web process
   delivers them to its connected clients. A client that reconnects with
   ``Last-Event-ID`` gets what it missed from storage.
@@ -31,14 +31,12 @@ from collections import OrderedDict
 
 import jwt
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django_eventstream import get_current_event_id
 from django_eventstream import views as eventstream_views
 from django_eventstream.channelmanager import ChannelManagerBase
 from django_eventstream.event import Event
 from django_eventstream.storage import DjangoModelStorage
-from django_eventstream.utils import get_storage
 
 logger = logging.getLogger(__name__)
 
@@ -51,31 +49,12 @@ def user_channel(user_id: int) -> str:
     return f"{settings.SSE_CHANNEL_PREFIX}user-{user_id}"
 
 
-# One statement instead of the library's six round trips (counter get-or-create,
-# savepoint, SELECT ... FOR UPDATE, insert, counter update, log trim): bump the
-# channel's counter (the row lock orders a channel's events), add the id-0
-# placeholder the library reads from on a channel's first event, add the event.
-APPEND_SQL = """
-WITH counter AS (
-  INSERT INTO django_eventstream_eventcounter (name, value, updated) VALUES (%(channel)s, 1, now())
-  ON CONFLICT (name) DO UPDATE SET value = django_eventstream_eventcounter.value + 1, updated = now()
-  RETURNING value
-), placeholder AS (
-  INSERT INTO django_eventstream_event (channel, type, data, eid, created)
-  SELECT %(channel)s, '', '', 0, now() FROM counter WHERE value = 1
-  ON CONFLICT (channel, eid) DO NOTHING
-)
-INSERT INTO django_eventstream_event (channel, type, data, eid, created)
-SELECT %(channel)s, %(type)s, %(data)s, value, now() FROM counter
-RETURNING eid
-"""
-
-
 class EventStorage(DjangoModelStorage):
-    """django-eventstream's PostgreSQL storage, with a one-statement append.
+    """django-eventstream's PostgreSQL storage, read by the library's views.
 
-    Reads are the library's. Old events are trimmed by a periodic task
-    (``sse_events_trim``) instead of on every append.
+    The platform appends with ``sse_events_store`` (a batch in one statement), not
+    through the library's ``send_event`` (six round trips per event and a trim on
+    every append); old events are trimmed by a periodic task (``sse_events_trim``).
     """
 
     # Reads come from the web process's SSE streams, which live for minutes: hand the
@@ -91,13 +70,6 @@ class EventStorage(DjangoModelStorage):
             return super().get_current_id(channel)
         finally:
             _release_connection()
-
-    def append_event(self, channel, event_type, data):
-        with connection.cursor() as cursor:
-            cursor.execute(APPEND_SQL, {"channel": channel, "type": event_type,
-                                        "data": json.dumps(data, cls=DjangoJSONEncoder)})
-            (eid,) = cursor.fetchone()
-        return Event(channel, event_type, data, id=eid)
 
 
 def _release_connection() -> None:
@@ -120,9 +92,53 @@ class UserChannelManager(ChannelManagerBase):
         return True
 
 
-def sse_event_store(*, user_id: int, data: dict) -> int:
-    """Store an event for the user's channel (in the caller's transaction); return its stream_seq."""
-    return get_storage().append_event(user_channel(user_id), EVENT_TYPE, json.dumps(data, ensure_ascii=False)).id
+# Many events, many channels, one statement: bump each channel's counter by its number
+# of events (the row lock orders a channel's events), add the id-0 placeholder on a
+# channel's first events, add the events numbered in input order.
+APPEND_MANY_SQL = """
+WITH input AS (
+  SELECT channel, data, ord
+  FROM unnest(%(channels)s::text[], %(datas)s::text[]) WITH ORDINALITY AS t(channel, data, ord)
+), counts AS (
+  SELECT channel, count(*) AS n FROM input GROUP BY channel ORDER BY channel
+), counters AS (
+  INSERT INTO django_eventstream_eventcounter (name, value, updated)
+  SELECT channel, n, now() FROM counts
+  ON CONFLICT (name) DO UPDATE SET value = django_eventstream_eventcounter.value + EXCLUDED.value, updated = now()
+  RETURNING name, value
+), numbered AS (
+  SELECT i.channel, i.data, c.value - k.n + row_number() OVER (PARTITION BY i.channel ORDER BY i.ord) AS eid,
+         c.value = k.n AS first_events
+  FROM input i JOIN counters c ON c.name = i.channel JOIN counts k ON k.channel = i.channel
+), placeholders AS (
+  INSERT INTO django_eventstream_event (channel, type, data, eid, created)
+  SELECT DISTINCT channel, '', '', 0, now() FROM numbered WHERE first_events
+  ON CONFLICT (channel, eid) DO NOTHING
+)
+INSERT INTO django_eventstream_event (channel, type, data, eid, created)
+SELECT channel, %(type)s, data, eid, now() FROM numbered
+RETURNING channel, eid
+"""
+
+
+def sse_events_store(events: list[tuple[int, dict]]) -> list[int]:
+    """Store events (user id, data) on their users' channels, in one statement, in the caller's
+    transaction; return their stream_seq, in the order given (a channel's in increasing order)."""
+    if not events:
+        return []
+    channels = [user_channel(user_id) for user_id, _ in events]
+    with connection.cursor() as cursor:
+        cursor.execute(APPEND_MANY_SQL, {
+            "channels": channels, "type": EVENT_TYPE,
+            # Stored as the library stores what send_event is given: the JSON text, JSON-encoded.
+            "datas": [json.dumps(json.dumps(data, ensure_ascii=False)) for _, data in events],
+        })
+        assigned: dict[str, list[int]] = {}
+        for channel, eid in cursor.fetchall():
+            assigned.setdefault(channel, []).append(eid)
+    for seqs in assigned.values():
+        seqs.sort(reverse=True)
+    return [assigned[channel].pop() for channel in channels]
 
 
 def sse_events_publish(events: list[tuple[int, int, str]]) -> None:

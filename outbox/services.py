@@ -16,7 +16,7 @@ from prepaid.invariants import ensure
 
 logger = logging.getLogger(__name__)
 
-# Set while a relay task is queued; cleared by the task when it starts.
+# Set while a relay task is queued or running; cleared by the task when it ends (outbox.tasks.outbox_relay).
 RELAY_QUEUED_FLAG = "outbox:relay:queued"
 
 
@@ -51,16 +51,17 @@ def _redis() -> redis.Redis:
 
 
 def outbox_relay_trigger() -> None:
-    """Queue a relay run unless one is queued already (a burst of commits queues one task).
+    """Queue a relay run unless one is queued or running (a stream of commits queues one task).
 
     Runs after commit: it must never fail the request. If Redis or the Celery
     broker is down the beat sweep relays the event within a second of recovery.
+    The flag expires after ``OUTBOX_TRIGGER_FLAG_TTL_S`` in case its task died.
     """
     from outbox.tasks import outbox_relay
 
     try:
-        if _redis().set(RELAY_QUEUED_FLAG, "1", nx=True, px=settings.OUTBOX_TRIGGER_COALESCE_MS):
-            outbox_relay.delay(wait_for_lock=True)
+        if _redis().set(RELAY_QUEUED_FLAG, "1", nx=True, ex=settings.OUTBOX_TRIGGER_FLAG_TTL_S):
+            outbox_relay.delay()
     except Exception as exc:
         logger.warning("outbox relay trigger failed (the sweep will relay): %r", exc)
 

@@ -140,6 +140,14 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE_S", 0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT_S", 5)
+# Parameters are bound by the server, and a statement run this many times on a connection
+# is prepared (psycopg): PostgreSQL parses and plans the hot statements (a wallet
+# operation, the consumer's inserts, the relay's claim) once per connection instead of
+# every time (docs/benchmarks.md). 0 turns both off, e.g. behind PgBouncer in transaction
+# mode, which does not keep a connection's prepared statements.
+DATABASE_PREPARE_THRESHOLD = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+if DATABASE_PREPARE_THRESHOLD > 0:
+    DATABASES["default"]["OPTIONS"] |= {"server_side_binding": True, "prepare_threshold": DATABASE_PREPARE_THRESHOLD}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -168,9 +176,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     # Safety sweep: events whose on-commit trigger was lost (Redis down, process died) still go out.
     "outbox-relay-sweep": {
-        "task": "outbox.tasks.outbox_relay",
+        "task": "outbox.tasks.outbox_relay_sweep",
         "schedule": 1.0,
-        "kwargs": {"wait_for_lock": False},
         "options": {"expires": 1.0},
     },
     "outbox-purge-published": {
@@ -322,8 +329,9 @@ OUTBOX_FAILED_AFTER_ATTEMPTS = env_int("OUTBOX_FAILED_AFTER_ATTEMPTS", 3)
 # Published rows are kept this long as an audit trail, then deleted in batches.
 OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 7)
 OUTBOX_PURGE_BATCH_SIZE = env_int("OUTBOX_PURGE_BATCH_SIZE", 5000)
-# Coalesces relay triggers: at most one queued relay task per this window.
-OUTBOX_TRIGGER_COALESCE_MS = env_int("OUTBOX_TRIGGER_COALESCE_MS", 1000)
+# A queued or running relay task keeps commits from queueing more (outbox.tasks.outbox_relay); after
+# this long without the task ending (it died), a commit queues a new one. Longer than a run can last.
+OUTBOX_TRIGGER_FLAG_TTL_S = env_int("OUTBOX_TRIGGER_FLAG_TTL_S", 30)
 
 # --- notifications -------------------------------------------------------------
 

@@ -60,12 +60,15 @@ def test_stored_sse_events_number_each_channel_from_one_and_resume_from_any_id(u
     alice, bob = user_factory(), user_factory()
     storage = get_storage()
     channel = sse.user_channel(alice.id)
-    ids = [sse.sse_event_store(user_id=alice.id, data={"n": n}) for n in range(3)]
+    ids = sse.sse_events_store([(alice.id, {"n": 0}), (alice.id, {"n": 1})]) + sse.sse_events_store(
+        [(alice.id, {"n": 2})])
     assert ids == [1, 2, 3]
-    assert sse.sse_event_store(user_id=bob.id, data={"n": 0}) == 1  # channels count separately
-    assert storage.get_current_id(channel) == 3
-    assert [json.loads(e.data)["n"] for e in storage.get_events(channel, 0)] == [0, 1, 2]  # from the start
-    assert [json.loads(e.data)["n"] for e in storage.get_events(channel, 2)] == [2]
+    assert sse.sse_events_store([(bob.id, {"n": 0})]) == [1]  # channels count separately
+    # One statement for many channels: each channel's events numbered in the order given.
+    assert sse.sse_events_store([(alice.id, {"n": 3}), (bob.id, {"n": 1}), (alice.id, {"n": 4})]) == [4, 2, 5]
+    assert storage.get_current_id(channel) == 5
+    assert [json.loads(e.data)["n"] for e in storage.get_events(channel, 0)] == [0, 1, 2, 3, 4]  # from the start
+    assert [json.loads(e.data)["n"] for e in storage.get_events(channel, 4)] == [4]
     with pytest.raises(EventDoesNotExist):
         storage.get_events(channel, 99)
 

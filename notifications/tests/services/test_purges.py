@@ -29,8 +29,8 @@ def test_old_stored_sse_events_are_trimmed(user, settings):
     from django.utils import timezone
     from django_eventstream.models import Event as StoredEvent
 
-    sse.sse_event_store(user_id=user.id, data={"n": 1})
+    sse.sse_events_store([(user.id, {"n": 1})])
     StoredEvent.objects.update(created=timezone.now() - timedelta(seconds=settings.SSE_EVENT_RETENTION_S + 1))
-    sse.sse_event_store(user_id=user.id, data={"n": 2})
+    sse.sse_events_store([(user.id, {"n": 2})])
     assert services.sse_events_trim() == 2  # the placeholder and the old event
     assert StoredEvent.objects.count() == 1
