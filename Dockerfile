@@ -1,4 +1,4 @@
-# The application image: web (ASGI), Celery worker and beat, and run_consumer.
+# The application image: web (gunicorn, behind Pushpin), Celery worker and beat, and run_consumer.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -12,5 +12,6 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input -v 0
 RUN useradd --system --uid 10001 prepaid && chown -R prepaid /app
 USER prepaid
 
-EXPOSE 8000
-CMD ["uvicorn", "prepaid.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+EXPOSE 8001
+ENV WEB_BIND=0.0.0.0:8001
+CMD ["gunicorn", "prepaid.wsgi:application", "--config", "deploy/gunicorn.conf.py"]

@@ -6,18 +6,22 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
-WEB_PORT ?= 8000
+# The public port (Pushpin) and Django's own, behind it.
+PUBLIC_PORT ?= 8000
+WEB_PORT ?= 8001
 
 # Local development runs with DEBUG on (the insecure default secret key is refused otherwise).
 export DEBUG ?= 1
-export WEB_PORT
+export WEB_BIND := 127.0.0.1:$(WEB_PORT)
+export DEVSTACK_PUSHPIN_PORT := $(PUBLIC_PORT)
+export DEVSTACK_PUSHPIN_ORIGIN := $(WEB_BIND)
 
 .PHONY: help venv services tools migrate topics run test lint stop clean status
 
 help:
-	@echo "make run       set everything up and run the platform (web :$(WEB_PORT), worker, beat, consumer)"
+	@echo "make run       set everything up and run the platform on http://localhost:$(PUBLIC_PORT) (Pushpin -> web, worker, beat, consumer)"
 	@echo "make test      set everything up and run the whole test suite"
-	@echo "make services  start PostgreSQL :54329, Redis :63799, Kafka :29092 only"
+	@echo "make services  start PostgreSQL :54329, Redis :63799, Kafka :29092, Pushpin :$(PUBLIC_PORT) only"
 	@echo "make stop      stop the services this project started"
 	@echo "make clean     stop, then delete .devstack/ (all local data) and .venv/"
 
@@ -46,7 +50,7 @@ topics: services
 
 run: migrate topics
 	@scripts/devstack.sh check-free-port $(WEB_PORT) WEB_PORT
-	@echo "make: platform on http://localhost:$(WEB_PORT) (admin /admin/, API docs /api/docs/); Ctrl-C stops it"
+	@echo "make: platform on http://localhost:$(PUBLIC_PORT) (admin /admin/, API docs /api/docs/); Ctrl-C stops it"
 	@$(VENV)/bin/honcho start -f Procfile
 
 test: services tools

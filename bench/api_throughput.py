@@ -4,8 +4,9 @@
 
 1. pgbench TPC-B (scale 10, 8 clients, 15 s) on the project's PostgreSQL, with
    nothing else running: the baseline.
-2. Starts the platform as ``make run`` runs it (every line of the Procfile: web,
-   Celery worker and beat, run_consumer) on the bench database and topics.
+2. Starts the platform as ``make run`` runs it (Pushpin in front, then every line
+   of the Procfile: web on gunicorn, Celery worker and beat, run_consumer) on the
+   bench database and topics.
 3. Drives it with wrk (a C load generator, ``bench/api_mix.lua``): ``--clients``
    connections for ``--seconds``, a mix of 70 % spends (₩1), 20 % charges (₩1,000,
    through the sandbox gateway) and 10 % partial reversals (₩1 of an earlier spend)
@@ -31,7 +32,17 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from common import ROOT, CpuMeter, platform_cpu_groups, procfile_start, setup, stop_all, wait_http_ok
+from common import (
+    ROOT,
+    CpuMeter,
+    bench_pushpin,
+    platform_cpu_groups,
+    procfile_start,
+    pushpin_groups,
+    setup,
+    stop_all,
+    wait_http_ok,
+)
 
 PG = {"host": "127.0.0.1", "port": "54329", "user": "prepaid"}
 PGBENCH_DB = "pgbench"
@@ -161,7 +172,7 @@ def measure(name: str, *, base: str, rows: list[tuple[str, str]], procs: dict, c
     run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=3)  # warm-up, not counted
     wait_for_event_path()
     connection.close()
-    meter = CpuMeter(platform_cpu_groups(procs))
+    meter = CpuMeter(platform_cpu_groups(procs, **pushpin_groups()))
     spy = py_spy_start(procs[profile], name) if profile else None
     meter.start()
     # wrk is a child that has exited when the meter stops: its CPU is the children's rusage.
@@ -185,10 +196,10 @@ def measure(name: str, *, base: str, rows: list[tuple[str, str]], procs: dict, c
           f"socket errors: {result['socket_errors']}")
     print(f"CPU per operation ({result['requests']:,} operations in {elapsed:.1f}s, {cores} cores):")
     for group, seconds_used in sorted(cpu.items(), key=lambda item: -item[1]):
-        print(f"  {group:<9} {seconds_used / result['requests'] * 1000:6.2f} ms  "
+        print(f"  {group:<16} {seconds_used / result['requests'] * 1000:6.2f} ms  "
               f"({seconds_used / elapsed * 100:5.1f}% of a core)")
     total = sum(cpu.values())
-    print(f"  {'total':<9} {total / result['requests'] * 1000:6.2f} ms  ({total / elapsed * 100:5.1f}% of a core)")
+    print(f"  {'total':<16} {total / result['requests'] * 1000:6.2f} ms  ({total / elapsed * 100:5.1f}% of a core)")
     wait_for_event_path()
     found = wallet_ledger_reconcile(limit=10)
     print(f"ledger: {'reconciled' if found.clean else 'MISMATCH ' + repr(found)}")
@@ -216,9 +227,10 @@ def main() -> None:
 
     connection.close()
 
-    procs = procfile_start("api", DJANGO_SETTINGS_MODULE="bench.settings", WEB_PORT=str(args.port),
-                           LOG_LEVEL="WARNING")
-    base = f"http://127.0.0.1:{args.port}"
+    pushpin = bench_pushpin(port=args.port, origin_port=args.port + 1, port_offset=300)
+    procs = procfile_start("api", DJANGO_SETTINGS_MODULE="bench.settings", WEB_BIND=f"127.0.0.1:{args.port + 1}",
+                           GRIP_CONTROL_URLS=pushpin.control_url, LOG_LEVEL="WARNING")
+    base = pushpin.base_url  # users reach the API through Pushpin
     try:
         wait_http_ok(f"{base}/health/live")
         mix = measure("mix", base=base, rows=rows, procs=procs, clients=args.clients, seconds=args.seconds,
@@ -230,6 +242,7 @@ def main() -> None:
             print(f"\nhot wallet / mix = {hot_ops / mix * 100:.0f}%")
     finally:
         stop_all(procs.values())
+        pushpin.stop()
 
 
 if __name__ == "__main__":

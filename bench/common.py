@@ -104,9 +104,9 @@ def in_session(pid: int):
 def cpu_report(used: dict[str, float], *, operations: int, seconds: float, cores: int) -> str:
     lines = [f"CPU per operation ({operations} operations in {seconds:.1f}s, {cores} cores):"]
     for group, cpu in sorted(used.items(), key=lambda item: -item[1]):
-        lines.append(f"  {group:<10} {cpu / operations * 1000:7.1f} ms  ({cpu / seconds * 100:5.1f}% of a core)")
+        lines.append(f"  {group:<16} {cpu / operations * 1000:7.1f} ms  ({cpu / seconds * 100:5.1f}% of a core)")
     total = sum(used.values())
-    lines.append(f"  {'total':<10} {total / operations * 1000:7.1f} ms  ({total / seconds * 100:5.1f}% of a core); "
+    lines.append(f"  {'total':<16} {total / operations * 1000:7.1f} ms  ({total / seconds * 100:5.1f}% of a core); "
                  f"at this cost {cores} cores serve at most {cores * operations / total:.0f} operations/s")
     return "\n".join(lines)
 
@@ -168,3 +168,27 @@ def platform_cpu_groups(procs: dict[str, subprocess.Popen], **extra) -> dict:
         "bench": lambda p: p.pid == os.getpid(),
     }
     return groups | extra
+
+
+def bench_pushpin(*, port: int, origin_port: int, port_offset: int, name: str = "bench-pushpin"):
+    """A Pushpin of the benchmark's own (scripts/devstack.sh), in front of ``origin_port``; started."""
+    from tests.support import Pushpin
+
+    return Pushpin(name, port=port, origin_port=origin_port, port_offset=port_offset).start()
+
+
+def pushpin_groups(name: str = "bench-pushpin") -> dict:
+    """CpuMeter groups for the processes of that Pushpin instance: its proxy, zurl (the proxy's HTTP
+    client), condure (the client connections), handler (publishing) and runner."""
+    marker = f"/{name}/"
+
+    def process(process_name: str):
+        def matches(proc) -> bool:
+            # psutil truncates a process name to 15 characters.
+            return proc.info["name"] == process_name[:15] and marker in " ".join(proc.info["cmdline"] or [])
+
+        return matches
+
+    return {f"pushpin:{short}": process(full) for short, full in (
+        ("proxy", "pushpin-proxy"), ("zurl", "zurl"), ("condure", "condure"), ("handler", "pushpin-handler"),
+        ("runner", "pushpin"))}

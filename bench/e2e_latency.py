@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/e2e_latency.py [--rate 100] [--seconds 20] [--users 10] [--source api|outbox]
 
-Starts the platform (uvicorn web, Celery worker and beat, run_consumer) on the
-bench database and topics, connects one SSE client per user, sends spends
+Starts the platform as ``make run`` does (Pushpin in front of the Procfile's
+processes: web on gunicorn, Celery worker and beat, run_consumer) on the bench
+database and topics, connects one SSE client per user through Pushpin, sends spends
 through the HTTP API at a steady rate, and times each operation from its journal
 entry's ``created_at`` (set inside the transaction, just before its commit; the
 same clock, one machine) to the notification arriving on the stream, so a slow
@@ -16,15 +17,23 @@ path without the HTTP API), timed from just after its commit.
 import argparse
 import json
 import os
-import signal
-import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from common import CpuMeter, celery, cpu_report, in_session, setup, start, summary_ms
+from common import (
+    CpuMeter,
+    bench_pushpin,
+    cpu_report,
+    platform_cpu_groups,
+    procfile_start,
+    pushpin_groups,
+    setup,
+    stop_all,
+    summary_ms,
+)
 
 
 def sse_reader(url: str, cookies: dict, received: dict, ready: threading.Event, stop: threading.Event) -> None:
@@ -51,8 +60,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--web-pool", type=int, default=8, help="psycopg pool size per web worker (0: none)")
     parser.add_argument("--source", choices=["api", "outbox"], default="api",
                         help="api: spends through the HTTP API; outbox: commit the spend's outbox event only "
                              "(the event path without the API)")
@@ -78,15 +85,10 @@ def main() -> None:
                             (settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, settings.NOTIFICATIONS_DLT_STORE_GROUP)):
         kafka_group_skip_to_end(topic=topic, group_id=group_id)
     OutboxEvent.objects.filter(published_at__isnull=True).delete()
-    base = f"http://127.0.0.1:{args.port}"
-    procs = [
-        start([sys.executable, "-m", "uvicorn", "prepaid.asgi:application", "--port", str(args.port),
-               "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)], "e2e-web",
-              DATABASE_POOL_MAX_SIZE=str(args.web_pool)),
-        start(celery("worker", "--loglevel=WARNING", "--concurrency=2"), "e2e-worker", DATABASE_CONN_MAX_AGE_S="60"),
-        start(celery("beat", "--loglevel=WARNING", "--schedule=.devstack/bench-logs/e2e-beat"), "e2e-beat"),
-        start([sys.executable, "manage.py", "run_consumer"], "e2e-consumer", LOG_LEVEL="INFO"),
-    ]
+    pushpin = bench_pushpin(port=args.port, origin_port=args.port + 1, port_offset=300)
+    procs = procfile_start("e2e", DJANGO_SETTINGS_MODULE="bench.settings", WEB_BIND=f"127.0.0.1:{args.port + 1}",
+                           GRIP_CONTROL_URLS=pushpin.control_url, LOG_LEVEL="WARNING")
+    base = pushpin.base_url  # the browsers and the API client reach the platform through Pushpin
     stop = threading.Event()
     try:
         for _ in range(100):
@@ -111,15 +113,7 @@ def main() -> None:
             users.append(user)
         time.sleep(5)  # warm-up: the relay and the consumer have connected
 
-        web, worker, beat, consumer = procs
-        meter = CpuMeter({
-            "web": in_session(web.pid), "worker": in_session(worker.pid), "beat": in_session(beat.pid),
-            "consumer": in_session(consumer.pid),
-            "postgres": lambda p: p.info["name"] == "postgres",
-            "redis": lambda p: p.info["name"].startswith("redis-server"),
-            "kafka": lambda p: p.info["name"] == "java" and "kafka.Kafka" in " ".join(p.info["cmdline"] or []),
-            "client": lambda p: p.pid == os.getpid(),
-        })
+        meter = CpuMeter(platform_cpu_groups(procs, **pushpin_groups()))
         meter.start()
         sent: dict[str, float] = {}
         committed: dict[str, float] = {}
@@ -188,13 +182,8 @@ def main() -> None:
         print(cpu_report(cpu, operations=len(sent), seconds=window, cores=os.cpu_count()))
     finally:
         stop.set()
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except Exception:
-                proc.kill()
+        stop_all(procs.values())
+        pushpin.stop()
 
 
 if __name__ == "__main__":

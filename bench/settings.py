@@ -8,7 +8,6 @@ os.environ.setdefault("DATABASE_URL", "postgres://prepaid@127.0.0.1:54329/prepai
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/14")
 os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "bench.wallet-events")
 os.environ.setdefault("NOTIFICATIONS_CONSUMER_GROUP", "bench.notification-service")
-os.environ.setdefault("SSE_CHANNEL_PREFIX", "bench-")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 from prepaid.settings import *  # noqa: E402,F403

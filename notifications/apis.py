@@ -6,6 +6,8 @@ from django.http import JsonResponse
 from django_eventstream.views import events as eventstream_events
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,23 +16,38 @@ from prepaid.errors import error_body
 from prepaid.pagination import NewestFirstPagination
 
 
-def events(request):
-    """SSE stream of the user's notifications (session cookie, or ``es-meta`` stream token).
-
-    Refusals are plain 401/403 responses, so that EventSource gives up instead
-    of reconnecting forever.
-    """
+def _stream_user_id(request) -> int | None:
+    """Who opens the stream: an ``es-meta`` stream token, the API's Authorization header, or the session."""
     token = request.GET.get("es-meta")
     if token is not None:
         user_id = sse.sse_stream_token_user_id(token)
-        if user_id is None or not get_user_model().objects.filter(pk=user_id, is_active=True).exists():
-            return JsonResponse(error_body("authentication_failed", "es-meta: invalid or expired stream token"),
-                                status=401)
-    elif not request.user.is_authenticated:
-        return JsonResponse(error_body("not_authenticated", "log in, or pass a stream token as es-meta"),
-                            status=401)
-    else:
-        user_id = request.user.pk
+        active = user_id is not None and get_user_model().objects.filter(pk=user_id, is_active=True).exists()
+        return user_id if active else None
+    if request.headers.get("Authorization"):
+        try:
+            authenticated = TokenAuthentication().authenticate(request)
+        except AuthenticationFailed:
+            return None
+        return authenticated[0].pk if authenticated else None
+    return request.user.pk if request.user.is_authenticated else None
+
+
+def events(request):
+    """SSE stream of the user's notifications, held by Pushpin (see notifications.sse).
+
+    Refusals are plain 4xx responses, so that EventSource gives up instead of
+    reconnecting forever. Only Pushpin (a request its signature vouches for) may open
+    a stream: a Django worker never holds one.
+    """
+    if not request.grip.proxied:
+        return JsonResponse(error_body("proxy_required", "events: streams are served through the SSE proxy "
+                                       "(Pushpin); connect to the platform's public address"), status=400)
+    user_id = _stream_user_id(request)
+    if user_id is None:
+        return JsonResponse(error_body("not_authenticated", "log in, send an Authorization header, or pass a "
+                                       "stream token as es-meta"), status=401)
+    if request.GET.get("es-meta") is None and not request.user.is_authenticated:
+        request.user = get_user_model().objects.get(pk=user_id)  # for the library: whose channel
     others = set(request.GET.getlist("channel")) - {sse.user_channel(user_id)}
     if others:
         return JsonResponse(error_body("permission_denied", f"channel: not yours: {', '.join(sorted(others))}"),

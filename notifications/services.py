@@ -71,12 +71,12 @@ def notifications_from_events(*, events: list[dict]) -> list[HandleResult]:
         for notification, stream_seq in zip(created, seqs, strict=True):
             notification.stream_seq = stream_seq
         Notification.objects.bulk_create(created)
-    # Once each, however often the batch holds an event.
+    # Once each, however often the batch holds an event. Not pushed (Pushpin down): the
+    # browsers read it from storage; a redelivery of the record pushes it again.
     to_push = {n.id: n for n, _ in outcomes if n.pushed_at is None}
-    if to_push:
-        sse.sse_events_publish([
-            (n.user_id, n.stream_seq, json.dumps(_sse_data(n), ensure_ascii=False)) for n in to_push.values()
-        ])
+    if to_push and sse.sse_events_publish([
+        (n.user_id, n.stream_seq, json.dumps(_sse_data(n), ensure_ascii=False)) for n in to_push.values()
+    ]):
         Notification.objects.filter(id__in=list(to_push)).update(pushed_at=timezone.now())
     return [HandleResult(outcome=outcome, event_id=str(n.event_id), user_id=n.user_id, notification_id=n.id)
             for n, outcome in outcomes]

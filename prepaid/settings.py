@@ -13,7 +13,6 @@ it and its settings prefixed by it (``OUTBOX_*``; ``NOTIFICATIONS_*`` and
 
 import os
 from pathlib import Path
-from urllib.parse import urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -84,6 +83,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it reads Pushpin's signature and the GRIP headers of every request.
+    "django_grip.GripMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -112,7 +113,6 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "prepaid.wsgi.application"
-ASGI_APPLICATION = "prepaid.asgi.application"
 
 # --- Database ----------------------------------------------------------------
 
@@ -120,25 +120,11 @@ DATABASE_URL = env_str("DATABASE_URL", "postgres://prepaid@127.0.0.1:54329/prepa
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL: the ledger relies on its features")
-# A psycopg connection pool per process (0 = no pool, a connection per request).
-# The web process uses one (Procfile, docker-compose): without it every request
-# opens a PostgreSQL connection. Long-lived SSE streams do not pin a pooled
-# connection (notifications.sse.EventStorage hands it back after each read).
-DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 0)
-if DATABASE_POOL_MAX_SIZE > 0:
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1,
-        "max_size": DATABASE_POOL_MAX_SIZE,
-        "timeout": env_int("DATABASE_POOL_TIMEOUT_S", 10),
-    }
-else:
-    # Without a pool, a connection can be kept between requests or tasks for this
-    # long; Django checks it before reuse and replaces a broken one. The Celery
-    # worker keeps one (Procfile, docker-compose; prepaid/celery.py treats tasks as
-    # Django treats requests). Not for the ASGI web process: it runs each request
-    # in a new thread, so a kept connection would be orphaned.
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE_S", 0)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A process keeps its connection between requests (gunicorn's sync workers) or tasks
+# (Celery, prepaid/celery.py) for this long; Django checks it before reuse and
+# replaces a broken one. The Procfile and docker-compose give web and worker 60 s.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE_S", 0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT_S", 5)
 # Parameters are bound by the server, and a statement run this many times on a connection
 # is prepared (psycopg): PostgreSQL parses and plans the hot statements (a wallet
@@ -157,9 +143,8 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:63799/0")
 REDIS_TIMEOUT_S = env_int("REDIS_TIMEOUT_S", 2)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-# No task result is ever read by the platform, so none is stored by default. A
-# result backend is not free: Celery builds one per thread, and the ASGI server
-# runs each request in a new thread, so every .delay() paid for a Redis client.
+# No task result is ever read by the platform, so none is stored by default (a result
+# backend is not free: Celery builds one per thread that queues a task).
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_IGNORE_RESULT = True
 # Celery closes a worker's database connection around every task unless this is
@@ -228,6 +213,18 @@ KAFKA_PRODUCER_MAX_BLOCK_MS = env_int("KAFKA_PRODUCER_MAX_BLOCK_MS", 5000)
 KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS = env_int("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS", 10_000)
 KAFKA_PRODUCER_MAX_REQUEST_SIZE_BYTES = env_int("KAFKA_PRODUCER_MAX_REQUEST_SIZE_BYTES", 1_048_576)
 KAFKA_PRODUCER_BATCH_SIZE_BYTES = env_int("KAFKA_PRODUCER_BATCH_SIZE_BYTES", 65_536)
+
+# --- GRIP: Pushpin in front of Django ----------------------------------------------
+
+# Pushpin signs the requests it proxies with this key (deploy/pushpin/pushpin.conf
+# sig_key, filled in from the same variable by scripts/devstack.sh); Django believes a
+# request came through Pushpin only if the signature checks out.
+INSECURE_GRIP_KEY = "local-development-grip-key-never-in-production"  # noqa: S105
+GRIP_KEY = env_str("GRIP_KEY", INSECURE_GRIP_KEY)
+# Every Pushpin's publish endpoint (comma-separated): each event is published to all of
+# them, so a client is reached whichever instance holds its stream.
+GRIP_CONTROL_URLS = env_list("GRIP_CONTROL_URLS", "http://127.0.0.1:25561")
+GRIP_PROXIES = [{"control_uri": url, "key": GRIP_KEY} for url in GRIP_CONTROL_URLS]
 
 # --- Health --------------------------------------------------------------------
 
@@ -299,18 +296,6 @@ LOGGING = {
 }
 
 
-def redis_connection_kwargs(url: str) -> dict:
-    """host/port/db of a redis:// URL, for libraries that take them separately."""
-    parsed = urlparse(url)
-    return {
-        "host": parsed.hostname or "127.0.0.1",
-        "port": parsed.port or 6379,
-        "db": int((parsed.path or "/0").lstrip("/") or 0),
-    }
-
-
-
-
 # --- outbox --------------------------------------------------------------------
 
 # Rows claimed (and sent to Kafka) per batch.
@@ -352,22 +337,18 @@ NOTIFICATIONS_DEDUP_RETENTION_DAYS = env_int("NOTIFICATIONS_DEDUP_RETENTION_DAYS
 # Old dedup rows and stored SSE events are deleted this many per statement.
 NOTIFICATIONS_PURGE_BATCH_SIZE = env_int("NOTIFICATIONS_PURGE_BATCH_SIZE", 5000)
 
-# Server-Sent Events (django-eventstream): one channel per user, events stored in
-# PostgreSQL (replayed to clients that reconnect with Last-Event-ID), live delivery
-# across processes through Redis pub/sub. django-eventstream uses one fixed Redis
-# pub/sub channel for every environment on a Redis server, so channel names carry
-# an environment prefix.
-SSE_CHANNEL_PREFIX = env_str("SSE_CHANNEL_PREFIX", "")
+# Server-Sent Events (django-eventstream behind Pushpin, GRIP): one channel per user,
+# events stored in PostgreSQL (replayed to clients that reconnect with
+# Last-Event-ID), published after commit to every Pushpin in GRIP_CONTROL_URLS, which
+# hold the browsers' streams.
 SSE_TOKEN_MAX_AGE_S = env_int("SSE_TOKEN_MAX_AGE_S", 300)
-SSE_REDIS_RECONNECT_MAX_S = env_int("SSE_REDIS_RECONNECT_MAX_S", 10)
-# Each web process remembers the last stream position it delivered on this many
-# channels (most recent first), so an event published twice is delivered once.
-SSE_DEDUP_MAX_CHANNELS = env_int("SSE_DEDUP_MAX_CHANNELS", 100_000)
-EVENTSTREAM_STORAGE_CLASS = "notifications.sse.EventStorage"
 # Stored SSE events older than this are trimmed (clients gone longer start afresh).
 SSE_EVENT_RETENTION_S = env_int("SSE_EVENT_RETENTION_S", 24 * 3600)
+# How long the consumer waits for Pushpin to take a poll's publishes (it goes on if not:
+# the events are stored, and a client that reconnects reads them).
+SSE_PUBLISH_TIMEOUT_S = env_int("SSE_PUBLISH_TIMEOUT_S", 5)
+EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
 EVENTSTREAM_CHANNELMANAGER_CLASS = "notifications.sse.UserChannelManager"
-EVENTSTREAM_REDIS = {**redis_connection_kwargs(REDIS_URL), "socket_connect_timeout": REDIS_TIMEOUT_S}
 
 # --- wallets ---------------------------------------------------------------------
 

@@ -6,6 +6,12 @@
 #   scripts/devstack.sh status   one line per service
 #   scripts/devstack.sh tools    install test-only tools (docker-compose, chromium) if missing
 #
+# Pushpin (with its zurl) holds the browsers' SSE streams and proxies the rest to
+# Django: public port DEVSTACK_PUSHPIN_PORT (8000), origin DEVSTACK_PUSHPIN_ORIGIN
+# (127.0.0.1:8001, where the Procfile runs gunicorn), publishing on 127.0.0.1:25561.
+# Several instances can run side by side: DEVSTACK_PUSHPIN_NAME names one (its
+# directory in .devstack/), DEVSTACK_PUSHPIN_PORT_OFFSET moves its control ports.
+#
 # Data lives in .devstack/ (git-ignored) and survives stop/start. Every failure
 # prints one line naming the cause and the fix, and exits non-zero.
 set -euo pipefail
@@ -18,6 +24,13 @@ REDIS_PORT="${DEVSTACK_REDIS_PORT:-63799}"
 KAFKA_PORT="${DEVSTACK_KAFKA_PORT:-29092}"
 KAFKA_CONTROLLER_PORT="${DEVSTACK_KAFKA_CONTROLLER_PORT:-29093}"
 KAFKA_HEAP="${DEVSTACK_KAFKA_HEAP:-512m}"
+PUSHPIN_NAME="${DEVSTACK_PUSHPIN_NAME:-pushpin}"
+PUSHPIN_PORT="${DEVSTACK_PUSHPIN_PORT:-8000}"
+PUSHPIN_ORIGIN="${DEVSTACK_PUSHPIN_ORIGIN:-127.0.0.1:8001}"
+PUSHPIN_PORT_OFFSET="${DEVSTACK_PUSHPIN_PORT_OFFSET:-0}"
+PUSHPIN_CONTROL_PORT=$((25561 + PUSHPIN_PORT_OFFSET))
+# Pushpin signs what it proxies with this key and Django checks it (settings: GRIP_KEY).
+GRIP_KEY="${GRIP_KEY:-local-development-grip-key-never-in-production}"
 START_TIMEOUT_S="${DEVSTACK_START_TIMEOUT_S:-90}"
 
 die() { echo "devstack: $*" >&2; exit 1; }
@@ -167,6 +180,39 @@ kafka_start() {
 
 kafka_stop() { stop_pidfile kafka "$STACK/kafka/kafka.pid"; }
 
+# --- Pushpin (GRIP proxy) and zurl --------------------------------------------
+
+pushpin_start() {
+  local dir="$STACK/$PUSHPIN_NAME" pidfile="$STACK/$PUSHPIN_NAME/pushpin.pid"
+  command -v pushpin >/dev/null && command -v condure >/dev/null && command -v zurl >/dev/null \
+    || apt_install pushpin condure zurl
+  mkdir -p "$dir/run" "$dir/log"
+  # The instance's configuration, from the templates; a running one with another is restarted.
+  local conf routes
+  conf="$(sed -e "s#@RUNDIR@#$dir/run#; s#@LOGDIR@#$dir/log#; s#@HTTP_PORT@#127.0.0.1:$PUSHPIN_PORT#" \
+      -e "s#@PORT_OFFSET@#$PUSHPIN_PORT_OFFSET#; s#@ROUTES@#$dir/routes#; s#@SIG_KEY@#$GRIP_KEY#; s#@CONTROL_ADDR@#127.0.0.1#" \
+      "$ROOT/deploy/pushpin/pushpin.conf")"
+  routes="$(sed -e "s#@ORIGIN@#$PUSHPIN_ORIGIN#" "$ROOT/deploy/pushpin/routes")"
+  if pid_alive "$pidfile"; then
+    if [ "$conf" = "$(cat "$dir/pushpin.conf" 2>/dev/null)" ] && [ "$routes" = "$(cat "$dir/routes" 2>/dev/null)" ]; then
+      say "$PUSHPIN_NAME: already running on port $PUSHPIN_PORT"; return
+    fi
+    say "$PUSHPIN_NAME: configuration changed, restarting"
+    stop_pidfile "$PUSHPIN_NAME" "$pidfile" >/dev/null
+  fi
+  refuse_foreign_port "$PUSHPIN_NAME" "$PUSHPIN_PORT" DEVSTACK_PUSHPIN_PORT
+  refuse_foreign_port "$PUSHPIN_NAME-control" "$PUSHPIN_CONTROL_PORT" DEVSTACK_PUSHPIN_PORT_OFFSET
+  printf '%s\n' "$conf" >"$dir/pushpin.conf"
+  printf '%s\n' "$routes" >"$dir/routes"
+  nohup pushpin --config="$dir/pushpin.conf" >"$dir/pushpin.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  wait_port "$PUSHPIN_NAME" "$PUSHPIN_PORT" "$pidfile" "$dir/pushpin.log"
+  wait_port "$PUSHPIN_NAME-control" "$PUSHPIN_CONTROL_PORT" "$pidfile" "$dir/log/pushpin-handler.log"
+  say "$PUSHPIN_NAME: running on 127.0.0.1:$PUSHPIN_PORT -> $PUSHPIN_ORIGIN, publishing on 127.0.0.1:$PUSHPIN_CONTROL_PORT (pid $(cat "$pidfile"))"
+}
+
+pushpin_stop() { stop_pidfile "$PUSHPIN_NAME" "$STACK/$PUSHPIN_NAME/pushpin.pid"; }
+
 stop_pidfile() { # name pidfile
   pid_alive "$2" || { rm -f "$2"; return 0; }
   local pid deadline=$((SECONDS + 60)); pid="$(cat "$2")"
@@ -185,6 +231,7 @@ status() {
     say "postgres: running on $PG_PORT"; else say "postgres: stopped"; fi
   if pid_alive "$STACK/redis/redis.pid"; then say "redis: running on $REDIS_PORT"; else say "redis: stopped"; fi
   if pid_alive "$STACK/kafka/kafka.pid"; then say "kafka: running on $KAFKA_PORT"; else say "kafka: stopped"; fi
+  if pid_alive "$STACK/$PUSHPIN_NAME/pushpin.pid"; then say "$PUSHPIN_NAME: running on $PUSHPIN_PORT"; else say "$PUSHPIN_NAME: stopped"; fi
 }
 
 mkdir -p "$STACK"
@@ -200,15 +247,15 @@ tools() { # test-only tools from Debian: compose file validation, a headless bro
 }
 
 cmd="${1:-}"; shift || true
-services=("$@"); [ ${#services[@]} -gt 0 ] || services=(postgres redis kafka)
+services=("$@"); [ ${#services[@]} -gt 0 ] || services=(postgres redis kafka pushpin)
 case "$cmd" in
   start) for s in "${services[@]}"; do case "$s" in
-           postgres) pg_start ;; redis) redis_start ;; kafka) kafka_start ;;
-           *) die "unknown service $s (postgres, redis, kafka)" ;; esac; done ;;
-  stop) for s in kafka redis postgres; do [[ " ${services[*]} " == *" $s "* ]] || continue; case "$s" in
-          postgres) pg_stop ;; redis) redis_stop ;; kafka) kafka_stop ;; esac; done ;;
+           postgres) pg_start ;; redis) redis_start ;; kafka) kafka_start ;; pushpin) pushpin_start ;;
+           *) die "unknown service $s (postgres, redis, kafka, pushpin)" ;; esac; done ;;
+  stop) for s in pushpin kafka redis postgres; do [[ " ${services[*]} " == *" $s "* ]] || continue; case "$s" in
+          postgres) pg_stop ;; redis) redis_stop ;; kafka) kafka_stop ;; pushpin) pushpin_stop ;; esac; done ;;
   status) status ;;
   tools) tools ;;
   check-free-port) check_free_port "${services[0]}" "${services[1]:-PORT}" ;;
-  *) echo "usage: $0 start [postgres|redis|kafka...]|stop|status|tools|check-free-port PORT VAR" >&2; exit 2 ;;
+  *) echo "usage: $0 start [postgres|redis|kafka|pushpin...]|stop|status|tools|check-free-port PORT VAR" >&2; exit 2 ;;
 esac

@@ -140,26 +140,29 @@ def kafka_tail():
 
 
 class Platform:
-    """The running platform: ASGI web, Celery worker and beat, run_consumer."""
+    """The running platform as users reach it: Pushpin in front of the web process (gunicorn),
+    Celery worker and beat, run_consumer."""
 
-    def __init__(self, start):
+    def __init__(self, start, pushpin):
         self._start = start
-        self.port = None
+        self.pushpin = pushpin
         self.web = self.worker = self.beat = self.consumer = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The public address: Pushpin."""
+        return self.pushpin.base_url
 
-    def start_web(self, *, same_port: bool = False):
+    def start_web(self):
         import httpx
+        from django.conf import settings
 
-        from tests.support import free_port, wait_until
+        from tests.support import wait_until
 
-        if not same_port:
-            self.port = free_port()
-        self.web = self._start("web", [sys.executable, "-m", "uvicorn", "prepaid.asgi:application", "--host",
-                                       "127.0.0.1", "--port", str(self.port), "--no-access-log"])
+        self.web = self._start("web", [sys.executable, "-m", "gunicorn", "prepaid.wsgi:application",
+                                       "--config", "deploy/gunicorn.conf.py"],
+                               WEB_BIND=f"127.0.0.1:{settings.TEST_WEB_PORT}", WEB_WORKERS="2",
+                               DATABASE_CONN_MAX_AGE_S="60")
 
         def up():
             try:
@@ -167,15 +170,28 @@ class Platform:
             except httpx.HTTPError:
                 return False
 
-        wait_until(up, timeout_s=30, what="the web process")
+        wait_until(up, timeout_s=30, what="the web process behind Pushpin")
 
-    def start_consumer(self, name: str = "consumer"):
-        self.consumer = self._start(name, [sys.executable, "manage.py", "run_consumer"])
+    def start_consumer(self, name: str = "consumer", **env: str):
+        self.consumer = self._start(name, [sys.executable, "manage.py", "run_consumer"], **env)
         return self.consumer
 
 
+@pytest.fixture(scope="session")
+def pushpin():
+    """The tests' Pushpin, in front of the port the tests' web process listens on."""
+    from django.conf import settings
+
+    from tests.support import Pushpin
+
+    instance = Pushpin("test-pushpin", port=settings.TEST_PUSHPIN_PORT, origin_port=settings.TEST_WEB_PORT,
+                       port_offset=settings.TEST_PUSHPIN_PORT_OFFSET).start()
+    yield instance
+    instance.stop()
+
+
 @pytest.fixture
-def platform(process_factory, start_celery_worker, app_env, transactional_db):
+def platform(process_factory, start_celery_worker, app_env, transactional_db, pushpin):
     """Web, worker, beat and consumer, started fresh for a test (stopped after it)."""
     from django.conf import settings
 
@@ -192,7 +208,7 @@ def platform(process_factory, start_celery_worker, app_env, transactional_db):
         started.append(proc)
         return proc
 
-    platform = Platform(start)
+    platform = Platform(start, pushpin)
     platform.worker = start_celery_worker("platform-worker")
     platform.beat = start("platform-beat", celery_argv("beat", "--loglevel=INFO",
                                                        f"--schedule={tempfile.gettempdir()}/beat-{uuid.uuid4().hex}"))

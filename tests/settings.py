@@ -1,8 +1,9 @@
 """Settings for the test suite: the real local services, kept apart from `make run`.
 
 Tests use their own database (pytest-django's ``test_`` copy), their own Redis
-database number and their own Kafka topics, so a running platform and a test
-run on one machine do not read each other's messages.
+database number, their own Kafka topics and their own Pushpin instance (in front
+of the web process the tests start), so a running platform and a test run on one
+machine do not read each other's messages.
 """
 
 import os
@@ -12,7 +13,13 @@ os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/15")
 os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "test.wallet-events")
 os.environ.setdefault("NOTIFICATIONS_CONSUMER_GROUP", "test.notification-service")
-os.environ.setdefault("SSE_CHANNEL_PREFIX", "test-")
+# The tests' Pushpin (tests/fixtures.py starts it with scripts/devstack.sh): public port,
+# Django behind it, control ports moved by an offset so that it runs beside make run's.
+TEST_PUSHPIN_PORT = int(os.environ.setdefault("TEST_PUSHPIN_PORT", "18000"))
+TEST_WEB_PORT = int(os.environ.setdefault("TEST_WEB_PORT", "18001"))
+TEST_PUSHPIN_PORT_OFFSET = int(os.environ.setdefault("TEST_PUSHPIN_PORT_OFFSET", "100"))
+os.environ.setdefault("GRIP_KEY", "test-only-grip-key-7a1c9e4b2d8f6a0c3e5b7d9f")
+os.environ.setdefault("GRIP_CONTROL_URLS", f"http://127.0.0.1:{25561 + TEST_PUSHPIN_PORT_OFFSET}")
 # Tests wait for a worker by reading a task's result.
 os.environ.setdefault("CELERY_RESULT_BACKEND", os.environ["REDIS_URL"])
 

@@ -166,11 +166,13 @@ class KafkaTail:
 class SSEClient:
     """A Server-Sent Events client in a thread, as a browser's EventSource would be (without auto-reconnect)."""
 
-    def __init__(self, url: str, *, cookies: dict | None = None, last_event_id: str | None = None):
+    def __init__(self, url: str, *, cookies: dict | None = None, headers: dict | None = None,
+                 last_event_id: str | None = None):
         import threading
 
         self.url = url
         self.cookies = cookies or {}
+        self.headers = headers or {}
         self.last_event_id = last_event_id
         self.events: list[dict] = []
         self.status: int | None = None
@@ -187,7 +189,7 @@ class SSEClient:
     def _run(self) -> None:
         import httpx
 
-        headers = {"Last-Event-ID": self.last_event_id} if self.last_event_id else {}
+        headers = {**self.headers, **({"Last-Event-ID": self.last_event_id} if self.last_event_id else {})}
         try:
             with httpx.Client(cookies=self.cookies, timeout=httpx.Timeout(10, read=None)) as client, \
                     client.stream("GET", self.url, headers=headers) as response:
@@ -264,3 +266,33 @@ def kafka_group_skip_to_end(*, topic: str, group_id: str, timeout_s: float = 60)
                 time.sleep(1)
     finally:
         consumer.close()
+
+
+class Pushpin:
+    """A Pushpin instance of the tests, started and stopped by the project's scripts/devstack.sh."""
+
+    def __init__(self, name: str, *, port: int, origin_port: int, port_offset: int):
+        self.name = name
+        self.port = port
+        self.env = {
+            **os.environ, "DEVSTACK_PUSHPIN_NAME": name, "DEVSTACK_PUSHPIN_PORT": str(port),
+            "DEVSTACK_PUSHPIN_ORIGIN": f"127.0.0.1:{origin_port}", "DEVSTACK_PUSHPIN_PORT_OFFSET": str(port_offset),
+        }
+        self.control_url = f"http://127.0.0.1:{25561 + port_offset}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _devstack(self, action: str) -> None:
+        done = subprocess.run([str(ROOT / "scripts" / "devstack.sh"), action, "pushpin"], env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"devstack.sh {action} pushpin ({self.name}) failed: {done.stdout}{done.stderr}")
+
+    def start(self) -> "Pushpin":
+        self._devstack("start")
+        return self
+
+    def stop(self) -> None:
+        self._devstack("stop")

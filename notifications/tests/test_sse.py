@@ -1,16 +1,14 @@
-"""SSE channels, storage and delivery (django-eventstream and what we add to it)."""
+"""SSE channels, storage, publishing to Pushpin, stream tokens."""
 
 import json
 
+import jwt
 import pytest
 
 from notifications import sse
+from tests.support import free_port
 
 pytestmark = pytest.mark.django_db
-
-
-async def _no_sleep(_seconds):
-    return None
 
 
 def test_channel_manager_lets_users_read_only_their_channel(user_factory):
@@ -19,38 +17,6 @@ def test_channel_manager_lets_users_read_only_their_channel(user_factory):
     assert manager.can_read_channel(alice, sse.user_channel(alice.id))
     assert not manager.can_read_channel(alice, sse.user_channel(bob.id))
     assert not manager.can_read_channel(None, sse.user_channel(alice.id))
-
-
-def test_the_sse_redis_listener_reconnects_and_makes_streams_reread_storage(monkeypatch, settings):
-    """django-eventstream 5.3's listener dies with its connection; ours reconnects and rescans."""
-    import asyncio
-
-    from django_eventstream import views as eventstream_views
-
-    settings.SSE_REDIS_RECONNECT_MAX_S = 0
-    starts = []
-
-    class FlakyListener:
-        async def start(self):
-            starts.append(1)
-            if len(starts) < 3:
-                raise ConnectionError("connection reset")
-            raise asyncio.CancelledError  # ends the test's loop
-
-    monkeypatch.setattr(eventstream_views, "RedisListener", FlakyListener)
-    monkeypatch.setattr(asyncio, "sleep", _no_sleep)
-    manager = eventstream_views.ListenerManager.__new__(eventstream_views.ListenerManager)
-    manager.lock = __import__("threading").Lock()
-    listener = eventstream_views.Listener()
-    woken = []
-    listener.loop = object()
-    listener.wake_threadsafe = lambda: woken.append(1)
-    manager.listeners_by_channel = {"test-user-1": {listener}}
-    with pytest.raises(asyncio.CancelledError):
-        asyncio.run(eventstream_views.ListenerManager.start_redis_listener(manager))
-    assert len(starts) == 3
-    assert listener.overflow is True  # the stream re-reads storage from its last id
-    assert len(woken) == 2
 
 
 def test_stored_sse_events_number_each_channel_from_one_and_resume_from_any_id(user_factory):
@@ -73,40 +39,25 @@ def test_stored_sse_events_number_each_channel_from_one_and_resume_from_any_id(u
         storage.get_events(channel, 99)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_sse_reads_do_not_keep_a_database_connection(user):
-    """An SSE stream lives for minutes; its reads must not pin a connection each."""
-    from django.db import connection
-    from django_eventstream.utils import get_storage
-
-    get_storage().get_current_id(sse.user_channel(user.id))
-    assert connection.connection is None
-    get_storage().get_events(sse.user_channel(user.id), 0)
-    assert connection.connection is None
+def test_publishing_reaches_every_pushpin_and_reports_one_that_does_not_answer(settings, pushpin, caplog):
+    events = [(7, 1, json.dumps({"n": 1})), (7, 2, json.dumps({"n": 2})), (8, 1, json.dumps({"n": 1}))]
+    assert sse.sse_events_publish(events) is True
+    settings.GRIP_PROXIES = [*settings.GRIP_PROXIES, {"control_uri": f"http://127.0.0.1:{free_port()}", "key": "k"}]
+    assert sse.sse_events_publish(events) is False  # taken by the one, not the other: not raised
+    assert "not published" in caplog.text
 
 
-def test_each_web_process_delivers_an_event_id_once_per_channel_and_forgets_the_oldest_channels(settings):
-    import threading
+def test_published_items_carry_their_id_the_previous_one_and_the_librarys_channel():
+    (item,) = [sse._publish_item(7, 3, json.dumps({"message": "100% 완료"}))]
+    assert (item["channel"], item["id"], item["prev-id"]) == ("events-user-7", "3", "2")
+    stream = item["http-stream"]
+    assert stream["content-filters"] == ["build-id"]  # Pushpin writes each subscriber's full SSE id
+    assert stream["content"] == 'event: notification\nid: %I\ndata: {"message": "100%% \\uc644\\ub8cc"}\n\n'
 
-    from django_eventstream.event import Event
-    from django_eventstream.views import Listener, ListenerManager
 
-    settings.SSE_DEDUP_MAX_CHANNELS = 2
-    manager = ListenerManager.__new__(ListenerManager)
-    manager.lock = threading.Lock()
-    listener = Listener()
-    listener.wake_threadsafe = lambda: None
-    manager.listeners_by_channel = {"c1": {listener}, "c2": {listener}, "c3": {listener}}
-
-    def deliver(channel, event_id):
-        manager.add_to_queues(channel, Event(channel, "notification", "{}", id=str(event_id)))
-
-    for channel, event_id in [("c1", 1), ("c1", 2), ("c1", 2), ("c1", 1), ("c2", 1), ("c1", 3)]:
-        deliver(channel, event_id)
-    assert [e.id for e in listener.channel_items["c1"]] == ["1", "2", "3"]
-    assert [e.id for e in listener.channel_items["c2"]] == ["1"]
-    deliver("c3", 1)  # c2 is now the least recently used channel: forgotten
-    deliver("c1", 3)
-    deliver("c2", 1)
-    assert [e.id for e in listener.channel_items["c1"]] == ["1", "2", "3"]
-    assert [e.id for e in listener.channel_items["c2"]] == ["1", "1"]
+def test_stream_tokens_are_the_librarys_es_meta(user):
+    token, _ = sse.sse_stream_token(user_id=user.id)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["iss"], claims["user"], claims["channels"]) == ("es", str(user.id), [sse.user_channel(user.id)])
+    assert sse.sse_stream_token_user_id(token) == user.id
+    assert sse.sse_stream_token_user_id(jwt.encode({"user": str(user.id)}, "another-key-of-at-least-thirty-two-bytes")) is None

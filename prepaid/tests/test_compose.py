@@ -20,10 +20,13 @@ def test_compose_file_is_valid():
 def test_compose_has_every_service_and_port():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "kafka", "kafka-ui", "web", "worker", "beat", "consumer"} <= set(services)
+    assert {"postgres", "redis", "kafka", "kafka-ui", "pushpin", "web", "worker", "beat", "consumer"} <= set(services)
     assert "29092:29092" in services["kafka"]["ports"]
     assert "8085:8080" in services["kafka-ui"]["ports"]
-    assert "8000:8000" in services["web"]["ports"]
+    # The public port is Pushpin's, in front of web (gunicorn), which publishes no port of its own.
+    assert "8000:8000" in services["pushpin"]["ports"]
+    assert "ports" not in services["web"] and services["web"]["command"][0] == "gunicorn"
+    assert "web:8001" in " ".join(services["pushpin"]["command"])
     assert services["kafka"]["image"] == "apache/kafka:4.3.1"
     assert "localhost:29092" in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     assert services["consumer"]["command"][-1] == "run_consumer"

@@ -85,7 +85,7 @@ def test_the_page_resumes_after_a_dropped_connection_and_misses_nothing(platform
     page.click("button[type=submit]")
     expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)
 
-    platform.web.kill_group()  # the stream drops (a web process dies, a proxy restarts)
+    platform.pushpin.stop()  # the stream drops: the proxy that held it is gone
     expect(page.locator("#stream-status")).to_have_text("reconnecting…", timeout=15_000)
 
     def charge_elsewhere(amount: int = 30_000, notified: int = 1):
@@ -103,7 +103,7 @@ def test_the_page_resumes_after_a_dropped_connection_and_misses_nothing(platform
     helper.join()
     assert page.locator("#toasts .toast").count() == 0
 
-    platform.start_web(same_port=True)  # the browser reconnects by itself, with Last-Event-ID
+    platform.pushpin.start()  # the browser reconnects by itself, with Last-Event-ID
     expect(page.locator("#toasts .toast").first).to_contain_text(
         "₩30,000가 충전되었습니다. 현재 잔액: ₩30,000", timeout=30_000)
     expect(page.locator("#balance")).to_have_text("₩30,000")

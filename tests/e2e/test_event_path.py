@@ -1,4 +1,5 @@
-"""End to end, with real processes: ASGI web, Celery worker and beat, run_consumer; PostgreSQL, Redis, Kafka."""
+"""End to end, with real processes as users reach them: Pushpin in front of the web process (gunicorn), Celery
+worker and beat, run_consumer; PostgreSQL, Redis, Kafka."""
 
 import json
 import threading
@@ -7,8 +8,8 @@ import uuid
 from collections import Counter
 
 import httpx
+import jwt
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
 from django.test import Client
@@ -16,12 +17,12 @@ from kafka import KafkaProducer
 from rest_framework.authtoken.models import Token
 
 from notifications.models import DeadLetter, Notification, ProcessedEvent
-from notifications.sse import sse_stream_position
+from notifications.sse import sse_stream_position, user_channel
 from outbox.models import OutboxEvent
 from prepaid.events import event_headers
 from prepaid.kafka import kafka_admin, kafka_headers_encode
 from tests.helpers import new_order_id
-from tests.support import SSEClient, terminate_database_connections, wait_until
+from tests.support import SSEClient, free_port, terminate_database_connections, wait_until
 from wallets import services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -81,11 +82,33 @@ def test_sse_refuses_strangers_and_other_users_channels(platform, user_factory):
     alice, bob = user_factory(), user_factory()
     response = httpx.get(f"{platform.base_url}/events/", timeout=10)
     assert response.status_code == 401
-    response = httpx.get(f"{platform.base_url}/events/?channel=test-user-{bob.id}", timeout=10,
+    response = httpx.get(f"{platform.base_url}/events/?channel={user_channel(bob.id)}", timeout=10,
                          cookies=session_cookies(alice))
     assert response.status_code == 403
     response = httpx.get(f"{platform.base_url}/events/?es-meta=forged.token.value", timeout=10)
     assert response.status_code == 401
+    response = httpx.get(f"{platform.base_url}/events/", headers={"Authorization": "Token not-a-token"}, timeout=10)
+    assert response.status_code == 401
+    # Django never holds a stream itself: only what comes through Pushpin (signed) opens one.
+    response = httpx.get(f"http://127.0.0.1:{settings.TEST_WEB_PORT}/events/", cookies=session_cookies(alice),
+                         timeout=10)
+    assert (response.status_code, response.json()["code"]) == (400, "proxy_required")
+    response = httpx.get(f"http://127.0.0.1:{settings.TEST_WEB_PORT}/events/", cookies=session_cookies(alice),
+                         headers={"Grip-Sig": jwt.encode({"iss": "pushpin", "exp": 2**31}, "not-the-key-though-long-enough-for-hs256")},
+                         timeout=10)
+    assert (response.status_code, response.json()["code"]) == (400, "proxy_required")
+
+
+def test_server_side_clients_stream_with_the_api_authorization_header(platform, user):
+    token, _ = Token.objects.get_or_create(user=user)
+    sse = SSEClient(f"{platform.base_url}/events/", headers={"Authorization": f"Token {token.key}"},
+                    last_event_id=sse_stream_position(user_id=user.id)).start()
+    try:
+        services.wallet_charge(user_id=user.id, amount=4_000, payment_key="pk", order_id=new_order_id())
+        (note,) = sse.wait_for_notifications(1)
+        assert note["message"] == "₩4,000가 충전되었습니다. 현재 잔액: ₩4,000"
+    finally:
+        sse.close()
 
 
 def test_api_clients_stream_with_a_short_lived_token(platform, user):
@@ -308,16 +331,63 @@ def test_consumer_stops_cleanly_on_sigterm(platform):
     assert "closed" in platform.consumer.log()
 
 
-def test_live_delivery_survives_a_dropped_redis_connection(platform, user):
-    sse = stream(platform, user)
+def test_pushpin_down_loses_nothing_and_a_reconnecting_client_reads_what_it_missed(platform, user):
+    live = stream(platform, user)
     try:
         services.wallet_charge(user_id=user.id, amount=1_000, payment_key="pk", order_id=new_order_id())
-        sse.wait_for_notifications(1)
-        # Cut the web process's pub/sub connection, as a Redis restart or a network blip would.
-        r = redis.Redis(**settings.EVENTSTREAM_REDIS)
-        assert r.client_kill_filter(_type="pubsub") >= 1
-        services.wallet_charge(user_id=user.id, amount=2_000, payment_key="pk", order_id=new_order_id())
-        notes = sse.wait_for_notifications(2, timeout_s=30)
-        assert notes[1]["message"] == "₩2,000가 충전되었습니다. 현재 잔액: ₩3,000"
+        (first,) = live.wait_for_notifications(1)
     finally:
-        sse.close()
+        live.close()
+    resume_from = live.last_event_id
+
+    platform.pushpin.stop()
+    try:
+        # Meanwhile an operation: its notification is stored, its publish fails, the consumer goes on.
+        services.wallet_charge(user_id=user.id, amount=2_000, payment_key="pk", order_id=new_order_id())
+        wait_until(lambda: Notification.objects.filter(user=user).count() == 2, timeout_s=60,
+                   what="the notification made while Pushpin was down")
+        wait_until(lambda: "not published" in platform.consumer.log(), timeout_s=30, what="the failed publish")
+        assert platform.consumer.alive()
+        assert Notification.objects.get(user=user, balance=3_000).pushed_at is None
+    finally:
+        platform.pushpin.start()
+
+    # The browser reconnects with Last-Event-ID and reads the missed one from storage; the next arrives live.
+    resumed = SSEClient(f"{platform.base_url}/events/", cookies=session_cookies(user),
+                        last_event_id=resume_from).start()
+    try:
+        resumed.wait_for_notifications(1)
+        services.wallet_charge(user_id=user.id, amount=3_000, payment_key="pk", order_id=new_order_id())
+        notes = resumed.wait_for_notifications(2)
+        assert [n["balance"] for n in [first, *notes]] == [1_000, 3_000, 6_000]
+        assert not DeadLetter.objects.exists()
+    finally:
+        resumed.close()
+
+
+def test_two_pushpins_each_reach_their_clients(platform, user, pushpin):
+    from tests.support import Pushpin
+
+    other = Pushpin("test-pushpin-2", port=free_port(), origin_port=settings.TEST_WEB_PORT,
+                    port_offset=settings.TEST_PUSHPIN_PORT_OFFSET + 100).start()
+    try:
+        # The consumer publishes to both (GRIP_CONTROL_URLS); a browser is on each.
+        platform.consumer.stop()
+        platform.start_consumer("consumer-two-pushpins",
+                                GRIP_CONTROL_URLS=f"{pushpin.control_url},{other.control_url}")
+        position = sse_stream_position(user_id=user.id)
+        on_first = SSEClient(f"{pushpin.base_url}/events/", cookies=session_cookies(user),
+                             last_event_id=position).start()
+        on_second = SSEClient(f"{other.base_url}/events/", cookies=session_cookies(user),
+                              last_event_id=position).start()
+        try:
+            services.wallet_charge(user_id=user.id, amount=5_000, payment_key="pk", order_id=new_order_id())
+            for client in (on_first, on_second):
+                (note,) = client.wait_for_notifications(1)
+                assert note["message"] == "₩5,000가 충전되었습니다. 현재 잔액: ₩5,000"
+            assert Notification.objects.get(user=user).pushed_at is not None  # both took the publish
+        finally:
+            on_first.close()
+            on_second.close()
+    finally:
+        other.stop()

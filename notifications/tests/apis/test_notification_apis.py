@@ -1,7 +1,11 @@
 """The notifications API and the SSE endpoint's refusals."""
 
 
+import time
+
+import jwt
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from notifications import services, sse
@@ -11,14 +15,32 @@ from tests.helpers import wallet_event
 pytestmark = pytest.mark.django_db
 
 
+def via_pushpin() -> dict:
+    """The signature Pushpin puts on what it proxies (its sig_key is GRIP_KEY)."""
+    return {"HTTP_GRIP_SIG": jwt.encode({"iss": "pushpin", "exp": int(time.time()) + 60}, settings.GRIP_KEY)}
+
+
 def test_sse_refusals_are_http_errors(client, user_factory):
     alice, bob = user_factory(), user_factory()
-    assert Client().get("/events/").status_code == 401
+    assert Client().get("/events/", **via_pushpin()).status_code == 401
     client.force_login(alice)
-    response = client.get(f"/events/?channel={sse.user_channel(bob.id)}")
+    response = client.get(f"/events/?channel={sse.user_channel(bob.id)}", **via_pushpin())
     assert response.status_code == 403
     assert response.json()["code"] == "permission_denied"
-    assert Client().get("/events/?es-meta=not-a-token").status_code == 401
+    assert Client().get("/events/?es-meta=not-a-token", **via_pushpin()).status_code == 401
+    response = client.get("/events/")  # not through Pushpin
+    assert (response.status_code, response.json()["code"]) == (400, "proxy_required")
+
+
+def test_a_subscribe_through_pushpin_is_answered_with_grip_instructions(client, user):
+    client.force_login(user)
+    services.notification_from_event(event=wallet_event(user.id))
+    response = client.get("/events/?lastEventId=" + f"{sse.user_channel(user.id)}:0", **via_pushpin())
+    assert response.status_code == 200
+    assert response["Grip-Hold"] == "stream"
+    assert response["Grip-Channel"].startswith(f"events-{sse.user_channel(user.id)}; prev-id=1")
+    body = response.content.decode()
+    assert "event: stream-open" in body and "event: notification" in body  # what it missed since 0
 
 
 def test_stream_tokens_expire_and_name_their_user(api, user, settings):
@@ -29,7 +51,7 @@ def test_stream_tokens_expire_and_name_their_user(api, user, settings):
     settings.SSE_TOKEN_MAX_AGE_S = -10
     expired, _ = sse.sse_stream_token(user_id=user.id)
     assert sse.sse_stream_token_user_id(expired) is None
-    assert Client().get(f"/events/?es-meta={expired}").status_code == 401
+    assert Client().get(f"/events/?es-meta={expired}", **via_pushpin()).status_code == 401
 
 
 def test_notifications_list_api(api, user):

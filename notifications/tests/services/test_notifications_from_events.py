@@ -4,10 +4,8 @@ import json
 import uuid
 
 import pytest
-import redis
-from django.conf import settings
 
-from notifications import services, sse
+from notifications import services
 from notifications.models import Notification, ProcessedEvent
 from tests.helpers import wallet_event
 from tests.support import free_port
@@ -15,67 +13,41 @@ from tests.support import free_port
 pytestmark = pytest.mark.django_db
 
 
-def _drain(pubsub, *, seconds: float) -> list[dict]:
-    import time
-
-    messages, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        message = pubsub.get_message(timeout=0.2)
-        if message and message["type"] == "message":
-            messages.append(json.loads(message["data"]))
-    return messages
-
-
-def test_an_event_makes_one_notification_however_often_it_arrives(user):
-    pubsub = redis.Redis(**settings.EVENTSTREAM_REDIS).pubsub()
-    pubsub.subscribe(sse.LIBRARY_REDIS_CHANNEL)
-    pubsub.get_message(timeout=1)
+def test_an_event_makes_one_notification_however_often_it_arrives(user, pushpin):
     event = wallet_event(user.id)
     first = services.notification_from_event(event=event)
+    notification = Notification.objects.get()
     again = services.notification_from_event(event=event)
     assert (first.outcome, again.outcome) == ("notified", "duplicate")
     assert Notification.objects.count() == ProcessedEvent.objects.count() == 1
-    notification = Notification.objects.get()
-    assert notification.pushed_at is not None
-    assert notification.stream_seq is not None
-    # The pub/sub channel is shared by every environment on this Redis: keep only this user's messages.
-    mine = [m for m in _drain(pubsub, seconds=2) if m["channel"] == sse.user_channel(user.id)]
-    assert len(mine) == 1  # the duplicate was not pushed again
-    assert json.loads(mine[0]["data"])["eventId"] == event["eventId"]
+    assert notification.pushed_at is not None  # Pushpin took it
+    assert notification.stream_seq == 1
+    # The duplicate was not pushed again: its push time is the first one's.
+    assert Notification.objects.get().pushed_at == notification.pushed_at
 
 
-def test_a_failed_push_is_pushed_on_redelivery(user, monkeypatch):
-    from django_eventstream import eventstream
-
+def test_a_failed_push_is_pushed_on_redelivery(user, settings, pushpin):
     event = wallet_event(user.id)
-    # The publishing client pointed at a port where no Redis listens: a real connection failure.
-    monkeypatch.setattr(eventstream, "redis_client", redis.Redis(port=free_port(), socket_connect_timeout=1))
-    with pytest.raises(redis.ConnectionError):
-        services.notification_from_event(event=event)
+    working = settings.GRIP_PROXIES
+    settings.GRIP_PROXIES = [{"control_uri": f"http://127.0.0.1:{free_port()}", "key": "k"}]  # nothing listens
+    assert services.notification_from_event(event=event).outcome == "notified"  # stored; the push failed
     assert Notification.objects.get().pushed_at is None
-    monkeypatch.undo()
+    settings.GRIP_PROXIES = working
     assert services.notification_from_event(event=event).outcome == "duplicate"
     assert Notification.objects.get().pushed_at is not None
 
 
-def test_a_batch_is_stored_in_one_transaction_and_pushed_once_in_order(user_factory):
+def test_a_batch_is_stored_in_one_transaction_and_pushed_once_in_order(user_factory, pushpin):
     alice, bob = user_factory(), user_factory()
-    pubsub = redis.Redis(**settings.EVENTSTREAM_REDIS).pubsub()
-    pubsub.subscribe(sse.LIBRARY_REDIS_CHANNEL)
-    pubsub.get_message(timeout=1)
     a1, b1 = wallet_event(alice.id, newBalance=1), wallet_event(bob.id, newBalance=2)
     a2 = wallet_event(alice.id, newBalance=3)
     results = services.notifications_from_events(events=[a1, b1, a2, a1])  # a1 twice: a redelivery in one batch
     assert [r.outcome for r in results] == ["notified", "notified", "notified", "duplicate"]
     assert Notification.objects.count() == ProcessedEvent.objects.count() == 3
     assert not Notification.objects.filter(pushed_at=None).exists()
-    ours = {sse.user_channel(alice.id), sse.user_channel(bob.id)}
-    pushed = [(m["channel"], json.loads(m["data"])["eventId"], int(m["pub_id"]))
-              for m in _drain(pubsub, seconds=2) if m["channel"] in ours]
-    assert [(c, e) for c, e, _ in pushed] == [(sse.user_channel(alice.id), a1["eventId"]),
-                                              (sse.user_channel(bob.id), b1["eventId"]),
-                                              (sse.user_channel(alice.id), a2["eventId"])]
-    assert pushed[0][2] < pushed[2][2]  # a user's stored ids follow the batch's order
+    # Each user's stream numbers their events in the batch's order (what Pushpin orders them by).
+    seqs = {n.event_id: n.stream_seq for n in Notification.objects.all()}
+    assert [seqs[uuid.UUID(e["eventId"])] for e in (a1, b1, a2)] == [1, 1, 2]
 
 
 @pytest.mark.django_db(transaction=True)

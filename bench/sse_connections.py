@@ -1,0 +1,176 @@
+"""Idle SSE streams held by Pushpin: memory per stream, time to open them, delivery to all of them.
+
+    .venv/bin/python bench/sse_connections.py [--streams 10000] [--users 10000] [--connect-concurrency 200]
+
+1. Starts the platform as ``make run`` does (a Pushpin of its own in front of the
+   Procfile's web process; the worker, beat and consumer too) on the bench database.
+2. Creates ``--users`` users and opens ``--streams`` authenticated streams through
+   Pushpin (each with a stream token and its user's current position, as the API's
+   stream-token grant gives them), at most ``--connect-concurrency`` opening at once,
+   from one asyncio process; reports how long they took to open.
+3. Reports the memory (PSS) of Pushpin's processes and of the web processes
+   before and after, per stream.
+4. Stores and publishes one notification per user (the consumer's own code:
+   ``notifications_from_events``, a poll's worth at a time) and reports the time from
+   each publish to its arrival at every stream of that user (p50 / p99 / max).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import time
+from urllib.parse import urlparse
+
+from common import bench_pushpin, percentile, procfile_start, pushpin_groups, setup, stop_all, wait_http_ok
+
+
+def pss_mib(groups: dict) -> dict[str, float]:
+    """Proportional set size (MiB) of each group of processes (shared pages split between them)."""
+    import psutil
+
+    totals = dict.fromkeys(groups, 0.0)
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        for group, matches in groups.items():
+            try:
+                if matches(proc):
+                    totals[group] += proc.memory_full_info().pss / 2**20
+                    break
+            except (psutil.Error, OSError):
+                break
+    return totals
+
+
+class Stream:
+    """One idle SSE client on a raw socket: reads events, timestamps notifications."""
+
+    def __init__(self, host: str, port: int, path: str):
+        self.host, self.port, self.path = host, port, path
+        self.opened = asyncio.Event()
+        self.received: dict[str, float] = {}
+        self.error: str | None = None
+
+    async def run(self) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(self.host, self.port, limit=2**16)
+            writer.write(f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+            await writer.drain()
+            status = await reader.readline()
+            if b" 200 " not in status:
+                self.error = status.decode(errors="replace").strip()
+                self.opened.set()
+                return
+            event = None
+            while line := await reader.readline():
+                line = line.rstrip(b"\r\n")
+                if line.startswith(b"event: "):
+                    event = line[7:]
+                    if event == b"stream-open":
+                        self.opened.set()
+                elif line.startswith(b"data: ") and event == b"notification":
+                    self.received[json.loads(line[6:])["eventId"]] = time.time()
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            self.error = repr(exc)
+            self.opened.set()
+
+
+async def open_streams(urls: list[str], concurrency: int) -> tuple[list[Stream], float]:
+    streams, tasks = [], []
+    gate = asyncio.Semaphore(concurrency)
+    started = time.monotonic()
+
+    async def open_one(url: str) -> None:
+        parsed = urlparse(url)
+        stream = Stream(parsed.hostname, parsed.port, f"{parsed.path}?{parsed.query}")
+        streams.append(stream)
+        async with gate:
+            tasks.append(asyncio.create_task(stream.run()))
+            await stream.opened.wait()
+
+    await asyncio.gather(*(open_one(url) for url in urls))
+    return streams, time.monotonic() - started
+
+
+async def main_async(args) -> None:
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    from notifications.services import notifications_from_events
+    from notifications.sse import sse_stream_position, sse_stream_token
+    from tests.helpers import wallet_event
+
+    names = [f"bench-sse-{i}" for i in range(args.users)]
+    existing = set(User.objects.filter(username__in=names).values_list("username", flat=True))
+    User.objects.bulk_create([User(username=n) for n in names if n not in existing], batch_size=5000)
+    user_ids = list(User.objects.filter(username__in=names).order_by("id").values_list("id", flat=True))
+
+    pushpin = bench_pushpin(port=args.port, origin_port=args.port + 1, port_offset=300)
+    procs = procfile_start("sse", DJANGO_SETTINGS_MODULE="bench.settings", WEB_BIND=f"127.0.0.1:{args.port + 1}",
+                           GRIP_CONTROL_URLS=pushpin.control_url, LOG_LEVEL="WARNING")
+    memory_groups = {**pushpin_groups(), "web": lambda p: "prepaid-web" in " ".join(p.info["cmdline"] or [])
+                     or (p.info["name"] == "gunicorn" and "prepaid.wsgi" in " ".join(p.info["cmdline"] or []))}
+    try:
+        wait_http_ok(f"{pushpin.base_url}/health/live")
+        time.sleep(3)
+        before = pss_mib(memory_groups)
+
+        urls = []
+        for i in range(args.streams):
+            user_id = user_ids[i % len(user_ids)]
+            token, _ = sse_stream_token(user_id=user_id)
+            urls.append(f"{pushpin.base_url}/events/?es-meta={token}&lastEventId={sse_stream_position(user_id=user_id)}")
+        connection.close()
+        streams, open_s = await open_streams(urls, args.connect_concurrency)
+        failed = [s for s in streams if s.error]
+        print(f"{len(streams) - len(failed):,} of {len(streams):,} streams open in {open_s:.1f}s "
+              f"({len(streams) / open_s:,.0f} per second); failed: {len(failed)}"
+              + (f" (first: {failed[0].error})" if failed else ""))
+        await asyncio.sleep(5)  # settle
+        after = pss_mib(memory_groups)
+        print("memory (PSS, MiB) before -> after:")
+        for group in memory_groups:
+            print(f"  {group:<16} {before[group]:8.1f} -> {after[group]:8.1f}")
+        grown = sum(after.values()) - sum(before.values())
+        print(f"  total grown {grown:.1f} MiB = {grown * 1024 / len(streams):.1f} KiB per stream")
+
+        # One notification per user, published as the consumer publishes a poll's batch.
+        sent: dict[str, float] = {}
+        batch = int(os.environ.get("NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS", "200"))
+        publish_started = time.monotonic()
+        for first in range(0, len(user_ids), batch):
+            events = [wallet_event(user_id) for user_id in user_ids[first:first + batch]]
+            at = time.time()
+            await asyncio.to_thread(notifications_from_events, events=events)
+            sent.update({e["eventId"]: at for e in events})
+            await asyncio.sleep(0)
+        published_s = time.monotonic() - publish_started
+        await asyncio.to_thread(connection.close)
+        deadline = time.monotonic() + 60
+        expected = {s: None for s in streams if not s.error}
+        while time.monotonic() < deadline and sum(len(s.received) for s in expected) < len(expected):
+            await asyncio.sleep(0.2)
+        delays = [(at - sent[e]) * 1000 for s in expected for e, at in s.received.items() if e in sent]
+        print(f"published {len(sent):,} events in {published_s:.1f}s; delivered {len(delays):,} of {len(expected):,}: "
+              f"p50 {percentile(delays, 50):.0f} ms, p99 {percentile(delays, 99):.0f} ms, "
+              f"max {max(delays, default=float('nan')):.0f} ms")
+    finally:
+        stop_all(procs.values())
+        pushpin.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--connect-concurrency", type=int, default=200)
+    parser.add_argument("--port", type=int, default=8768)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.streams + 1000)), hard))
+    setup()
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
