@@ -227,7 +227,7 @@ def main() -> None:
 
     connection.close()
 
-    pushpin = bench_pushpin(port=args.port, origin_port=args.port + 1, port_offset=300)
+    pushpin = bench_pushpin(port=args.port, origin_port=args.port + 1)
     procs = procfile_start("api", DJANGO_SETTINGS_MODULE="bench.settings", WEB_BIND=f"127.0.0.1:{args.port + 1}",
                            GRIP_CONTROL_URLS=pushpin.control_url, LOG_LEVEL="WARNING")
     base = pushpin.base_url  # users reach the API through Pushpin

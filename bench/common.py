@@ -170,11 +170,14 @@ def platform_cpu_groups(procs: dict[str, subprocess.Popen], **extra) -> dict:
     return groups | extra
 
 
-def bench_pushpin(*, port: int, origin_port: int, port_offset: int, name: str = "bench-pushpin"):
-    """A Pushpin of the benchmark's own (scripts/devstack.sh), in front of ``origin_port``; started."""
+def bench_pushpin(*, port: int, origin_port: int, name: str = "bench-pushpin"):
+    """A Pushpin of the benchmark's own (scripts/devstack.sh), in front of ``origin_port``; started.
+    Its control ports are where bench/settings.py publishes (GRIP_CONTROL_URLS)."""
+    from django.conf import settings
+
     from tests.support import Pushpin
 
-    return Pushpin(name, port=port, origin_port=origin_port, port_offset=port_offset).start()
+    return Pushpin(name, port=port, origin_port=origin_port, port_offset=settings.BENCH_PUSHPIN_PORT_OFFSET).start()
 
 
 def pushpin_groups(name: str = "bench-pushpin") -> dict:

@@ -85,7 +85,7 @@ def main() -> None:
                             (settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, settings.NOTIFICATIONS_DLT_STORE_GROUP)):
         kafka_group_skip_to_end(topic=topic, group_id=group_id)
     OutboxEvent.objects.filter(published_at__isnull=True).delete()
-    pushpin = bench_pushpin(port=args.port, origin_port=args.port + 1, port_offset=300)
+    pushpin = bench_pushpin(port=args.port, origin_port=args.port + 1)
     procs = procfile_start("e2e", DJANGO_SETTINGS_MODULE="bench.settings", WEB_BIND=f"127.0.0.1:{args.port + 1}",
                            GRIP_CONTROL_URLS=pushpin.control_url, LOG_LEVEL="WARNING")
     base = pushpin.base_url  # the browsers and the API client reach the platform through Pushpin

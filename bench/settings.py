@@ -9,5 +9,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/14")
 os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "bench.wallet-events")
 os.environ.setdefault("NOTIFICATIONS_CONSUMER_GROUP", "bench.notification-service")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# The benchmarks' own Pushpin (bench/common.bench_pushpin): its control ports are moved by this offset.
+BENCH_PUSHPIN_PORT_OFFSET = 300
+os.environ.setdefault("GRIP_CONTROL_URLS", f"http://127.0.0.1:{25561 + BENCH_PUSHPIN_PORT_OFFSET}")
 
 from prepaid.settings import *  # noqa: E402,F403

@@ -23,7 +23,17 @@ import resource
 import time
 from urllib.parse import urlparse
 
-from common import bench_pushpin, percentile, procfile_start, pushpin_groups, setup, stop_all, wait_http_ok
+from common import (
+    CpuMeter,
+    bench_pushpin,
+    percentile,
+    platform_cpu_groups,
+    procfile_start,
+    pushpin_groups,
+    setup,
+    stop_all,
+    wait_http_ok,
+)
 
 
 def pss_mib(groups: dict) -> dict[str, float]:
@@ -50,6 +60,11 @@ class Stream:
         self.opened = asyncio.Event()
         self.received: dict[str, float] = {}
         self.error: str | None = None
+        self.task: asyncio.Task | None = None
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
     async def run(self) -> None:
         try:
@@ -76,7 +91,7 @@ class Stream:
 
 
 async def open_streams(urls: list[str], concurrency: int) -> tuple[list[Stream], float]:
-    streams, tasks = [], []
+    streams = []
     gate = asyncio.Semaphore(concurrency)
     started = time.monotonic()
 
@@ -85,47 +100,67 @@ async def open_streams(urls: list[str], concurrency: int) -> tuple[list[Stream],
         stream = Stream(parsed.hostname, parsed.port, f"{parsed.path}?{parsed.query}")
         streams.append(stream)
         async with gate:
-            tasks.append(asyncio.create_task(stream.run()))
+            stream.task = asyncio.create_task(stream.run())  # kept: the loop holds tasks weakly only
             await stream.opened.wait()
 
     await asyncio.gather(*(open_one(url) for url in urls))
     return streams, time.monotonic() - started
 
 
-async def main_async(args) -> None:
+def prepare(args) -> tuple[list[int], list[str]]:
+    """The users (created once) and a stream URL for each stream, as the stream-token grant gives them."""
     from django.contrib.auth.models import User
     from django.db import connection
 
-    from notifications.services import notifications_from_events
     from notifications.sse import sse_stream_position, sse_stream_token
-    from tests.helpers import wallet_event
 
     names = [f"bench-sse-{i}" for i in range(args.users)]
     existing = set(User.objects.filter(username__in=names).values_list("username", flat=True))
     User.objects.bulk_create([User(username=n) for n in names if n not in existing], batch_size=5000)
     user_ids = list(User.objects.filter(username__in=names).order_by("id").values_list("id", flat=True))
+    paths = []
+    for i in range(args.streams):
+        user_id = user_ids[i % len(user_ids)]
+        token, _ = sse_stream_token(user_id=user_id)
+        paths.append(f"/events/?es-meta={token}&lastEventId={sse_stream_position(user_id=user_id)}")
+    connection.close()
+    return user_ids, paths
 
-    pushpin = bench_pushpin(port=args.port, origin_port=args.port + 1, port_offset=300)
+
+async def main_async(args, user_ids: list[int], paths: list[str]) -> None:
+    from django.db import connection
+
+    from notifications.services import notifications_from_events
+    from tests.helpers import wallet_event
+
+    pushpin = await asyncio.to_thread(bench_pushpin, port=args.port, origin_port=args.port + 1)
     procs = procfile_start("sse", DJANGO_SETTINGS_MODULE="bench.settings", WEB_BIND=f"127.0.0.1:{args.port + 1}",
                            GRIP_CONTROL_URLS=pushpin.control_url, LOG_LEVEL="WARNING")
     memory_groups = {**pushpin_groups(), "web": lambda p: "prepaid-web" in " ".join(p.info["cmdline"] or [])
                      or (p.info["name"] == "gunicorn" and "prepaid.wsgi" in " ".join(p.info["cmdline"] or []))}
     try:
-        wait_http_ok(f"{pushpin.base_url}/health/live")
-        time.sleep(3)
+        await asyncio.to_thread(wait_http_ok, f"{pushpin.base_url}/health/live")
+        # Warm-up: every web worker has served subscribes (its heap grown to its working size)
+        # before the "before" figure, so that what grows after is what the held streams cost.
+        warm, _ = await open_streams([pushpin.base_url + path for path in paths[:args.warm_up]],
+                                     args.connect_concurrency)
+        for stream in warm:
+            stream.close()
+        await asyncio.sleep(5)
         before = pss_mib(memory_groups)
 
-        urls = []
-        for i in range(args.streams):
-            user_id = user_ids[i % len(user_ids)]
-            token, _ = sse_stream_token(user_id=user_id)
-            urls.append(f"{pushpin.base_url}/events/?es-meta={token}&lastEventId={sse_stream_position(user_id=user_id)}")
-        connection.close()
-        streams, open_s = await open_streams(urls, args.connect_concurrency)
+        meter = CpuMeter(platform_cpu_groups(procs, **pushpin_groups()))
+        meter.start()
+        streams, open_s = await open_streams([pushpin.base_url + path for path in paths], args.connect_concurrency)
+        opening_cpu = meter.stop()
         failed = [s for s in streams if s.error]
         print(f"{len(streams) - len(failed):,} of {len(streams):,} streams open in {open_s:.1f}s "
               f"({len(streams) / open_s:,.0f} per second); failed: {len(failed)}"
               + (f" (first: {failed[0].error})" if failed else ""))
+        print(f"CPU while opening ({open_s:.1f}s): " + ", ".join(
+            f"{group} {seconds / open_s * 100:.0f}%"
+            for group, seconds in sorted(opening_cpu.items(), key=lambda i: -i[1])
+            if seconds > 0.05) + " of a core")
         await asyncio.sleep(5)  # settle
         after = pss_mib(memory_groups)
         print("memory (PSS, MiB) before -> after:")
@@ -137,15 +172,20 @@ async def main_async(args) -> None:
         # One notification per user, published as the consumer publishes a poll's batch.
         sent: dict[str, float] = {}
         batch = int(os.environ.get("NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS", "200"))
+
+        def publish_all() -> None:
+            try:
+                for first in range(0, len(user_ids), batch):
+                    events = [wallet_event(user_id) for user_id in user_ids[first:first + batch]]
+                    at = time.time()
+                    notifications_from_events(events=events)
+                    sent.update({e["eventId"]: at for e in events})
+            finally:
+                connection.close()
+
         publish_started = time.monotonic()
-        for first in range(0, len(user_ids), batch):
-            events = [wallet_event(user_id) for user_id in user_ids[first:first + batch]]
-            at = time.time()
-            await asyncio.to_thread(notifications_from_events, events=events)
-            sent.update({e["eventId"]: at for e in events})
-            await asyncio.sleep(0)
+        await asyncio.to_thread(publish_all)
         published_s = time.monotonic() - publish_started
-        await asyncio.to_thread(connection.close)
         deadline = time.monotonic() + 60
         expected = {s: None for s in streams if not s.error}
         while time.monotonic() < deadline and sum(len(s.received) for s in expected) < len(expected):
@@ -155,21 +195,23 @@ async def main_async(args) -> None:
               f"p50 {percentile(delays, 50):.0f} ms, p99 {percentile(delays, 99):.0f} ms, "
               f"max {max(delays, default=float('nan')):.0f} ms")
     finally:
-        stop_all(procs.values())
-        pushpin.stop()
+        await asyncio.to_thread(stop_all, procs.values())
+        await asyncio.to_thread(pushpin.stop)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--connect-concurrency", type=int, default=200)
+    parser.add_argument("--connect-concurrency", type=int, default=100)
+    parser.add_argument("--warm-up", type=int, default=500, help="streams opened and closed before measuring")
     parser.add_argument("--port", type=int, default=8768)
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.streams + 1000)), hard))
     setup()
-    asyncio.run(main_async(args))
+    user_ids, paths = prepare(args)
+    asyncio.run(main_async(args, user_ids, paths))
 
 
 if __name__ == "__main__":

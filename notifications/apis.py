@@ -17,10 +17,13 @@ from prepaid.pagination import NewestFirstPagination
 
 
 def _stream_user_id(request) -> int | None:
-    """Who opens the stream: an ``es-meta`` stream token, the API's Authorization header, or the session."""
-    token = request.GET.get("es-meta")
-    if token is not None:
-        user_id = sse.sse_stream_token_user_id(token)
+    """Whose stream: Pushpin recovering one (its channel says), an ``es-meta`` stream token, the API's
+    Authorization header, or the session."""
+    if request.GET.get("link") == "next" or request.GET.get("es-meta") is not None:
+        if request.GET.get("link") == "next":
+            user_id = sse.recovering_user_id(request)
+        else:
+            user_id = sse.sse_stream_token_user_id(request.GET["es-meta"])
         active = user_id is not None and get_user_model().objects.filter(pk=user_id, is_active=True).exists()
         return user_id if active else None
     if request.headers.get("Authorization"):
@@ -46,13 +49,20 @@ def events(request):
     if user_id is None:
         return JsonResponse(error_body("not_authenticated", "log in, send an Authorization header, or pass a "
                                        "stream token as es-meta"), status=401)
-    if request.GET.get("es-meta") is None and not request.user.is_authenticated:
-        request.user = get_user_model().objects.get(pk=user_id)  # for the library: whose channel
+    if request.user.pk != user_id:
+        request.user = get_user_model()(pk=user_id, is_active=True)  # for the library: whose channel
+    if "es-meta" in request.GET:
+        # Checked above; the library would decode it and load the user again.
+        request.GET = request.GET.copy()
+        del request.GET["es-meta"]
     others = set(request.GET.getlist("channel")) - {sse.user_channel(user_id)}
     if others:
         return JsonResponse(error_body("permission_denied", f"channel: not yours: {', '.join(sorted(others))}"),
                             status=403)
-    return eventstream_events(request)
+    response = eventstream_events(request)
+    sse.grip_share_next_link(request)
+    sse.grip_drop_padding(response)
+    return response
 
 
 class StreamTokenAPI(APIView):

@@ -19,10 +19,12 @@
   that was never published (Pushpin was down) reaches it from storage.
 """
 
+import hashlib
+import hmac
 import json
 import logging
 import time
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 import jwt
@@ -30,6 +32,8 @@ from django.conf import settings
 from django.db import connection
 from django_eventstream import get_current_event_id
 from django_eventstream.channelmanager import ChannelManagerBase
+from django_eventstream.event import Event
+from django_eventstream.storage import DjangoModelStorage, EventDoesNotExist
 from django_eventstream.utils import sse_encode_event
 from gripcontrol import HttpStreamFormat
 from pubcontrol import Item
@@ -39,13 +43,93 @@ logger = logging.getLogger(__name__)
 EVENT_TYPE = "notification"
 
 
+# The link Pushpin fetches to recover a stream (what it missed): the same for every stream,
+# so that Pushpin batches the recoveries of many streams (it asks at most 10 distinct links a
+# second). Whose stream it is comes from the channels Pushpin sends along (Grip-Last).
+NEXT_LINK = "/events/?link=next&recover=true"
+
+
+def _channel_mac(user_id: int) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), f"sse-channel:{user_id}".encode(), hashlib.sha256).hexdigest()[:20]
+
+
 def user_channel(user_id: int) -> str:
-    return f"user-{user_id}"
+    """The user's channel: its name carries a MAC, so that a channel named in a request (by Pushpin,
+    when it recovers a stream) proves whose it is."""
+    return f"user-{user_id}-{_channel_mac(user_id)}"
+
+
+def channel_user_id(channel: str) -> int | None:
+    """The user whose channel this is, or None if the name is not one ``user_channel`` made."""
+    _, _, rest = channel.partition("user-")
+    user_id, _, mac = rest.partition("-")
+    if not channel.startswith("user-") or not user_id.isdigit():
+        return None
+    return int(user_id) if hmac.compare_digest(mac, _channel_mac(int(user_id))) else None
+
+
+def recovering_user_id(request) -> int | None:
+    """On Pushpin's recovery of a stream (its next link, signed by Pushpin): the stream's user."""
+    if request.GET.get("link") != "next" or not request.grip.proxied:
+        return None
+    users = {channel_user_id(unquote(name.removeprefix("events-"))) for name in request.grip.last}
+    return users.pop() if len(users) == 1 and None not in users else None
+
+
+# django-eventstream opens every stream with 2 KiB of padding (a comment) that only
+# browsers older than any we support needed; Pushpin keeps each stream's first response.
+_PADDING = (":" + " " * 2048 + "\n\n").encode()
+
+
+def grip_drop_padding(response) -> None:
+    if response.content.startswith(_PADDING):
+        response.content = response.content[len(_PADDING):]
+
+
+def grip_share_next_link(request) -> None:
+    """Point the stream's next link at ``NEXT_LINK`` (django-eventstream writes one per user; the
+    GRIP middleware turns the instruction into headers after the view)."""
+    instruct = getattr(request.grip, "instruct", None)
+    if instruct is not None and instruct.next_link:
+        instruct.set_next_link(NEXT_LINK)
 
 
 def _grip_channel(channel: str) -> str:
     """The GRIP channel django-eventstream holds a stream of ``channel`` on."""
     return f"events-{quote(channel)}"
+
+
+class EventStorage(DjangoModelStorage):
+    """django-eventstream's PostgreSQL storage, its reads in one statement each.
+
+    Every subscribe and every recovery of a stream reads it: the library's ORM reads
+    (up to three queries) were most of what a subscribe cost. Same tables, same
+    answers. Appends go through ``sse_events_store``; old events are trimmed by
+    ``sse_events_trim`` (beat), not on every append.
+    """
+
+    def get_events(self, channel, last_id, limit=100):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.value, e.eid, e.type, e.data FROM django_eventstream_eventcounter c "
+                "LEFT JOIN LATERAL (SELECT eid, type, data FROM django_eventstream_event "
+                "  WHERE channel = c.name AND eid >= %(last)s AND %(last)s < c.value ORDER BY eid LIMIT %(rows)s) e "
+                "ON true WHERE c.name = %(channel)s",
+                {"channel": channel, "last": last_id, "rows": limit + 1})
+            rows = cursor.fetchall()
+        current = rows[0][0] if rows else 0
+        if last_id == current:
+            return []
+        # The referenced event must still be stored (not trimmed): else the client starts afresh.
+        if not rows or rows[0][1] != last_id:
+            raise EventDoesNotExist(f"No such event {last_id}", current)
+        return [Event(channel, event_type, json.loads(data), id=eid) for _, eid, event_type, data in rows[1:]]
+
+    def get_current_id(self, channel):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT value FROM django_eventstream_eventcounter WHERE name = %s", [channel])
+            row = cursor.fetchone()
+        return row[0] if row else 0
 
 
 class UserChannelManager(ChannelManagerBase):

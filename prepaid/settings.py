@@ -347,7 +347,7 @@ SSE_EVENT_RETENTION_S = env_int("SSE_EVENT_RETENTION_S", 24 * 3600)
 # How long the consumer waits for Pushpin to take a poll's publishes (it goes on if not:
 # the events are stored, and a client that reconnects reads them).
 SSE_PUBLISH_TIMEOUT_S = env_int("SSE_PUBLISH_TIMEOUT_S", 5)
-EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+EVENTSTREAM_STORAGE_CLASS = "notifications.sse.EventStorage"
 EVENTSTREAM_CHANNELMANAGER_CLASS = "notifications.sse.UserChannelManager"
 
 # --- wallets ---------------------------------------------------------------------

@@ -49,7 +49,7 @@ def test_publishing_reaches_every_pushpin_and_reports_one_that_does_not_answer(s
 
 def test_published_items_carry_their_id_the_previous_one_and_the_librarys_channel():
     (item,) = [sse._publish_item(7, 3, json.dumps({"message": "100% 완료"}))]
-    assert (item["channel"], item["id"], item["prev-id"]) == ("events-user-7", "3", "2")
+    assert (item["channel"], item["id"], item["prev-id"]) == (f"events-{sse.user_channel(7)}", "3", "2")
     stream = item["http-stream"]
     assert stream["content-filters"] == ["build-id"]  # Pushpin writes each subscriber's full SSE id
     assert stream["content"] == 'event: notification\nid: %I\ndata: {"message": "100%% \\uc644\\ub8cc"}\n\n'
@@ -60,4 +60,14 @@ def test_stream_tokens_are_the_librarys_es_meta(user):
     claims = jwt.decode(token, options={"verify_signature": False})
     assert (claims["iss"], claims["user"], claims["channels"]) == ("es", str(user.id), [sse.user_channel(user.id)])
     assert sse.sse_stream_token_user_id(token) == user.id
-    assert sse.sse_stream_token_user_id(jwt.encode({"user": str(user.id)}, "another-key-of-at-least-thirty-two-bytes")) is None
+    forged = jwt.encode({"user": str(user.id), "exp": 2**31}, "another-key-of-at-least-thirty-two-bytes")
+    assert sse.sse_stream_token_user_id(forged) is None
+
+
+def test_a_channel_name_proves_whose_it_is(user_factory):
+    alice, bob = user_factory(), user_factory()
+    channel = sse.user_channel(alice.id)
+    assert sse.channel_user_id(channel) == alice.id
+    assert sse.channel_user_id(channel.replace(f"user-{alice.id}-", f"user-{bob.id}-")) is None  # a MAC is per user
+    assert sse.channel_user_id(f"user-{alice.id}") is None
+    assert sse.channel_user_id("events-x") is None

@@ -94,3 +94,22 @@ def test_mark_read_refuses_bad_input_naming_the_field(api, body, field):
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_input"
     assert field in response.json()["fields"], response.json()
+
+
+def test_pushpin_recovers_a_stream_through_one_shared_link_and_only_the_channels_own_user(client, user_factory):
+    alice, bob = user_factory(), user_factory()
+    for _ in range(2):
+        services.notification_from_event(event=wallet_event(alice.id))
+    client.force_login(alice)
+    first = client.get(f"/events/?lastEventId={sse.user_channel(alice.id)}:0", **via_pushpin())
+    assert first["Grip-Link"] == f"<{sse.NEXT_LINK}>; rel=next"  # the same for every stream
+
+    # Pushpin asks the link (no cookie, no token): the channel it names, with its last id, says whose.
+    recover = Client().get(sse.NEXT_LINK, HTTP_GRIP_LAST=f"events-{sse.user_channel(alice.id)}; last-id=1",
+                           **via_pushpin())
+    assert recover.status_code == 200
+    assert recover.content.decode().count("event: notification") == 1  # what came after id 1
+    forged = Client().get(sse.NEXT_LINK, HTTP_GRIP_LAST=f"events-user-{bob.id}-0000; last-id=0", **via_pushpin())
+    assert forged.status_code == 401
+    unsigned = Client().get(sse.NEXT_LINK, HTTP_GRIP_LAST=f"events-{sse.user_channel(alice.id)}; last-id=0")
+    assert unsigned.status_code == 400
