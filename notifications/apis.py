@@ -3,15 +3,17 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import JsonResponse
+from django.utils.decorators import decorator_from_middleware
 from django_eventstream.views import events as eventstream_events
+from django_grip import GripMiddleware
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications import selectors, services, sse
+from prepaid.authentication import TokenAuthentication
 from prepaid.errors import error_body
 from prepaid.pagination import NewestFirstPagination
 
@@ -35,6 +37,7 @@ def _stream_user_id(request) -> int | None:
     return request.user.pk if request.user.is_authenticated else None
 
 
+@decorator_from_middleware(GripMiddleware)
 def events(request):
     """SSE stream of the user's notifications, held by Pushpin (see notifications.sse).
 

@@ -41,3 +41,25 @@ def test_users_only_reach_their_own_wallet(api_client_for, user_factory):
 def test_browser_session_auth_works(client, user):
     client.force_login(user)
     assert client.get("/api/v1/wallet").json() == {"balance": 0, "currency": "KRW"}
+
+
+def test_a_token_answers_for_its_user_while_the_user_is_active_and_the_token_exists(api_client_for, user_factory):
+    from rest_framework.authtoken.models import Token
+
+    alice, bob = user_factory(), user_factory()
+    alice_api = api_client_for(alice)
+    api_charge(api_client_for(bob), 1_000)
+    assert alice_api.get("/api/v1/wallet").json()["balance"] == 0  # alice's wallet, not the last one charged
+
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+    r = alice_api.get("/api/v1/wallet")
+    assert (r.status_code, r.json()["code"]) == (401, "authentication_failed")
+    assert "inactive" in r.json()["message"]
+
+    alice.is_active = True
+    alice.save(update_fields=["is_active"])
+    assert alice_api.get("/api/v1/wallet").status_code == 200
+    Token.objects.filter(user=alice).delete()
+    r = alice_api.get("/api/v1/wallet")
+    assert (r.status_code, r.json()["code"]) == (401, "authentication_failed")
