@@ -391,3 +391,24 @@ def test_two_pushpins_each_reach_their_clients(platform, user, pushpin):
             on_second.close()
     finally:
         other.stop()
+
+
+def test_publishes_in_quick_succession_are_delivered_while_they_flow(platform, user):
+    # Pushpin's delivery limiter (message_rate) restarts its batch timer on every publish:
+    # with publishes closer together than its 25 ms batch, nothing was delivered until they
+    # paused (seconds at 100 events/s). deploy/pushpin/pushpin.conf leaves it unset.
+    from notifications import sse as sse_module
+
+    client = stream(platform, user)
+    try:
+        delivered_while_publishing = 0
+        for n in range(400):
+            (seq,) = sse_module.sse_events_store([(user.id, {"eventId": str(uuid.uuid4()), "n": n})])
+            assert sse_module.sse_events_publish([(user.id, seq, json.dumps({"eventId": str(uuid.uuid4()), "n": n}))])
+            delivered_while_publishing = len(client.notifications())
+            if delivered_while_publishing >= 10:
+                break
+        assert delivered_while_publishing >= 10, "deliveries waited for the publishes to pause"
+        assert [note["n"] for note in client.wait_for_notifications(n + 1)] == list(range(n + 1))  # in order, once
+    finally:
+        client.close()
