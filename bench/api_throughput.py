@@ -24,13 +24,9 @@ import json
 import os
 import re
 import resource
-import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections import Counter
-from pathlib import Path
 
 from common import (
     ROOT,
@@ -39,6 +35,8 @@ from common import (
     platform_cpu_groups,
     procfile_start,
     pushpin_groups,
+    py_spy_report,
+    py_spy_start,
     setup,
     stop_all,
     wait_http_ok,
@@ -126,41 +124,6 @@ def wait_for_event_path(timeout_s: float = 120) -> None:
     time.sleep(2)
 
 
-def py_spy_start(proc: subprocess.Popen, name: str) -> tuple[subprocess.Popen, Path]:
-    """Sample a process and its children while the run lasts (py-spy, 100 Hz, threads holding the GIL)."""
-    out = ROOT / ".devstack" / "bench-logs" / f"api-{name.replace(' ', '-')}-py-spy.txt"
-    py_spy = Path(sys.executable).parent / "py-spy"
-    spy = subprocess.Popen([str(py_spy), "record", "--pid", str(proc.pid), "--subprocesses", "--rate", "100", "--gil",
-                            "--format", "raw", "--output", str(out), "--nonblocking"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(2)  # py-spy attaches
-    return spy, out
-
-
-def py_spy_report(spy: subprocess.Popen, out: Path, top: int = 30) -> None:
-    """Stop py-spy; print where the samples were: by function including callees, and by own time."""
-    spy.send_signal(signal.SIGINT)
-    spy.wait(timeout=60)
-    inclusive: Counter = Counter()
-    own: Counter = Counter()
-    total = 0
-    for line in out.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")"
-                  if " (" in f else f for f in stack.split(";")]
-        total += int(count)
-        own[frames[-1]] += int(count)
-        for frame in set(frames):
-            inclusive[frame] += int(count)
-    print(f"py-spy: {total} samples ({out})")
-    print("  including callees:")
-    for frame, count in inclusive.most_common(top):
-        print(f"    {count / total * 100:5.1f}%  {frame}")
-    print("  own time:")
-    for frame, count in own.most_common(top // 2):
-        print(f"    {count / total * 100:5.1f}%  {frame}")
-
-
 def measure(name: str, *, base: str, rows: list[tuple[str, str]], procs: dict, clients: int, seconds: float,
             pgbench_tps: float, cores: int, profile: str | None = None) -> float:
     from django.db import connection
@@ -173,7 +136,7 @@ def measure(name: str, *, base: str, rows: list[tuple[str, str]], procs: dict, c
     wait_for_event_path()
     connection.close()
     meter = CpuMeter(platform_cpu_groups(procs, **pushpin_groups()))
-    spy = py_spy_start(procs[profile], name) if profile else None
+    spy = py_spy_start(procs[profile], f"api-{name}") if profile else None
     meter.start()
     # wrk is a child that has exited when the meter stops: its CPU is the children's rusage.
     children = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -2,9 +2,12 @@
 
 import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,3 +198,38 @@ def pushpin_groups(name: str = "bench-pushpin") -> dict:
     return {f"pushpin:{short}": process(full) for short, full in (
         ("proxy", "pushpin-proxy"), ("zurl", "zurl"), ("condure", "condure"), ("handler", "pushpin-handler"),
         ("runner", "pushpin"))}
+
+
+def py_spy_start(proc: subprocess.Popen, name: str) -> tuple[subprocess.Popen, Path]:
+    """Sample a process and its children while the run lasts (py-spy, 100 Hz, threads holding the GIL)."""
+    out = ROOT / ".devstack" / "bench-logs" / f"{name.replace(' ', '-')}-py-spy.txt"
+    py_spy = Path(sys.executable).parent / "py-spy"
+    spy = subprocess.Popen([str(py_spy), "record", "--pid", str(proc.pid), "--subprocesses", "--rate", "100", "--gil",
+                            "--format", "raw", "--output", str(out), "--nonblocking"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)  # py-spy attaches
+    return spy, out
+
+
+def py_spy_report(spy: subprocess.Popen, out: Path, top: int = 30) -> None:
+    """Stop py-spy; print where the samples were: by function including callees, and by own time."""
+    spy.send_signal(signal.SIGINT)
+    spy.wait(timeout=60)
+    inclusive: Counter = Counter()
+    own: Counter = Counter()
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")"
+                  if " (" in f else f for f in stack.split(";")]
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    print(f"py-spy: {total} samples ({out})")
+    print("  including callees:")
+    for frame, count in inclusive.most_common(top):
+        print(f"    {count / total * 100:5.1f}%  {frame}")
+    print("  own time:")
+    for frame, count in own.most_common(top // 2):
+        print(f"    {count / total * 100:5.1f}%  {frame}")

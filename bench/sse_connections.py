@@ -1,6 +1,6 @@
 """Idle SSE streams held by Pushpin: memory per stream, time to open them, delivery to all of them.
 
-    .venv/bin/python bench/sse_connections.py [--streams 10000] [--users 10000] [--connect-concurrency 200]
+    .venv/bin/python bench/sse_connections.py [--streams 10000] [--users 10000] [--connect-concurrency 100] [--py-spy web]
 
 1. Starts the platform as ``make run`` does (a Pushpin of its own in front of the
    Procfile's web process; the worker, beat and consumer too) on the bench database.
@@ -30,6 +30,8 @@ from common import (
     platform_cpu_groups,
     procfile_start,
     pushpin_groups,
+    py_spy_report,
+    py_spy_start,
     setup,
     stop_all,
     wait_http_ok,
@@ -150,9 +152,12 @@ async def main_async(args, user_ids: list[int], paths: list[str]) -> None:
         before = pss_mib(memory_groups)
 
         meter = CpuMeter(platform_cpu_groups(procs, **pushpin_groups()))
+        spy = await asyncio.to_thread(py_spy_start, procs[args.py_spy], "sse-open") if args.py_spy else None
         meter.start()
         streams, open_s = await open_streams([pushpin.base_url + path for path in paths], args.connect_concurrency)
         opening_cpu = meter.stop()
+        if spy is not None:
+            py_spy_report(*spy)
         failed = [s for s in streams if s.error]
         print(f"{len(streams) - len(failed):,} of {len(streams):,} streams open in {open_s:.1f}s "
               f"({len(streams) / open_s:,.0f} per second); failed: {len(failed)}"
@@ -206,6 +211,8 @@ def main() -> None:
     parser.add_argument("--connect-concurrency", type=int, default=100)
     parser.add_argument("--warm-up", type=int, default=500, help="streams opened and closed before measuring")
     parser.add_argument("--port", type=int, default=8768)
+    parser.add_argument("--py-spy", metavar="PROCESS",
+                        help="sample this Procfile process (e.g. web) while the streams open")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.streams + 1000)), hard))

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications import selectors, services, sse
-from prepaid.authentication import TokenAuthentication
+from prepaid.authentication import TokenAuthentication, user_is_active
 from prepaid.errors import error_body
 from prepaid.pagination import NewestFirstPagination
 
@@ -26,8 +26,7 @@ def _stream_user_id(request) -> int | None:
             user_id = sse.recovering_user_id(request)
         else:
             user_id = sse.sse_stream_token_user_id(request.GET["es-meta"])
-        active = user_id is not None and get_user_model().objects.filter(pk=user_id, is_active=True).exists()
-        return user_id if active else None
+        return user_id if user_id is not None and user_is_active(user_id) else None
     if request.headers.get("Authorization"):
         try:
             authenticated = TokenAuthentication().authenticate(request)

@@ -1,4 +1,4 @@
-"""API authentication: DRF's token scheme, with its lookup in one statement built once.
+"""Authentication: DRF's token scheme, with its lookup in one statement built once.
 
 DRF's ``TokenAuthentication`` runs ``Token.objects.select_related("user").get(key=key)``
 on every request, and building and compiling that query was a third of the web
@@ -30,6 +30,18 @@ def _token_user_sql() -> str:
 
 
 TOKEN_USER_SQL = _token_user_sql()
+USER_ACTIVE_SQL = (f"SELECT {connection.ops.quote_name(_User._meta.get_field('is_active').column)} "
+                   f"FROM {connection.ops.quote_name(_User._meta.db_table)} "
+                   f"WHERE {connection.ops.quote_name(_User._meta.pk.column)} = %s")
+
+
+def user_is_active(user_id: int) -> bool:
+    """Whether the user exists and may sign in: one prebuilt statement (the ORM's
+    ``filter(...).exists()`` for it was a third of a stream subscribe's CPU)."""
+    with connection.cursor() as cursor:
+        cursor.execute(USER_ACTIVE_SQL, [user_id])
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 class TokenAuthentication(authentication.TokenAuthentication):

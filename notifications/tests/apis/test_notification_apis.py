@@ -54,6 +54,16 @@ def test_stream_tokens_expire_and_name_their_user(api, user, settings):
     assert Client().get(f"/events/?es-meta={expired}", **via_pushpin()).status_code == 401
 
 
+def test_a_stream_token_stops_working_when_its_user_is_deactivated(user):
+    token, _ = sse.sse_stream_token(user_id=user.id)
+    assert Client().get(f"/events/?es-meta={token}", **via_pushpin()).status_code == 200
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert Client().get(f"/events/?es-meta={token}", **via_pushpin()).status_code == 401
+    assert Client().get(f"/events/?es-meta={sse.sse_stream_token(user_id=10**9)[0]}", **via_pushpin()).status_code \
+        == 401  # no such user
+
+
 def test_notifications_list_api(api, user):
     services.notification_from_event(event=wallet_event(user.id))
     body = api.get("/api/v1/notifications").json()
