@@ -16,12 +16,13 @@ export WEB_BIND := 127.0.0.1:$(WEB_PORT)
 export DEVSTACK_PUSHPIN_PORT := $(PUBLIC_PORT)
 export DEVSTACK_PUSHPIN_ORIGIN := $(WEB_BIND)
 
-.PHONY: help venv services tools migrate topics run test lint stop clean status
+.PHONY: help venv services tools bench-tools migrate topics run test lint stop clean status
 
 help:
 	@echo "make run       set everything up and run the platform on http://localhost:$(PUBLIC_PORT) (Pushpin -> web, worker, beat, consumer)"
 	@echo "make test      set everything up and run the whole test suite"
 	@echo "make services  start PostgreSQL :54329, Redis :63799, Kafka :29092, Pushpin :$(PUBLIC_PORT) only"
+	@echo "make bench-tools  start the services and install the benchmarks' tools (wrk); then see README, Benchmarks"
 	@echo "make stop      stop the services this project started"
 	@echo "make clean     stop, then delete .devstack/ (all local data) and .venv/"
 
@@ -41,6 +42,9 @@ services: venv
 
 tools:
 	@scripts/devstack.sh tools
+
+bench-tools: services
+	@scripts/devstack.sh bench-tools
 
 migrate: services
 	@$(PY) manage.py migrate --no-input -v 0

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import time
 import uuid
@@ -180,6 +181,8 @@ def main() -> None:
     parser.add_argument("--py-spy", metavar="PROCESS", help="sample this Procfile process (e.g. web) during the runs")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: install it with `make bench-tools` (Debian's wrk)")
 
     tps = 0.0 if args.skip_pgbench else pgbench(scale=10, clients=8, seconds=15)
     setup()

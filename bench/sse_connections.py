@@ -1,6 +1,7 @@
 """Idle SSE streams held by Pushpin: memory per stream, time to open them, delivery to all of them.
 
-    .venv/bin/python bench/sse_connections.py [--streams 10000] [--users 10000] [--connect-concurrency 100] [--py-spy web]
+    .venv/bin/python bench/sse_connections.py [--streams 10000] [--users 10000] [--connect-concurrency 100]
+                                              [--py-spy web]
 
 1. Starts the platform as ``make run`` does (a Pushpin of its own in front of the
    Procfile's web process; the worker, beat and consumer too) on the bench database.

@@ -5,6 +5,7 @@
 #   scripts/devstack.sh stop     stop only what this script started (pid files); names pick services
 #   scripts/devstack.sh status   one line per service
 #   scripts/devstack.sh tools    install test-only tools (docker-compose, chromium) if missing
+#   scripts/devstack.sh bench-tools  install what bench/ needs beyond the services (wrk) if missing
 #
 # Pushpin (with its zurl) holds the browsers' SSE streams and proxies the rest to
 # Django: public port DEVSTACK_PUSHPIN_PORT (8000), origin DEVSTACK_PUSHPIN_ORIGIN
@@ -246,6 +247,10 @@ tools() { # test-only tools from Debian: compose file validation, a headless bro
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
+bench_tools() { # the benchmarks' load generator (pgbench comes with PostgreSQL)
+  command -v wrk >/dev/null || apt_install wrk
+}
+
 cmd="${1:-}"; shift || true
 services=("$@"); [ ${#services[@]} -gt 0 ] || services=(postgres redis kafka pushpin)
 case "$cmd" in
@@ -256,6 +261,7 @@ case "$cmd" in
           postgres) pg_stop ;; redis) redis_stop ;; kafka) kafka_stop ;; pushpin) pushpin_stop ;; esac; done ;;
   status) status ;;
   tools) tools ;;
+  bench-tools) bench_tools ;;
   check-free-port) check_free_port "${services[0]}" "${services[1]:-PORT}" ;;
-  *) echo "usage: $0 start [postgres|redis|kafka|pushpin...]|stop|status|tools|check-free-port PORT VAR" >&2; exit 2 ;;
+  *) echo "usage: $0 start [postgres|redis|kafka|pushpin...]|stop|status|tools|bench-tools|check-free-port PORT VAR" >&2; exit 2 ;;
 esac
