@@ -10,8 +10,6 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 PUBLIC_PORT ?= 8000
 WEB_PORT ?= 8001
 
-# Local development runs with DEBUG on (the insecure default secret key is refused otherwise).
-export DEBUG ?= 1
 export WEB_BIND := 127.0.0.1:$(WEB_PORT)
 export DEVSTACK_PUSHPIN_PORT := $(PUBLIC_PORT)
 export DEVSTACK_PUSHPIN_ORIGIN := $(WEB_BIND)
@@ -35,7 +33,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 	  || { echo "make: pip install failed (PyPI unreachable?); check the network or a PIP_INDEX_URL mirror, then rerun" >&2; exit 1; }
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-venv: $(STAMP)
+# This checkout's local settings (git-ignored), read by prepaid/settings.py in every shell:
+# a generated SECRET_KEY and DEBUG on. The environment wins over it; tests and benchmarks
+# set their own. Delete it to get a new key.
+.env:
+	@$(PYTHON) -c 'import secrets; print(f"SECRET_KEY={secrets.token_urlsafe(50)}"); print("DEBUG=1")' > .env
+	@echo "make: wrote .env (a generated SECRET_KEY and DEBUG=1, for local development)"
+
+venv: $(STAMP) .env
 
 services: venv
 	@scripts/devstack.sh start

@@ -32,6 +32,7 @@ import uuid
 from common import (
     ROOT,
     CpuMeter,
+    bench_api_token,
     bench_pushpin,
     platform_cpu_groups,
     procfile_start,
@@ -74,9 +75,7 @@ def pgbench(*, scale: int, clients: int, seconds: int) -> float:
 
 def api_authorization(user) -> str:
     """The Authorization header an API client of this user sends."""
-    from rest_framework.authtoken.models import Token
-
-    return f"Token {Token.objects.get_or_create(user=user)[0].key}"
+    return f"Token {bench_api_token(user)}"
 
 
 def prepare_wallets(prefix: str, count: int) -> list[tuple[str, str]]:

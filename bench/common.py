@@ -33,6 +33,14 @@ def setup() -> None:
     call_command("kafka_create_topics", verbosity=0)
 
 
+def bench_api_token(user) -> str:
+    """A fresh API token of a benchmark user (the ones of earlier runs revoked: a user may hold only so many)."""
+    from accounts.services import api_token_create, api_tokens_revoke_all
+
+    api_tokens_revoke_all(user=user)
+    return api_token_create(user=user)[1]
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from common import (
     CpuMeter,
+    bench_api_token,
     bench_pushpin,
     cpu_report,
     platform_cpu_groups,
@@ -71,7 +72,6 @@ def main() -> None:
     from django.db import transaction
     from django.test import Client
     from relay import synthetic_payload
-    from rest_framework.authtoken.models import Token
 
     from notifications.sse import sse_stream_position
     from outbox.models import OutboxEvent
@@ -101,7 +101,7 @@ def main() -> None:
         for i in range(args.users):
             user, _ = User.objects.get_or_create(username=f"bench-e2e-{i}")
             services.wallet_charge(user_id=user.id, amount=10_000_000, payment_key="pk", order_id=uuid.uuid4().hex)
-            tokens[user.id] = Token.objects.get_or_create(user=user)[0].key
+            tokens[user.id] = bench_api_token(user)
             client = Client()
             client.force_login(user)
             cookies = {settings.SESSION_COOKIE_NAME: client.cookies[settings.SESSION_COOKIE_NAME].value}

@@ -3,8 +3,13 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-5b1e0c9d7f3a2e8b6c4d")
-os.environ.setdefault("DEBUG", "0")
+os.environ["DEBUG"] = "0"  # whatever the shell or .env says
 os.environ.setdefault("DATABASE_URL", "postgres://prepaid@127.0.0.1:54329/prepaid_bench")
+# Request rates: the benchmarks drive one user far past a person's rate.
+os.environ.setdefault("API_WRITES_PER_USER_PER_MINUTE", "1000000")
+os.environ.setdefault("API_WRITES_PER_ADDRESS_PER_MINUTE", "1000000")
+os.environ.setdefault("API_STREAM_TOKENS_PER_USER_PER_MINUTE", "1000000")
+os.environ.setdefault("API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE", "1000000")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/14")
 os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "bench.wallet-events")
 os.environ.setdefault("NOTIFICATIONS_CONSUMER_GROUP", "bench.notification-service")

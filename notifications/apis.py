@@ -12,8 +12,9 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import TokenAuthentication, user_is_active
 from notifications import selectors, services, sse
-from prepaid.authentication import TokenAuthentication, user_is_active
+from prepaid import throttling
 from prepaid.errors import error_body
 from prepaid.pagination import NewestFirstPagination
 
@@ -68,6 +69,8 @@ def events(request):
 
 
 class StreamTokenAPI(APIView):
+    throttle_classes = throttling.STREAM_TOKENS
+
     class OutputSerializer(serializers.Serializer):
         url = serializers.CharField()
         token = serializers.CharField()
@@ -105,6 +108,8 @@ class NotificationListAPI(APIView):
 
 
 class NotificationMarkReadAPI(APIView):
+    throttle_classes = throttling.WRITES
+
     class InputSerializer(serializers.Serializer):
         eventIds = serializers.ListField(child=serializers.UUIDField(), allow_empty=False,
                                          max_length=settings.API_PAGE_SIZE_MAX)

@@ -16,8 +16,13 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# This checkout's local settings, if any (`make` writes .env: a generated SECRET_KEY and
+# DEBUG=1), so that manage.py works in any shell; a variable already set wins.
+load_dotenv(BASE_DIR / ".env", override=False)
 
 
 def env_str(name: str, default: str) -> str:
@@ -72,10 +77,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "django_eventstream",
     "prepaid",
+    "accounts",
     "ledger",
     "outbox",
     "wallets",
@@ -143,6 +149,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:63799/0")
 REDIS_TIMEOUT_S = env_int("REDIS_TIMEOUT_S", 2)
 
+# The cache (request rates: prepaid/throttling.py) is shared by every web process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "TIMEOUT": 300,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", ""),
+        "OPTIONS": {"socket_timeout": REDIS_TIMEOUT_S, "socket_connect_timeout": REDIS_TIMEOUT_S},
+    }
+}
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 # No task result is ever read by the platform, so none is stored by default (a result
 # backend is not free: Celery builds one per thread that queues a task).
@@ -196,6 +213,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
+    "api-tokens-purge-expired": {
+        "task": "accounts.tasks.api_tokens_purge_expired",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
 }
 
 # --- Kafka (every client is built in prepaid/kafka.py) ---------------------------
@@ -235,7 +257,7 @@ HEALTH_CHECK_TIMEOUT_S = env_int("HEALTH_CHECK_TIMEOUT_S", 2)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "prepaid.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -247,6 +269,26 @@ REST_FRAMEWORK = {
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+# The addresses of the proxies in front of Django (Pushpin): a request from one of them
+# is from the client its X-Forwarded-For names (prepaid/http.py); from anywhere else,
+# that header is ignored.
+TRUSTED_PROXY_ADDRESSES = env_list("TRUSTED_PROXY_ADDRESSES", "127.0.0.1,::1")
+# Request rates (prepaid/throttling.py; over them: 429 with Retry-After). Writes: the
+# wallet operations, marking notifications read, creating API tokens.
+API_WRITES_PER_USER_PER_MINUTE = env_int("API_WRITES_PER_USER_PER_MINUTE", 120)
+API_WRITES_PER_ADDRESS_PER_MINUTE = env_int("API_WRITES_PER_ADDRESS_PER_MINUTE", 600)
+API_STREAM_TOKENS_PER_USER_PER_MINUTE = env_int("API_STREAM_TOKENS_PER_USER_PER_MINUTE", 30)
+API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE = env_int("API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE", 120)
+
+# API tokens (django-rest-knox; accounts/): how long one lives, how many live ones a user may hold.
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30)
+API_TOKENS_PER_USER_MAX = env_int("API_TOKENS_PER_USER_MAX", 10)
+REST_KNOX = {
+    "TOKEN_PREFIX": "prepaid_",  # so that secret scanners recognise a leaked token
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
 
 # List APIs (transactions, notifications): page size, and the most ?pageSize= may ask.
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)

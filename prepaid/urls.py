@@ -10,6 +10,7 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("wallets.urls")),
     path("api/v1/", include("notifications.urls")),
     path("events/", events, name="events"),

@@ -111,13 +111,17 @@ def user(user_factory):
 @pytest.fixture
 def api_client_for():
     """An API client authenticated with the user's DRF token, as API clients are."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from tests.helpers import api_token
+
+    tokens = {}
+
     def make(user):
-        token, _ = Token.objects.get_or_create(user=user)
+        if user.pk not in tokens:
+            tokens[user.pk] = api_token(user)
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {tokens[user.pk]}")
         return client
 
     return make
@@ -160,7 +164,7 @@ class Platform:
         """The public address: Pushpin."""
         return self.pushpin.base_url
 
-    def start_web(self):
+    def start_web(self, **env: str):
         import httpx
         from django.conf import settings
 
@@ -168,8 +172,8 @@ class Platform:
 
         self.web = self._start("web", [sys.executable, "-m", "gunicorn", "prepaid.wsgi:application",
                                        "--config", "deploy/gunicorn.conf.py"],
-                               WEB_BIND=f"127.0.0.1:{settings.TEST_WEB_PORT}", WEB_WORKERS="2",
-                               DATABASE_CONN_MAX_AGE_S="60")
+                               **{"WEB_BIND": f"127.0.0.1:{settings.TEST_WEB_PORT}", "WEB_WORKERS": "2",
+                                  "DATABASE_CONN_MAX_AGE_S": "60", **env})
 
         def up():
             try:
@@ -195,6 +199,27 @@ def pushpin():
                        port_offset=settings.TEST_PUSHPIN_PORT_OFFSET).start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def web(process_factory, app_env, transactional_db, pushpin):
+    """Start the web process (gunicorn) behind the tests' Pushpin, alone, with these settings (environment);
+    returns the platform as API clients reach it (``base_url``). Stopped after the test."""
+    started = []
+
+    def start_process(name, argv, **env):
+        started.append(process_factory(name, argv, **env))
+        return started[-1]
+
+    def start(**env: str) -> Platform:
+        platform = Platform(start_process, pushpin)
+        platform.start_web(**env)
+        return platform
+
+    yield start
+    for proc in started:
+        proc.stop()
+        proc.kill_group()
 
 
 @pytest.fixture

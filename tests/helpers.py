@@ -11,6 +11,13 @@ from wallets.models import Payment, Wallet
 CHARGES, SPENDS, REVERSALS = "/api/v1/wallet/charges", "/api/v1/wallet/spends", "/api/v1/wallet/reversals"
 
 
+def api_token(user) -> str:
+    """A new API token of the user (its secret), as ``create_api_token`` makes one."""
+    from accounts.services import api_token_create
+
+    return api_token_create(user=user)[1]
+
+
 def new_order_id() -> str:
     return "order-" + uuid.uuid4().hex[:16]
 

@@ -7,9 +7,18 @@ machine do not read each other's messages.
 """
 
 import os
+import uuid
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0c1f7b0e5d2a4b8f9e3a6c7d")
-os.environ.setdefault("DEBUG", "0")
+os.environ["DEBUG"] = "0"  # whatever the shell or .env says
+# Request rates: high enough for the suite's own traffic; the throttling tests set theirs.
+os.environ.setdefault("API_WRITES_PER_USER_PER_MINUTE", "1000000")
+os.environ.setdefault("API_WRITES_PER_ADDRESS_PER_MINUTE", "1000000")
+os.environ.setdefault("API_STREAM_TOKENS_PER_USER_PER_MINUTE", "1000000")
+os.environ.setdefault("API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE", "1000000")
+# Cache keys (request counts) of this test run only: a user id or address of an earlier run is not
+# this run's. Set once, so that the processes the tests start share it.
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/15")
 os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "test.wallet-events")
 os.environ.setdefault("NOTIFICATIONS_CONSUMER_GROUP", "test.notification-service")

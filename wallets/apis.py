@@ -8,9 +8,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from prepaid import throttling
 from prepaid.errors import REPLAYED_HEADER
 from prepaid.money import CURRENCY
 from prepaid.pagination import NewestFirstPagination
+from prepaid.serializers import StrictCharField, StrictInputSerializer, StrictUUIDField
 from wallets import selectors, services
 from wallets.errors import WalletErrorCode, wallet_error
 
@@ -35,33 +37,6 @@ class WonField(serializers.Field):
 
     def to_representation(self, value):
         return value
-
-
-class StrictCharField(serializers.CharField):
-    default_error_messages = {"not_a_string": "Must be a string."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        return super().to_internal_value(data)
-
-
-class StrictUUIDField(serializers.UUIDField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
-
-
-class StrictInputSerializer(serializers.Serializer):
-    """Refuses fields it does not know (a typo such as ``ammount`` is an error, not ignored)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 def _text_field(**kwargs) -> StrictCharField:
@@ -126,6 +101,8 @@ def created(operation: services.WalletOperation) -> Response:
 
 
 class ChargeAPI(APIView):
+    throttle_classes = throttling.WRITES
+
     class InputSerializer(StrictInputSerializer):
         amount = WonField()
         paymentKey = StrictCharField(max_length=200)
@@ -152,6 +129,8 @@ class ChargeAPI(APIView):
 
 
 class SpendAPI(APIView):
+    throttle_classes = throttling.WRITES
+
     class InputSerializer(StrictInputSerializer):
         amount = WonField()
         description = _text_field()
@@ -166,6 +145,8 @@ class SpendAPI(APIView):
 
 
 class ReversalAPI(APIView):
+    throttle_classes = throttling.WRITES
+
     class InputSerializer(StrictInputSerializer):
         transactionId = StrictUUIDField()
         amount = WonField(required=False)

@@ -119,8 +119,11 @@ def test_health_ready_turns_503_when_kafka_is_unreachable(client, settings):
 
 
 def test_settings_refuse_the_insecure_secret_key_without_debug():
+    from prepaid.settings import INSECURE_SECRET_KEY
+
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
-    env.update(DJANGO_SETTINGS_MODULE="prepaid.settings", DEBUG="0")
+    # Set, so that the checkout's .env (which has a generated key) does not supply one.
+    env.update(DJANGO_SETTINGS_MODULE="prepaid.settings", DEBUG="0", SECRET_KEY=INSECURE_SECRET_KEY)
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr

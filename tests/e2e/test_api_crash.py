@@ -5,10 +5,9 @@ import uuid
 
 import httpx
 import pytest
-from rest_framework.authtoken.models import Token
 
 from ledger.models import JournalEntry
-from tests.helpers import SPENDS, assert_ledger_consistent, balance_of, charge
+from tests.helpers import SPENDS, api_token, assert_ledger_consistent, balance_of, charge
 from tests.middleware import CRASH_HEADER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -16,9 +15,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def test_a_web_process_killed_between_commit_and_response_replays_the_committed_result(platform, user):
     charge(user, 10_000)
-    token, _ = Token.objects.get_or_create(user=user)
+    token = api_token(user)
     body, key = {"amount": 2_500, "description": "the response is lost"}, str(uuid.uuid4())
-    with httpx.Client(base_url=platform.base_url, headers={"Authorization": f"Token {token.key}"},
+    with httpx.Client(base_url=platform.base_url, headers={"Authorization": f"Token {token}"},
                       timeout=30) as client:
         # The worker dies with the answer in hand: Pushpin, in front of it, answers for it.
         lost = client.post(SPENDS, json=body, headers={"Idempotency-Key": key, CRASH_HEADER: "1"})

@@ -14,14 +14,13 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 from kafka import KafkaProducer
-from rest_framework.authtoken.models import Token
 
 from notifications.models import DeadLetter, Notification, ProcessedEvent
 from notifications.sse import sse_stream_position, user_channel
 from outbox.models import OutboxEvent
 from prepaid.events import event_headers
 from prepaid.kafka import kafka_admin, kafka_headers_encode
-from tests.helpers import new_order_id
+from tests.helpers import api_token, new_order_id
 from tests.support import SSEClient, free_port, terminate_database_connections, wait_until
 from wallets import services
 
@@ -35,8 +34,8 @@ def session_cookies(user) -> dict:
 
 
 def api(platform, user) -> httpx.Client:
-    token, _ = Token.objects.get_or_create(user=user)
-    return httpx.Client(base_url=platform.base_url, headers={"Authorization": f"Token {token.key}"}, timeout=30)
+    return httpx.Client(base_url=platform.base_url, headers={"Authorization": f"Token {api_token(user)}"},
+                        timeout=30)
 
 
 def stream(platform, user) -> SSEClient:
@@ -100,8 +99,7 @@ def test_sse_refuses_strangers_and_other_users_channels(platform, user_factory):
 
 
 def test_server_side_clients_stream_with_the_api_authorization_header(platform, user):
-    token, _ = Token.objects.get_or_create(user=user)
-    sse = SSEClient(f"{platform.base_url}/events/", headers={"Authorization": f"Token {token.key}"},
+    sse = SSEClient(f"{platform.base_url}/events/", headers={"Authorization": f"Token {api_token(user)}"},
                     last_event_id=sse_stream_position(user_id=user.id)).start()
     try:
         services.wallet_charge(user_id=user.id, amount=4_000, payment_key="pk", order_id=new_order_id())

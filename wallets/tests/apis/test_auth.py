@@ -44,7 +44,7 @@ def test_browser_session_auth_works(client, user):
 
 
 def test_a_token_answers_for_its_user_while_the_user_is_active_and_the_token_exists(api_client_for, user_factory):
-    from rest_framework.authtoken.models import Token
+    from accounts.services import api_tokens_revoke_all
 
     alice, bob = user_factory(), user_factory()
     alice_api = api_client_for(alice)
@@ -60,6 +60,6 @@ def test_a_token_answers_for_its_user_while_the_user_is_active_and_the_token_exi
     alice.is_active = True
     alice.save(update_fields=["is_active"])
     assert alice_api.get("/api/v1/wallet").status_code == 200
-    Token.objects.filter(user=alice).delete()
+    api_tokens_revoke_all(user=alice)
     r = alice_api.get("/api/v1/wallet")
     assert (r.status_code, r.json()["code"]) == (401, "authentication_failed")

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from accounts import services
+
+
+@shared_task
+def api_tokens_purge_expired() -> int:
+    return services.api_tokens_purge_expired()
