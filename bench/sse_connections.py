@@ -63,6 +63,7 @@ class Stream:
         self.opened = asyncio.Event()
         self.received: dict[str, float] = {}
         self.error: str | None = None
+        self.ended_at: float | None = None  # the server closed the stream
         self.task: asyncio.Task | None = None
 
     def close(self) -> None:
@@ -88,6 +89,7 @@ class Stream:
                         self.opened.set()
                 elif line.startswith(b"data: ") and event == b"notification":
                     self.received[json.loads(line[6:])["eventId"]] = time.time()
+            self.ended_at = time.time()
         except (OSError, asyncio.IncompleteReadError) as exc:
             self.error = repr(exc)
             self.opened.set()
@@ -189,7 +191,7 @@ async def main_async(args, user_ids: list[int], paths: list[str]) -> None:
             finally:
                 connection.close()
 
-        publish_started = time.monotonic()
+        publish_started, publish_wall = time.monotonic(), time.time()
         await asyncio.to_thread(publish_all)
         published_s = time.monotonic() - publish_started
         deadline = time.monotonic() + 60
@@ -200,6 +202,11 @@ async def main_async(args, user_ids: list[int], paths: list[str]) -> None:
         print(f"published {len(sent):,} events in {published_s:.1f}s; delivered {len(delays):,} of {len(expected):,}: "
               f"p50 {percentile(delays, 50):.0f} ms, p99 {percentile(delays, 99):.0f} ms, "
               f"max {max(delays, default=float('nan')):.0f} ms")
+        missing = [s for s in expected if not s.received]
+        for stream in missing[:5]:
+            ended = (f"the server ended it {stream.ended_at - publish_wall:+.1f}s from the publish"
+                     if stream.ended_at else "still open")
+            print(f"  not delivered: {stream.path[:60]}... ({stream.error or ended})")
     finally:
         await asyncio.to_thread(stop_all, procs.values())
         await asyncio.to_thread(pushpin.stop)

@@ -58,12 +58,16 @@ def events(request):
         # Checked above; the library would decode it and load the user again.
         request.GET = request.GET.copy()
         del request.GET["es-meta"]
+    problem = sse.last_event_id_problem(request, user_id=user_id)
+    if problem:
+        name, text = problem
+        return JsonResponse(error_body("invalid_input", f"{name}: {text}", {name: [text]}), status=400)
     others = set(request.GET.getlist("channel")) - {sse.user_channel(user_id)}
     if others:
         return JsonResponse(error_body("permission_denied", f"channel: not yours: {', '.join(sorted(others))}"),
                             status=403)
     response = eventstream_events(request)
-    sse.grip_share_next_link(request)
+    sse.grip_instruct_adjust(request)
     sse.grip_drop_padding(response)
     return response
 

@@ -81,17 +81,46 @@ def recovering_user_id(request) -> int | None:
 _PADDING = (":" + " " * 2048 + "\n\n").encode()
 
 
+def last_event_id_problem(request, *, user_id: int) -> tuple[str, str] | None:
+    """What is wrong with the position a subscribe resumes from (``Last-Event-ID``, else the last
+    non-empty ``lastEventId``), as (the name it came by, the problem); None if nothing is.
+
+    The form is ``<channel>:<stream_seq>`` (django-eventstream's, several joined by commas);
+    the user's own channel's position must be a whole number (the library crashes on
+    anything else), other channels' are ignored, as the library does.
+    """
+    name, value = "Last-Event-ID", request.META.get("HTTP_LAST_EVENT_ID")
+    if not value:
+        name, value = "lastEventId", next((v for v in reversed(request.GET.getlist("lastEventId")) if v), None)
+    if not value or value == "error":
+        return None
+    own = user_channel(user_id)
+    for part in value.split(","):
+        channel, *rest = part.split(":")
+        if len(rest) != 1:
+            return name, "Must be <channel>:<position>, as the stream's event ids are."
+        if unquote(channel) == own and not (rest[0].isascii() and rest[0].isdigit() and len(rest[0]) <= 18):
+            return name, "The position must be a whole number."
+    return None
+
+
 def grip_drop_padding(response) -> None:
     if response.content.startswith(_PADDING):
         response.content = response.content[len(_PADDING):]
 
 
-def grip_share_next_link(request) -> None:
-    """Point the stream's next link at ``NEXT_LINK`` (django-eventstream writes one per user; the
-    GRIP middleware turns the instruction into headers after the view)."""
+def grip_instruct_adjust(request) -> None:
+    """Adjust the GRIP instruction django-eventstream wrote (the GRIP middleware turns it into
+    headers after the view): the next link is ``NEXT_LINK`` (the library writes one per user),
+    and the stream holds its user's events channel only. The library also subscribes every
+    stream to a ``user-<id>`` channel, through which it could kick a user off a channel; we
+    never do, and each subscription costs Pushpin memory for as long as the stream is open."""
     instruct = getattr(request.grip, "instruct", None)
-    if instruct is not None and instruct.next_link:
+    if instruct is None:
+        return
+    if instruct.next_link:
         instruct.set_next_link(NEXT_LINK)
+    instruct.channels = [channel for channel in instruct.channels if channel.name.startswith("events-")]
 
 
 def _grip_channel(channel: str) -> str:

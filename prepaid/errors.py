@@ -13,7 +13,9 @@ HTTP status there: one table, beside the codes. Services raise
 import enum
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -40,6 +42,7 @@ class ErrorCode(enum.StrEnum):
 
 class CommonErrorCode(ErrorCode):
     INVALID_INPUT = "invalid_input", 400
+    REQUEST_TOO_LARGE = "request_too_large", 413
 
 
 class ApplicationError(Exception):
@@ -118,6 +121,10 @@ def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         headers = {REPLAYED_HEADER: "true"} if exc.replayed else None
         return Response(error_body(str(exc.code), exc.message, exc.fields), status=exc.http_status, headers=headers)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body(CommonErrorCode.REQUEST_TOO_LARGE,
+                                   f"body: larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes allowed"),
+                        status=CommonErrorCode.REQUEST_TOO_LARGE.http_status)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, exceptions.ValidationError):

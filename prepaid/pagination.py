@@ -1,16 +1,41 @@
 """Pagination shared by the list APIs."""
 
+import re
+
 from django.conf import settings
+from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
 class NewestFirstPagination(CursorPagination):
-    """Cursor pagination, newest first; ``?pageSize=`` up to ``API_PAGE_SIZE_MAX``."""
+    """Cursor pagination, newest first; ``?pageSize=`` from 1 to ``API_PAGE_SIZE_MAX``.
+
+    A ``pageSize`` that is not such a number, or a ``cursor`` that is not one this API
+    gave, is a 400 naming it (DRF would ignore the one and answer 404 to the other).
+    """
 
     ordering = ("-created_at", "-id")
     page_size_query_param = "pageSize"
 
     def get_page_size(self, request):
-        self.page_size = settings.API_PAGE_SIZE
-        self.max_page_size = settings.API_PAGE_SIZE_MAX
-        return super().get_page_size(request)
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return settings.API_PAGE_SIZE
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= settings.API_PAGE_SIZE_MAX:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"Must be an integer from 1 to {settings.API_PAGE_SIZE_MAX}."]})
+        return int(raw)
+
+    def decode_cursor(self, request):
+        invalid = exceptions.ValidationError(
+            {self.cursor_query_param: ["Not a cursor this API gave (use the next or previous link)."]})
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is not None and not _BASE64.fullmatch(encoded):
+            raise invalid  # DRF's decoder skips what is not base64: "\0" would read as the first page
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise invalid from None

@@ -64,7 +64,8 @@ class IdempotencyKey:
 def idempotency_key(*, key: str, method: str, path: str, body: object) -> IdempotencyKey:
     """The key of a request; its fingerprint covers the method, the path and the JSON body (canonical)."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    digest = hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+    # surrogatepass: a lone surrogate (valid JSON, not valid UTF-8) is hashed, then refused by validation.
+    digest = hashlib.sha256(f"{method} {path}\n{canonical}".encode("utf-8", "surrogatepass")).hexdigest()
     return IdempotencyKey(key=key, fingerprint=digest)
 
 

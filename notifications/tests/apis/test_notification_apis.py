@@ -39,6 +39,7 @@ def test_a_subscribe_through_pushpin_is_answered_with_grip_instructions(client, 
     assert response.status_code == 200
     assert response["Grip-Hold"] == "stream"
     assert response["Grip-Channel"].startswith(f"events-{sse.user_channel(user.id)}; prev-id=1")
+    assert response["Grip-Channel"].count("events-") == 1 and "require-sub" not in response["Grip-Channel"]
     body = response.content.decode()
     assert "event: stream-open" in body and "event: notification" in body  # what it missed since 0
 
