@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.utils.decorators import decorator_from_middleware
 from django_eventstream.views import events as eventstream_events
 from django_grip import GripMiddleware
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
@@ -14,9 +14,10 @@ from rest_framework.views import APIView
 
 from accounts.authentication import TokenAuthentication, user_is_active
 from notifications import selectors, services, sse
-from prepaid import throttling
-from prepaid.errors import error_body
-from prepaid.pagination import NewestFirstPagination
+from prepaid import openapi, throttling
+from prepaid.errors import CommonErrorCode, error_body
+from prepaid.pagination import NewestFirstPagination, page_parameters, page_serializer
+from prepaid.serializers import StrictInputSerializer, StrictUUIDField
 
 
 def _stream_user_id(request) -> int | None:
@@ -75,13 +76,16 @@ def events(request):
 class StreamTokenAPI(APIView):
     throttle_classes = throttling.STREAM_TOKENS
 
+    @extend_schema_serializer(component_name="StreamToken")
     class OutputSerializer(serializers.Serializer):
-        url = serializers.CharField()
+        url = serializers.CharField(help_text="Open it with an EventSource: it carries the token and the position.")
         token = serializers.CharField()
-        lastEventId = serializers.CharField()
+        lastEventId = serializers.CharField(help_text="The stream's current position: nothing after it is missed.")
         expiresInSeconds = serializers.IntegerField()
 
-    @extend_schema(request=None, responses={201: OutputSerializer},
+    @extend_schema(request=None, parameters=[openapi.RETRY_AFTER],
+                   responses={201: OutputSerializer, **openapi.errors(
+                       "StreamToken", *openapi.AUTHENTICATION, *openapi.THROTTLED, CommonErrorCode.PERMISSION_DENIED)},
                    summary="A short-lived URL for an EventSource (which cannot send an Authorization header)")
     def post(self, request):
         token, max_age_s = sse.sse_stream_token(user_id=request.user.id)
@@ -91,6 +95,7 @@ class StreamTokenAPI(APIView):
         return Response(self.OutputSerializer(data).data, status=201)
 
 
+@extend_schema_serializer(component_name="Notification")
 class NotificationOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     eventId = serializers.UUIDField(source="event_id")
@@ -104,7 +109,10 @@ class NotificationOutputSerializer(serializers.Serializer):
 
 
 class NotificationListAPI(APIView):
-    @extend_schema(responses={200: NotificationOutputSerializer(many=True)}, summary="Notifications, newest first")
+    @extend_schema(parameters=page_parameters(),
+                   responses={200: page_serializer(NotificationOutputSerializer, "NotificationPage"),
+                              **openapi.errors("NotificationList", *openapi.AUTHENTICATION, *openapi.PAGE)},
+                   summary="Notifications, newest first (cursor pagination)")
     def get(self, request):
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(selectors.notification_list(user_id=request.user.id), request, view=self)
@@ -114,15 +122,21 @@ class NotificationListAPI(APIView):
 class NotificationMarkReadAPI(APIView):
     throttle_classes = throttling.WRITES
 
-    class InputSerializer(serializers.Serializer):
-        eventIds = serializers.ListField(child=serializers.UUIDField(), allow_empty=False,
+    @extend_schema_serializer(component_name="MarkReadRequest")
+    class InputSerializer(StrictInputSerializer):
+        eventIds = serializers.ListField(child=StrictUUIDField(), allow_empty=False,
                                          max_length=settings.API_PAGE_SIZE_MAX)
 
+    @extend_schema_serializer(component_name="MarkReadResult")
     class OutputSerializer(serializers.Serializer):
-        marked = serializers.IntegerField()
+        marked = serializers.IntegerField(help_text="How many were unread and are now read.")
         unreadCount = serializers.IntegerField()
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer},
+    @extend_schema(request=InputSerializer, parameters=[openapi.RETRY_AFTER],
+                   responses={200: OutputSerializer, **openapi.errors(
+                       "MarkRead", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED)},
+                   examples=[OpenApiExample("Two notifications", request_only=True, value={"eventIds": [
+                       "5c1d0b9e-6c1e-4f4a-8c8e-9b7d2a1f5e6d", "a2b3c4d5-e6f7-4a8b-9c0d-1e2f3a4b5c6d"]})],
                    summary="Mark notifications read (by their eventId); unknown or already read ids are skipped")
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)

@@ -41,8 +41,20 @@ class ErrorCode(enum.StrEnum):
 
 
 class CommonErrorCode(ErrorCode):
+    """What any endpoint may answer, whatever it does."""
+
     INVALID_INPUT = "invalid_input", 400
+    MALFORMED_REQUEST = "malformed_request", 400
+    NOT_AUTHENTICATED = "not_authenticated", 401
+    AUTHENTICATION_FAILED = "authentication_failed", 401
+    PERMISSION_DENIED = "permission_denied", 403
+    NOT_FOUND = "not_found", 404
+    METHOD_NOT_ALLOWED = "method_not_allowed", 405
+    NOT_ACCEPTABLE = "not_acceptable", 406
     REQUEST_TOO_LARGE = "request_too_large", 413
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", 415
+    THROTTLED = "throttled", 429
+    INTERNAL_ERROR = "internal_error", 500
 
 
 class ApplicationError(Exception):
@@ -101,19 +113,19 @@ def _validation_response(detail) -> Response:
     message = f"{first_field}: {messages[0]}"
     if len(fields) > 1:
         message += f" (and {len(fields) - 1} more field error(s))"
-    return Response(error_body("invalid_input", message, fields), status=status.HTTP_400_BAD_REQUEST)
+    return Response(error_body(CommonErrorCode.INVALID_INPUT, message, fields), status=status.HTTP_400_BAD_REQUEST)
 
 
 _DRF_CODES = {
-    exceptions.ParseError: "malformed_request",
-    exceptions.NotAuthenticated: "not_authenticated",
-    exceptions.AuthenticationFailed: "authentication_failed",
-    exceptions.PermissionDenied: "permission_denied",
-    exceptions.NotFound: "not_found",
-    exceptions.MethodNotAllowed: "method_not_allowed",
-    exceptions.NotAcceptable: "not_acceptable",
-    exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.Throttled: "throttled",
+    exceptions.ParseError: CommonErrorCode.MALFORMED_REQUEST,
+    exceptions.NotAuthenticated: CommonErrorCode.NOT_AUTHENTICATED,
+    exceptions.AuthenticationFailed: CommonErrorCode.AUTHENTICATION_FAILED,
+    exceptions.PermissionDenied: CommonErrorCode.PERMISSION_DENIED,
+    exceptions.NotFound: CommonErrorCode.NOT_FOUND,
+    exceptions.MethodNotAllowed: CommonErrorCode.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: CommonErrorCode.NOT_ACCEPTABLE,
+    exceptions.UnsupportedMediaType: CommonErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.Throttled: CommonErrorCode.THROTTLED,
 }
 
 
@@ -139,7 +151,7 @@ def exception_handler(exc, context):
         # An unexpected failure: log it with its traceback and answer in the same shape.
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
         return Response(
-            error_body("internal_error", "An unexpected error occurred; it has been logged."),
+            error_body(CommonErrorCode.INTERNAL_ERROR, "An unexpected error occurred; it has been logged."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")

@@ -3,9 +3,9 @@
 import re
 
 from django.conf import settings
-from rest_framework import exceptions
+from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
-
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
@@ -39,3 +39,22 @@ class NewestFirstPagination(CursorPagination):
             return super().decode_cursor(request)
         except exceptions.NotFound:
             raise invalid from None
+
+
+def page_parameters() -> list[OpenApiParameter]:
+    """The query parameters of a list (OpenAPI)."""
+    return [
+        OpenApiParameter("pageSize", {"type": "integer", "minimum": 1, "maximum": settings.API_PAGE_SIZE_MAX},
+                         description=f"Items per page (default {settings.API_PAGE_SIZE})."),
+        OpenApiParameter("cursor", {"type": "string", "pattern": _BASE64.pattern},
+                         description="Where a page starts: take it from a page's `next` or `previous` link."),
+    ]
+
+
+def page_serializer(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """The schema of a page of ``item`` (OpenAPI component ``name``), as NewestFirstPagination answers."""
+    return extend_schema_serializer(component_name=name)(type(f"{name}Serializer", (serializers.Serializer,), {
+        "next": serializers.URLField(allow_null=True, help_text="The next (older) page; null on the last."),
+        "previous": serializers.URLField(allow_null=True, help_text="The previous (newer) page; null on the first."),
+        "results": item(many=True),
+    }))

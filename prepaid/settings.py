@@ -296,9 +296,20 @@ API_PAGE_SIZE_MAX = env_int("API_PAGE_SIZE_MAX", 200)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "prepaid API",
-    "DESCRIPTION": "Prepaid wallets: charge, spend, reverse; double-entry ledger; outbox events.",
+    "DESCRIPTION": (
+        "Prepaid wallets: charge (through the payment gateway), spend, reverse; a double-entry ledger; "
+        "notifications of each operation. Amounts are integer won. Every write needs an `Idempotency-Key`. "
+        "Errors are `{code, message, fields?}` with a 4xx status; `code` is stable. Notifications also "
+        "stream as Server-Sent Events from `GET /events/` (session, `Authorization: Token …`, or a stream "
+        "token as `es-meta`)."),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Enums stay inline (an error code enum per operation and status; named components would collide).
+    "POSTPROCESSING_HOOKS": [
+        "prepaid.openapi.close_request_bodies",
+        "prepaid.openapi.link_operations",
+    ],
 }
 
 # --- Auth, i18n, static ------------------------------------------------------

@@ -3,15 +3,16 @@
 import re
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from prepaid import throttling
+from prepaid import openapi, throttling
 from prepaid.errors import REPLAYED_HEADER
 from prepaid.money import CURRENCY
-from prepaid.pagination import NewestFirstPagination
+from prepaid.pagination import NewestFirstPagination, page_parameters, page_serializer
 from prepaid.serializers import StrictCharField, StrictInputSerializer, StrictUUIDField
 from wallets import selectors, services
 from wallets.errors import WalletErrorCode, wallet_error
@@ -19,6 +20,8 @@ from wallets.errors import WalletErrorCode, wallet_error
 # --- Strict input fields: JSON types are not coerced (no "100" or 100.0 or true for an amount) ---
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": settings.WALLET_AMOUNT_MAX,
+                      "description": "Integer won."})
 class WonField(serializers.Field):
     default_error_messages = {
         "invalid": "Must be an integer number of won (not a string, a decimal or a boolean).",
@@ -46,6 +49,7 @@ def _text_field(**kwargs) -> StrictCharField:
 # --- Output ------------------------------------------------------------------------
 
 
+@extend_schema_serializer(component_name="Transaction")
 class TransactionOutputSerializer(serializers.Serializer):
     transactionId = serializers.UUIDField(source="id")
     type = serializers.CharField(source="kind")
@@ -62,20 +66,21 @@ class TransactionOutputSerializer(serializers.Serializer):
         return CURRENCY
 
 
+@extend_schema_serializer(component_name="TransactionListItem")
 class TransactionListItemSerializer(TransactionOutputSerializer):
     reversedAmount = serializers.IntegerField(source="reversed_amount")
 
 
 # --- Writes: validate -> one service -> serialise ----------------------------------------
 
+IDEMPOTENCY_ERRORS = (WalletErrorCode.IDEMPOTENCY_KEY_MISSING, WalletErrorCode.IDEMPOTENCY_KEY_INVALID,
+                      WalletErrorCode.IDEMPOTENCY_KEY_REUSED, WalletErrorCode.IDEMPOTENCY_REQUEST_IN_FLIGHT)
+TRANSACTION_EXAMPLE = OpenApiExample("A transaction (a spend)", response_only=True, status_codes=["201"], value={
+    "transactionId": "0b9e6c1e-3f4a-4c8e-9b7d-2a1f5e6d7c8b", "type": "SPEND", "amount": 4_500, "newBalance": 5_500,
+    "currency": "KRW", "createdAt": "2026-11-29T14:30:00.123456+09:00", "description": "coffee", "orderId": "",
+    "paymentKey": "", "reversesTransactionId": None})
+
 IDEMPOTENCY_KEY_RE = re.compile(rf"^[\x21-\x7e]{{1,{settings.IDEMPOTENCY_KEY_MAX_LENGTH}}}$")
-
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
-    description="Unique per operation (e.g. a UUID). The same key with the same body replays the first "
-    "response; with another body: 422; while the first is still running: 409. Kept for 24 h.",
-)
-
 
 def idempotency_key_of(request) -> services.IdempotencyKey:
     """The request's Idempotency-Key (required on every write), with the request's fingerprint."""
@@ -103,23 +108,24 @@ def created(operation: services.WalletOperation) -> Response:
 class ChargeAPI(APIView):
     throttle_classes = throttling.WRITES
 
+    @extend_schema_serializer(component_name="ChargeRequest")
     class InputSerializer(StrictInputSerializer):
         amount = WonField()
-        paymentKey = StrictCharField(max_length=200)
-        orderId = StrictCharField(max_length=64)
+        paymentKey = StrictCharField(max_length=200, validators=[
+            RegexValidator(r"^[\x21-\x7e]+$", "Printable ASCII characters without spaces.")])
+        orderId = StrictCharField(max_length=64, validators=[
+            RegexValidator(r"^[A-Za-z0-9_=-]{6,64}$", "6 to 64 characters: letters, digits, '-', '_' or '='.")])
 
-        def validate_orderId(self, value):
-            if not re.fullmatch(r"[A-Za-z0-9_=-]{6,64}", value):
-                raise serializers.ValidationError("6 to 64 characters: letters, digits, '-', '_' or '='.")
-            return value
-
-        def validate_paymentKey(self, value):
-            if not re.fullmatch(r"[\x21-\x7e]+", value):
-                raise serializers.ValidationError("Printable ASCII characters without spaces.")
-            return value
-
-    @extend_schema(request=InputSerializer, responses={201: TransactionOutputSerializer},
-                   parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Charge the wallet through the payment gateway")
+    @extend_schema(
+        request=InputSerializer, parameters=openapi.idempotency_parameters() + [openapi.RETRY_AFTER],
+        responses={201: TransactionOutputSerializer, **openapi.errors(
+            "Charge", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED, *IDEMPOTENCY_ERRORS,
+            WalletErrorCode.PAYMENT_DECLINED, WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE,
+            WalletErrorCode.DUPLICATE_ORDER, WalletErrorCode.BALANCE_LIMIT_EXCEEDED)},
+        examples=[OpenApiExample("A charge", request_only=True,
+                                 value={"amount": 10_000, "paymentKey": "tgen_20261129a", "orderId": "order-000001"}),
+                  TRANSACTION_EXAMPLE],
+        summary="Charge the wallet through the payment gateway")
     def post(self, request):
         idempotency = idempotency_key_of(request)
         data = validated(self.InputSerializer, request.data)
@@ -131,12 +137,19 @@ class ChargeAPI(APIView):
 class SpendAPI(APIView):
     throttle_classes = throttling.WRITES
 
+    @extend_schema_serializer(component_name="SpendRequest")
     class InputSerializer(StrictInputSerializer):
         amount = WonField()
         description = _text_field()
 
-    @extend_schema(request=InputSerializer, responses={201: TransactionOutputSerializer},
-                   parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Spend from the wallet")
+    @extend_schema(
+        request=InputSerializer, parameters=openapi.idempotency_parameters() + [openapi.RETRY_AFTER],
+        responses={201: TransactionOutputSerializer, **openapi.errors(
+            "Spend", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED, *IDEMPOTENCY_ERRORS,
+            WalletErrorCode.INSUFFICIENT_FUNDS)},
+        examples=[OpenApiExample("A spend", request_only=True, value={"amount": 4_500, "description": "coffee"}),
+                  TRANSACTION_EXAMPLE],
+        summary="Spend from the wallet")
     def post(self, request):
         idempotency = idempotency_key_of(request)
         data = validated(self.InputSerializer, request.data)
@@ -147,14 +160,22 @@ class SpendAPI(APIView):
 class ReversalAPI(APIView):
     throttle_classes = throttling.WRITES
 
+    @extend_schema_serializer(component_name="ReversalRequest")
     class InputSerializer(StrictInputSerializer):
         transactionId = StrictUUIDField()
-        amount = WonField(required=False)
+        amount = WonField(required=False, help_text="Part of it (default: all that is left to reverse).")
         reason = _text_field()
 
-    @extend_schema(request=InputSerializer, responses={201: TransactionOutputSerializer},
-                   parameters=[IDEMPOTENCY_KEY_PARAMETER],
-                   summary="Reverse (cancel) all or part of an earlier charge or spend")
+    @extend_schema(
+        request=InputSerializer, parameters=openapi.idempotency_parameters() + [openapi.RETRY_AFTER],
+        responses={201: TransactionOutputSerializer, **openapi.errors(
+            "Reversal", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED, *IDEMPOTENCY_ERRORS,
+            WalletErrorCode.TRANSACTION_NOT_FOUND, WalletErrorCode.NOT_REVERSIBLE,
+            WalletErrorCode.ALREADY_FULLY_REVERSED, WalletErrorCode.REVERSAL_EXCEEDS_REMAINING,
+            WalletErrorCode.INSUFFICIENT_FUNDS, WalletErrorCode.BALANCE_LIMIT_EXCEEDED)},
+        examples=[OpenApiExample("A partial reversal", request_only=True, value={
+            "transactionId": "0b9e6c1e-3f4a-4c8e-9b7d-2a1f5e6d7c8b", "amount": 1_000, "reason": "refund"})],
+        summary="Reverse (cancel) all or part of an earlier charge or spend")
     def post(self, request):
         idempotency = idempotency_key_of(request)
         data = validated(self.InputSerializer, request.data)
@@ -164,11 +185,13 @@ class ReversalAPI(APIView):
 
 
 class WalletAPI(APIView):
+    @extend_schema_serializer(component_name="Wallet")
     class OutputSerializer(serializers.Serializer):
         balance = serializers.IntegerField()
         currency = serializers.CharField()
 
-    @extend_schema(responses={200: OutputSerializer}, summary="The wallet's balance")
+    @extend_schema(responses={200: OutputSerializer, **openapi.errors("Wallet", *openapi.AUTHENTICATION)},
+                   summary="The wallet's balance")
     def get(self, request):
         wallet = selectors.wallet_get(user_id=request.user.id)
         data = {"balance": wallet.balance if wallet else 0, "currency": CURRENCY}
@@ -176,8 +199,11 @@ class WalletAPI(APIView):
 
 
 class TransactionListAPI(APIView):
-    @extend_schema(responses={200: TransactionListItemSerializer(many=True)},
-                   summary="The wallet's transactions, newest first (cursor pagination)")
+    @extend_schema(
+        parameters=page_parameters(),
+        responses={200: page_serializer(TransactionListItemSerializer, "TransactionPage"),
+                   **openapi.errors("TransactionList", *openapi.AUTHENTICATION, *openapi.PAGE)},
+        summary="The wallet's transactions, newest first (cursor pagination)")
     def get(self, request):
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(selectors.wallet_transactions(user_id=request.user.id), request, view=self)

@@ -1,0 +1,132 @@
+"""The API's OpenAPI description: the error body, the answers each operation can give, the
+headers of the idempotency protocol and of throttling, the token scheme, and what
+drf-spectacular cannot see (closed request bodies, the links between operations).
+
+An operation documents its answers with ``errors(name, *codes)``: one response per HTTP
+status, whose body is the error body with ``code`` enumerated to what that operation can
+answer with that status. ``schemathesis`` checks every answer against it
+(``prepaid/tests/test_api_contract.py``).
+"""
+
+from collections import defaultdict
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+
+from prepaid.errors import REPLAYED_HEADER, CommonErrorCode, ErrorCode
+
+C = CommonErrorCode
+# Any authenticated operation.
+AUTHENTICATION = (C.NOT_AUTHENTICATED, C.AUTHENTICATION_FAILED, C.NOT_ACCEPTABLE)
+# Any operation that reads a JSON body. 403: a browser session's request without its CSRF token.
+BODY = (C.INVALID_INPUT, C.MALFORMED_REQUEST, C.PERMISSION_DENIED, C.REQUEST_TOO_LARGE, C.UNSUPPORTED_MEDIA_TYPE)
+# Any operation with a rate (prepaid/throttling.py).
+THROTTLED = (C.THROTTLED,)
+# A cursor-paginated list.
+PAGE = (C.INVALID_INPUT,)
+
+_STATUS_TEXT = {400: "Bad request", 401: "Not authenticated", 402: "Payment declined", 403: "Forbidden",
+                404: "Not found", 406: "Not acceptable", 409: "Conflict", 413: "Request too large",
+                415: "Unsupported media type", 422: "Unprocessable", 429: "Too many requests",
+                503: "Service unavailable"}
+
+
+@extend_schema_serializer(component_name="Error")
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable and stable: branch on it.")
+    message = serializers.CharField(help_text="For people; starts with the field or header it is about.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="Each offending field (as the client named it) and its messages; only for field errors.")
+
+
+# The answers a repeated Idempotency-Key replays: the operation's, or the domain's refusal of it.
+REPLAYABLE_STATUSES = [201, 402, 404, 409, 422]
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After", int, OpenApiParameter.HEADER, response=[429],
+    description="Seconds to wait before the next request is accepted.")
+
+
+def errors(name: str, *codes: ErrorCode) -> dict[int, OpenApiResponse]:
+    """The error answers of operation ``name`` (a component name prefix), one per status."""
+    by_status: dict[int, list[str]] = defaultdict(list)
+    for code in codes:
+        if str(code) not in by_status[code.http_status]:
+            by_status[code.http_status].append(str(code))
+    responses = {}
+    for status, status_codes in sorted(by_status.items()):
+        code_field = extend_schema_field({"type": "string", "enum": status_codes})(
+            type(f"{name}Error{status}Code", (serializers.CharField,), {}))
+        serializer = extend_schema_serializer(component_name=f"{name}Error{status}")(type(
+            f"{name}Error{status}Serializer", (ErrorSerializer,),
+            {"code": code_field(help_text="Machine-readable and stable: branch on it.")}))
+        responses[status] = OpenApiResponse(
+            serializer, description=f"{_STATUS_TEXT.get(status, 'Error')}: {', '.join(status_codes)}")
+    return responses
+
+
+def idempotency_parameters() -> list[OpenApiParameter]:
+    """The Idempotency-Key a write needs, and the header of an answer it replays."""
+    return [
+        OpenApiParameter(
+            "Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
+            pattern=rf"^[\x21-\x7e]{{1,{settings.IDEMPOTENCY_KEY_MAX_LENGTH}}}$",
+            description="Unique per operation (e.g. a UUID): 1 to "
+            f"{settings.IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters. The same key with the same body "
+            "replays the first answer (`Idempotent-Replayed: true`); with another body: 422; while the first "
+            f"request is still running: 409. Kept {settings.IDEMPOTENCY_KEY_TTL_S // 3600} h."),
+        OpenApiParameter(
+            REPLAYED_HEADER, str, OpenApiParameter.HEADER, enum=["true"], response=REPLAYABLE_STATUSES,
+            description="Present on the answer of a repeated request: it is the first one's, replayed."),
+    ]
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.TokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Token <token>`: an API token (`manage.py create_api_token`, or "
+                               "`POST /api/v1/auth/tokens`)."}
+
+
+def _request_component_names(schema: dict) -> set[str]:
+    names = set()
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                ref = content.get("schema", {}).get("$ref", "")
+                if ref.startswith("#/components/schemas/"):
+                    names.add(ref.rsplit("/", 1)[1])
+    return names
+
+
+def close_request_bodies(result, generator, request, public):
+    """drf-spectacular hook: request bodies take no other fields than the ones described (the
+    input serializers refuse unknown fields: a typo is an error, not ignored)."""
+    components = result.get("components", {}).get("schemas", {})
+    for name in _request_component_names(result):
+        components[name]["additionalProperties"] = False
+    return result
+
+
+# Links between operations (OpenAPI links): a charge or a spend's transaction can be reversed.
+_REVERSAL_LINK = {
+    "operationId": "wallet_reversals_create",
+    "requestBody": {"transactionId": "$response.body#/transactionId", "reason": "linked reversal"},
+    "description": "Reverse (all of) this transaction.",
+}
+
+
+def link_operations(result, generator, request, public):
+    """drf-spectacular hook: the links between operations (clients and stateful tests follow them)."""
+    for path, operation_id in (("/api/v1/wallet/charges", "wallet_charges_create"),
+                               ("/api/v1/wallet/spends", "wallet_spends_create")):
+        operation = result["paths"].get(path, {}).get("post")
+        if operation and operation.get("operationId") == operation_id and "201" in operation["responses"]:
+            operation["responses"]["201"]["links"] = {"ReverseTransaction": _REVERSAL_LINK}
+    return result

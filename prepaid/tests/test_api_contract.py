@@ -1,0 +1,42 @@
+"""The API keeps the contract its OpenAPI schema states: Schemathesis, against the schema the
+server serves, through the proxy, every operation, with generated valid and invalid input
+and a stateful run (a charge's or spend's transaction feeds a reversal)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import api_token, charge
+
+pytestmark = pytest.mark.e2e
+
+CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
+          "response_schema_conformance", "negative_data_rejection"]
+ROOT = Path(__file__).resolve().parents[2]
+SEED = 20261129
+EXAMPLES_PER_OPERATION = 100
+
+
+def test_the_api_keeps_its_openapi_contract(web, user_factory, tmp_path):
+    platform = web()
+    user = user_factory()
+    charge(user, 5_000_000)  # so that spends and reversals can succeed
+    report = tmp_path / "schemathesis.json"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "schemathesis"), "run", f"{platform.base_url}/api/schema/",
+         "--checks", ",".join(CHECKS), "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", str(SEED),
+         "--header", f"Authorization: Token {api_token(user)}", "--workers", "1", "--no-shrink",
+         "--generation-database", "none", "--report", "json", "--report-json-path", str(report)],
+        capture_output=True, text=True, timeout=900, cwd=ROOT,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks", "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout[-20_000:] + result.stderr[-5_000:]
+    run = json.loads(report.read_text())
+    assert run["operations"]["tested"] == run["operations"]["total"] == 11  # every operation of the schema
+    assert run["test_cases"]["generated"] >= 1_000
+    assert {name: phase["status"] for name, phase in run["phases"].items()} == dict.fromkeys(
+        ["examples", "coverage", "fuzzing", "stateful"], "success")
+    assert "2 covered" in result.stdout  # the stateful run followed the links: a transaction into a reversal
