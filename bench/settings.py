@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-5b1e0c9d7f3a2e8b6c4d")
 os.environ["DEBUG"] = "0"  # whatever the shell or .env says
+os.environ.setdefault("HTTPS_ONLY", "0")  # plain HTTP, locally
 os.environ.setdefault("DATABASE_URL", "postgres://prepaid@127.0.0.1:54329/prepaid_bench")
 # Request rates: the benchmarks drive one user far past a person's rate.
 os.environ.setdefault("API_WRITES_PER_USER_PER_MINUTE", "1000000")

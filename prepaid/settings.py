@@ -68,6 +68,22 @@ if not DEBUG and SECRET_KEY == INSECURE_SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000")
 
+# HTTPS only (on unless DEBUG): plain HTTP is redirected, cookies are sent over HTTPS only,
+# browsers are told to use nothing else (HSTS). TLS ends at the proxy in front (Pushpin,
+# or a load balancer before it); the proxy says which scheme the client used in
+# X-Forwarded-Proto (Pushpin sets it itself: set_x_forwarded_protocol). The health checks
+# stay reachable over HTTP, for the orchestrator. `manage.py check --deploy` is clean
+# (prepaid/tests/test_deploy.py). Off for plain-HTTP setups (the compose file, tests).
+HTTPS_ONLY = env_bool("HTTPS_ONLY", not DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS_ONLY
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600) if HTTPS_ONLY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)  # the header's directive; the list itself is opt-in
+SESSION_COOKIE_HTTPONLY = True
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

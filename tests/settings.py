@@ -11,6 +11,7 @@ import uuid
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0c1f7b0e5d2a4b8f9e3a6c7d")
 os.environ["DEBUG"] = "0"  # whatever the shell or .env says
+os.environ.setdefault("HTTPS_ONLY", "0")  # plain HTTP, locally
 # Request rates: high enough for the suite's own traffic; the throttling tests set theirs.
 os.environ.setdefault("API_WRITES_PER_USER_PER_MINUTE", "1000000")
 os.environ.setdefault("API_WRITES_PER_ADDRESS_PER_MINUTE", "1000000")
