@@ -1,34 +1,97 @@
 """Request rates per user and per client address (DRF throttling, counted in Redis).
 
 Each scope's rate is a setting (``API_*_PER_MINUTE``), read when a request is
-checked. Over the rate: 429 ``throttled`` with ``Retry-After``. The address is the
-client's as the trusted proxy reports it (``prepaid.http.client_address``), never the
-proxy's own.
+checked. Over the rate: 429 ``throttled`` with ``Retry-After`` (the seconds until the
+window ends). The address is the client's as the trusted proxy reports it
+(``prepaid.http.client_address``), never the proxy's own.
+
+A check is one round trip and constant work, however busy the key: one counter per
+(scope, user or address) that the first request of a window creates with a one-minute
+expiry, and every request increments (INCR, EXPIRE NX, PTTL in one MULTI). DRF's
+``SimpleRateThrottle`` instead stores every request's time in one cache value and
+rewrites it on each request, which grows with the rate (10,000 entries a minute from
+one busy address) and cannot answer ``Retry-After`` once the rate is lowered below the
+history it holds. Refused requests count too: a client that keeps knocking stays
+refused until its window ends.
+
+If Redis cannot be reached, requests are let through (logged): the rate protects the
+service, and an outage of its counter should not stop money from moving.
 """
 
+import logging
+import threading
+
+import redis
 from django.conf import settings
-from rest_framework.throttling import SimpleRateThrottle
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
 
 from prepaid.http import client_address
 
+logger = logging.getLogger(__name__)
 
-class _RateThrottle(SimpleRateThrottle):
+WINDOW_S = 60  # the rates are per minute
+
+_client: redis.Redis | None = None
+_client_lock = threading.Lock()
+
+
+def _redis() -> redis.Redis:
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=settings.REDIS_TIMEOUT_S,
+                                           socket_connect_timeout=settings.REDIS_TIMEOUT_S)
+        return _client
+
+
+def window_count(key: str) -> tuple[int, float]:
+    """Count one request against ``key``'s window: (requests in the window so far, seconds left in it)."""
+    pipe = _redis().pipeline(transaction=True)
+    pipe.incr(key)
+    pipe.expire(key, WINDOW_S, nx=True)
+    pipe.pttl(key)
+    count, _, left_ms = pipe.execute()
+    return count, max(left_ms, 0) / 1000
+
+
+class _RateThrottle(BaseThrottle):
+    scope: str
     setting: str  # the name of the setting that holds the rate, per minute
 
-    def get_rate(self):
-        return f"{getattr(settings, self.setting)}/min"
+    def ident(self, request) -> str | None:
+        raise NotImplementedError
+
+    def allow_request(self, request, view) -> bool:
+        self.wait_s = None
+        ident = self.ident(request)
+        if ident is None:
+            return True
+        key = cache.make_key(f"throttle:{self.scope}:{ident}")  # the cache's prefix: tests run apart
+        try:
+            count, left_s = window_count(key)
+        except redis.RedisError as error:
+            logger.warning("rate %s not checked, Redis unavailable: %s", self.scope, error)
+            return True
+        if count <= getattr(settings, self.setting):
+            return True
+        self.wait_s = max(left_s, 1.0)
+        return False
+
+    def wait(self) -> float | None:
+        return self.wait_s
 
 
 class _PerUser(_RateThrottle):
-    def get_cache_key(self, request, view):
+    def ident(self, request):
         if request.user is None or not request.user.is_authenticated:
             return None  # only authenticated views use these; the per-address ones still count
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+        return str(request.user.pk)
 
 
 class _PerAddress(_RateThrottle):
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+    def ident(self, request):
+        return client_address(request)
 
 
 class WritesPerUser(_PerUser):

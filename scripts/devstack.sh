@@ -127,6 +127,7 @@ redis_start() {
   mkdir -p "$dir"
   if pid_alive "$pidfile"; then say "redis: already running on port $REDIS_PORT"; return; fi
   refuse_foreign_port redis "$REDIS_PORT" DEVSTACK_REDIS_PORT
+  rm -f "$pidfile"  # left by a machine that stopped without us: its pid is another process's now
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --daemonize yes \
     --pidfile "$pidfile" --logfile "$dir/redis.log" --appendonly yes --save "" >/dev/null \
     || die "redis-server failed to start; see $dir/redis.log"

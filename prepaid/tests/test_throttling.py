@@ -82,6 +82,48 @@ def test_stream_tokens_are_limited_per_user(api, settings):
     assert codes == [201, 201, 429]
 
 
+@pytest.mark.django_db
+def test_a_rate_lowered_below_what_the_window_holds_still_answers_retry_after(api, settings):
+    # DRF's history throttle returned no wait (no Retry-After) once it held more requests than the new rate.
+    address = random_address()
+    settings.API_STREAM_TOKENS_PER_USER_PER_MINUTE = 1_000_000
+    for _ in range(4):
+        assert api.post("/api/v1/notifications/stream-token", REMOTE_ADDR=address).status_code == 201
+    settings.API_STREAM_TOKENS_PER_USER_PER_MINUTE = 2
+    refused = api.post("/api/v1/notifications/stream-token", REMOTE_ADDR=address)
+    assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= 60
+
+
+@pytest.mark.django_db
+def test_refused_requests_count_and_the_window_ends_when_its_minute_is_up(api, user, settings):
+    from django.core.cache import cache
+
+    from prepaid import throttling
+
+    settings.API_STREAM_TOKENS_PER_USER_PER_MINUTE = 1
+    codes = [api.post("/api/v1/notifications/stream-token", REMOTE_ADDR=random_address()).status_code
+             for _ in range(3)]
+    assert codes == [201, 429, 429]
+    key = cache.make_key(f"throttle:stream-tokens-user:{user.pk}")
+    assert throttling._redis().get(key) == b"3"
+    assert 0 < throttling._redis().pttl(key) <= throttling.WINDOW_S * 1000  # the first request's minute
+    throttling._redis().delete(key)  # the minute is up
+    assert api.post("/api/v1/notifications/stream-token", REMOTE_ADDR=random_address()).status_code == 201
+
+
+@pytest.mark.django_db
+def test_without_redis_requests_are_let_through(api, settings, monkeypatch):
+    from prepaid import throttling
+
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # the discard port: nothing answers
+    monkeypatch.setattr(throttling, "_client", None)
+    settings.API_STREAM_TOKENS_PER_USER_PER_MINUTE = 1
+    codes = [api.post("/api/v1/notifications/stream-token", REMOTE_ADDR=random_address()).status_code
+             for _ in range(2)]
+    assert codes == [201, 201]
+
+
 @pytest.mark.e2e
 def test_through_pushpin_a_forged_x_forwarded_for_does_not_change_the_clients_address(web, user_factory):
     # Pushpin replaces the header with the address it saw (x_forwarded_for=truncate:0,append).
