@@ -105,11 +105,15 @@ def _request_component_names(schema: dict) -> set[str]:
     return names
 
 
+# Notices from third parties (payment webhooks): they may add fields at any time, and are read leniently.
+OPEN_REQUEST_BODIES = frozenset({"TossWebhook"})
+
+
 def close_request_bodies(result, generator, request, public):
     """drf-spectacular hook: request bodies take no other fields than the ones described (the
     input serializers refuse unknown fields: a typo is an error, not ignored)."""
     components = result.get("components", {}).get("schemas", {})
-    for name in _request_component_names(result):
+    for name in _request_component_names(result) - OPEN_REQUEST_BODIES:
         components[name]["additionalProperties"] = False
     return result
 

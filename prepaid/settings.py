@@ -435,10 +435,23 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 255
 IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S", 60)
 IDEMPOTENCY_PURGE_BATCH_SIZE = env_int("IDEMPOTENCY_PURGE_BATCH_SIZE", 1000)
 
-# The payment gateway that confirms charges, and the sandbox's scripted answers.
-PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "wallets.payments.SandboxGateway")
+# The payment gateway that confirms charges and refunds them: sandbox (local, the default)
+# or toss (Toss Payments; wallets/toss.py), and the sandbox's scripted answers.
+PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "sandbox")
 PAYMENT_SANDBOX_DECLINED_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_DECLINED_AMOUNTS", "4040")}
 PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS", "5030")}
-# A PENDING payment older than this is settled by recovery (the request that made it died).
+PAYMENT_SANDBOX_CANCEL_REFUSED_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_CANCEL_REFUSED_AMOUNTS", "4090")}
+# Toss Payments: test_sk_/test_ck_ keys from its developer console for the test
+# environment, live_ keys in production. The secret key never leaves this process
+# except in the Authorization header to Toss.
+TOSS_SECRET_KEY = env_str("TOSS_SECRET_KEY", "")
+TOSS_CLIENT_KEY = env_str("TOSS_CLIENT_KEY", "")
+TOSS_API_BASE_URL = env_str("TOSS_API_BASE_URL", "https://api.tosspayments.com")
+TOSS_CONNECT_TIMEOUT_S = env_int("TOSS_CONNECT_TIMEOUT_S", 5)
+TOSS_READ_TIMEOUT_S = env_int("TOSS_READ_TIMEOUT_S", 30)  # Toss asks for a generous read timeout
+if PAYMENT_GATEWAY == "toss" and not (TOSS_SECRET_KEY and TOSS_CLIENT_KEY):
+    raise ImproperlyConfigured("PAYMENT_GATEWAY=toss needs TOSS_SECRET_KEY and TOSS_CLIENT_KEY (test_sk_, test_ck_)")
+# A PENDING payment (or a REQUESTED refund) older than this is settled by recovery
+# (the request that made it died, or the gateway did not answer it).
 PAYMENT_RECOVERY_AFTER_S = env_int("PAYMENT_RECOVERY_AFTER_S", 120)
 PAYMENT_RECOVERY_BATCH_SIZE = env_int("PAYMENT_RECOVERY_BATCH_SIZE", 100)

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -172,10 +173,14 @@ class ReversalAPI(APIView):
             "Reversal", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED, *IDEMPOTENCY_ERRORS,
             WalletErrorCode.TRANSACTION_NOT_FOUND, WalletErrorCode.NOT_REVERSIBLE,
             WalletErrorCode.ALREADY_FULLY_REVERSED, WalletErrorCode.REVERSAL_EXCEEDS_REMAINING,
-            WalletErrorCode.INSUFFICIENT_FUNDS, WalletErrorCode.BALANCE_LIMIT_EXCEEDED)},
+            WalletErrorCode.INSUFFICIENT_FUNDS, WalletErrorCode.BALANCE_LIMIT_EXCEEDED,
+            WalletErrorCode.REFUND_REFUSED, WalletErrorCode.REFUND_PENDING)},
         examples=[OpenApiExample("A partial reversal", request_only=True, value={
             "transactionId": "0b9e6c1e-3f4a-4c8e-9b7d-2a1f5e6d7c8b", "amount": 1_000, "reason": "refund"})],
-        summary="Reverse (cancel) all or part of an earlier charge or spend")
+        summary="Reverse (cancel) all or part of an earlier charge or spend",
+        description="Reversing a charge refunds that amount on the card first: the wallet is debited if and "
+                    "only if the payment gateway cancels it (`refund_refused`: it did not, nothing changed; "
+                    "`refund_pending`: no answer yet, retried automatically).")
     def post(self, request):
         idempotency = idempotency_key_of(request)
         data = validated(self.InputSerializer, request.data)
@@ -208,3 +213,42 @@ class TransactionListAPI(APIView):
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(selectors.wallet_transactions(user_id=request.user.id), request, view=self)
         return paginator.get_paginated_response(TransactionListItemSerializer(page, many=True).data)
+
+
+class TossWebhookAPI(APIView):
+    """Toss Payments' notices (``PAYMENT_STATUS_CHANGED``). They are not signed, so nothing in
+    one is believed: the payment is read back from Toss, and the ledger follows what Toss
+    says (``services.payment_sync``). Acting is idempotent, so Toss's retries (up to 7) and
+    replays change nothing more. A 503 when Toss cannot be read makes Toss send it again."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [throttling.WritesPerAddress]
+
+    @extend_schema_serializer(component_name="TossWebhookPayment")
+    class PaymentSerializer(serializers.Serializer):
+        paymentKey = StrictCharField(max_length=200)
+
+    @extend_schema_serializer(component_name="TossWebhook")
+    class InputSerializer(serializers.Serializer):  # lenient: Toss may add fields
+        eventType = StrictCharField(max_length=64)
+        data = serializers.DictField()
+
+    @extend_schema_serializer(component_name="TossWebhookAnswer")
+    class OutputSerializer(serializers.Serializer):
+        outcome = serializers.ChoiceField(choices=[
+            "ignored", "unknown", "unchanged", "credited", "failed", "skipped", "reversed", "uncovered"])
+
+    @extend_schema(
+        request=InputSerializer, auth=[],
+        responses={200: OutputSerializer, **openapi.errors(
+            "TossWebhook", *openapi.BODY, *openapi.THROTTLED, openapi.C.NOT_ACCEPTABLE,
+            WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE)},
+        summary="Toss Payments webhook: a payment's status changed")
+    def post(self, request):
+        data = validated(self.InputSerializer, request.data)
+        if data["eventType"] != "PAYMENT_STATUS_CHANGED":
+            return Response(self.OutputSerializer({"outcome": "ignored"}).data)
+        payment = validated(self.PaymentSerializer, data["data"])
+        outcome = services.payment_sync(payment_key=payment["paymentKey"])
+        return Response(self.OutputSerializer({"outcome": outcome}).data)

@@ -20,6 +20,8 @@ class WalletErrorCode(ErrorCode):
     NOT_REVERSIBLE = "not_reversible", 422
     ALREADY_FULLY_REVERSED = "already_fully_reversed", 409
     REVERSAL_EXCEEDS_REMAINING = "reversal_exceeds_remaining", 422
+    REFUND_REFUSED = "refund_refused", 422
+    REFUND_PENDING = "refund_pending", 503
     IDEMPOTENCY_KEY_MISSING = "idempotency_key_missing", 400
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid", 400
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 422
@@ -55,6 +57,12 @@ _MESSAGES = {
     WalletErrorCode.REVERSAL_EXCEEDS_REMAINING: lambda d: (
         f"amount: {won(d['amount'])} is more than the {won(d['remaining'])} left to reverse",
         {"amount": [f"At most {d['remaining']} can be reversed."]}),
+    WalletErrorCode.REFUND_REFUSED: lambda d: (
+        f"transactionId: the card refund was refused, the wallet is unchanged: {d['gatewayMessage']}",
+        {"transactionId": [d["gatewayCode"]]}),
+    WalletErrorCode.REFUND_PENDING: lambda d: (
+        "transactionId: the payment gateway did not answer the card refund; it is asked again automatically and "
+        "the reversal is written when it confirms. Retry with the same Idempotency-Key for the outcome", None),
     WalletErrorCode.IDEMPOTENCY_KEY_MISSING: lambda d: ("Idempotency-Key: the header is required on every POST", None),
     WalletErrorCode.IDEMPOTENCY_KEY_INVALID: lambda d: (
         f"Idempotency-Key: 1 to {d['maxLength']} printable ASCII characters", None),

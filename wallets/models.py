@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from prepaid.money import CURRENCY
@@ -15,12 +15,16 @@ class Wallet(models.Model):
     account = models.OneToOneField("ledger.Account", on_delete=models.PROTECT, related_name="wallet")
     currency = models.CharField(max_length=3, default=CURRENCY)
     balance = models.BigIntegerField(default=0)
+    # Won held for refunds on their way to the card (wallets.models.Refund): still in the
+    # balance, but no spend or other reversal can take them.
+    held = models.BigIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_non_negative"),
+            models.CheckConstraint(condition=Q(held__gte=0, held__lte=F("balance")), name="wallet_held_within_balance"),
             models.CheckConstraint(condition=Q(currency=CURRENCY), name="wallet_currency_krw"),
         ]
 
@@ -68,6 +72,53 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.amount:,} {self.status}"
+
+
+class RefundStatus(models.TextChoices):
+    REQUESTED = "REQUESTED"  # the amount is held; the gateway is asked to cancel it (or will be, by recovery)
+    SUCCEEDED = "SUCCEEDED"  # the gateway cancelled it; the reversal entry is written
+    FAILED = "FAILED"  # the gateway refused; the hold is released and nothing was written
+    UNCOVERED = "UNCOVERED"  # cancelled at the gateway without us while the wallet could not cover it: for an operator
+
+
+class Refund(models.Model):
+    """Part or all of a charge cancelled on the card: the saga of a charge's reversal
+    (migration 0004 tells its steps and its point of no return)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    # The id the reversal's journal entry gets, and the Idempotency-Key the gateway is asked with.
+    reversal_id = models.UUIDField(unique=True)
+    amount = models.BigIntegerField()
+    reason = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.REQUESTED)
+    key = models.CharField(max_length=255, blank=True, default="")  # the client's Idempotency-Key, if any
+    entry = models.OneToOneField(
+        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="refund"
+    )
+    gateway_transaction_key = models.CharField(max_length=64, blank=True, default="")
+    failure_code = models.CharField(max_length=64, blank=True, default="")
+    failure_message = models.CharField(max_length=500, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(status="REQUESTED"), name="refund_requested_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status="SUCCEEDED", entry__isnull=False) | (~Q(status="SUCCEEDED") & Q(entry__isnull=True)),
+                name="refund_succeeded_has_entry",
+            ),
+            models.UniqueConstraint(fields=["user", "key"], condition=Q(status="REQUESTED") & ~Q(key=""),
+                                    name="refund_requested_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount:,} of {self.payment.order_id} {self.status}"
 
 
 class IdempotencyRecord(models.Model):

@@ -26,7 +26,9 @@ Reversal rules (see docs/invariants.md):
   than its amount; with no amount, a reversal takes what is left;
 - reversing a spend gives the money back to the wallet (from merchant settlement);
 - reversing a charge takes the money out of the wallet (back to payment
-  clearing), and only if the balance covers it.
+  clearing), and only if the balance covers it; a charge made through a gateway
+  is refunded on the card first, as a saga (migration 0004: hold, cancel at the
+  gateway, debit), and the wallet is debited if and only if the gateway cancels.
 """
 
 import collections
@@ -39,6 +41,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from ledger.models import JournalEntry
@@ -47,8 +50,8 @@ from prepaid.db import delete_in_batches
 from prepaid.errors import ApplicationError, CommonErrorCode
 from prepaid.money import CURRENCY
 from wallets.errors import WalletErrorCode, wallet_error
-from wallets.models import IdempotencyRecord, Payment, PaymentStatus
-from wallets.payments import PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
+from wallets.models import IdempotencyRecord, Payment, PaymentStatus, Refund, RefundStatus
+from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +157,9 @@ def wallet_spend(*, user_id: int, amount: int, description: str,
 
 def wallet_reverse(*, user_id: int, transaction_id: uuid.UUID, amount: int | None, reason: str,
                    idempotency: IdempotencyKey | None = None) -> WalletOperation:
+    """Reverse all or part of a charge or a spend. A charge made through a gateway is
+    refunded on the card first (``_refund_run``); the wallet is debited when, and only
+    when, the gateway has cancelled."""
     if amount is not None:
         _check_amount(amount)
     result = _call(
@@ -161,7 +167,36 @@ def wallet_reverse(*, user_id: int, transaction_id: uuid.UUID, amount: int | Non
         entry_id=uuid.uuid4(), event_id=uuid.uuid4(), topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
         **_key_params(idempotency),
     )
+    if result.outcome == "refunding":
+        detail = json.loads(result.error_detail) if isinstance(result.error_detail, str) else result.error_detail
+        return _refund_run(reversal_id=result.entry_id, user_id=user_id, gateway=detail["gateway"],
+                           payment_key=result.payment_key, amount=result.amount, reason=result.description)
     return _answer(result, user_id=user_id)
+
+
+def _refund_run(*, reversal_id: uuid.UUID, user_id: int, gateway: str, payment_key: str, amount: int,
+                reason: str) -> WalletOperation:
+    """A REQUESTED refund: ask the payment's gateway to cancel its amount, then complete or fail it.
+
+    The gateway's Idempotency-Key is the refund's ``reversal_id``: asked again (by a
+    retry, or by recovery after a crash) it answers what it did the first time and
+    cancels once. No answer: the refund stays REQUESTED with its amount held, and
+    recovery asks again; the client hears ``refund_pending``.
+    """
+    try:
+        cancel = payment_gateway(gateway).cancel(payment_key=payment_key, amount=amount,
+                                                 reason=reason or "wallet reversal", idempotency_key=str(reversal_id))
+    except PaymentDeclined as exc:
+        failed = _call("wallet_refund_fail", reversal_id=reversal_id, code=exc.code, message=exc.message)
+        logger.warning("refund %s refused by %s: %s", reversal_id, gateway, exc.code)
+        raise _refusal(failed) from exc
+    except PaymentGatewayUnavailable as exc:
+        raise wallet_error(WalletErrorCode.REFUND_PENDING) from exc
+    # The point of no return is behind us: the money is back on the card.
+    done = _call("wallet_refund_complete", reversal_id=reversal_id, event_id=uuid.uuid4(),
+                 topic=settings.KAFKA_TOPIC_WALLET_EVENTS, transaction_key=cancel.transaction_key)
+    logger.info("refund %s: %s cancelled by %s (%s)", reversal_id, amount, gateway, cancel.transaction_key)
+    return _answer(done, user_id=user_id)
 
 
 # --- Charge (through the payment gateway) ----------------------------------------
@@ -215,34 +250,105 @@ def wallet_charge(*, user_id: int, amount: int, payment_key: str, order_id: str,
     return operation
 
 
-def payment_recover_pending(*, older_than_s: int | None = None, batch_size: int | None = None) -> dict[str, int]:
-    """Settle PENDING payments left by requests that died between confirm and credit.
+def _payment_settle(payment: Payment) -> str:
+    """Settle a PENDING payment by what its gateway says about its order: paid there →
+    credited once; never paid there → FAILED; awaiting its confirm → confirmed again
+    (safe to repeat). Returns the outcome; raises ApplicationError when the gateway
+    does not answer or declines."""
+    gateway = payment_gateway(payment.gateway)
+    try:
+        found = gateway.payment_of_order(payment.order_id)
+    except PaymentGatewayUnavailable as exc:
+        raise wallet_error(WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE) from exc
+    if found is not None and found.payment_key and (found.payment_key, found.total_amount) != (
+            payment.payment_key, payment.amount):
+        logger.error("payment %s: the gateway's payment of this order is another (%s, %s): left for an operator",
+                     payment.order_id, found.payment_key, found.total_amount)
+        return "skipped"
+    if found is None or found.status in GatewayPayment.NEVER_PAID or found.status == "CANCELED":
+        code = found.status if found else "NOT_FOUND_PAYMENT"
+        _call("wallet_charge_decline", payment_id=payment.id, key=None, code=code,
+              message="the gateway has no paid payment for this order")
+        return "failed"
+    if found.status in GatewayPayment.AWAITING_CONFIRM:
+        _payment_confirm(payment=payment, key=None)
+    elif found.status not in GatewayPayment.PAID:
+        return "skipped"  # e.g. a virtual account waiting for its deposit
+    operation = _payment_credit(payment_id=payment.id, user_id=payment.user_id, key=None)
+    return "credited" if not operation.replayed else "skipped"
 
-    Confirming again is safe (the gateway's confirm is idempotent): a confirmed
-    payment is credited, a declined one marked FAILED, an unanswered one left
-    for the next run.
-    """
+
+def payment_recover_pending(*, older_than_s: int | None = None, batch_size: int | None = None) -> dict[str, int]:
+    """Settle PENDING payments left by requests that died or timed out between confirm and
+    credit, and REQUESTED refunds left the same way between cancel and debit."""
     older_than_s = settings.PAYMENT_RECOVERY_AFTER_S if older_than_s is None else older_than_s
     batch_size = batch_size or settings.PAYMENT_RECOVERY_BATCH_SIZE
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    counts = {"credited": 0, "failed": 0, "unavailable": 0, "skipped": 0}
+    counts = {"credited": 0, "failed": 0, "unavailable": 0, "skipped": 0, "refunded": 0, "refund_failed": 0,
+              "refund_unavailable": 0}
     pending = Payment.objects.filter(status=PaymentStatus.PENDING, created_at__lte=cutoff).order_by("id")
     for payment in pending[:batch_size]:
-        Payment.objects.filter(id=payment.id).update(attempts=payment.attempts + 1)
+        Payment.objects.filter(id=payment.id).update(attempts=F("attempts") + 1)
         try:
-            _payment_confirm(payment=payment, key=None)
-            _payment_credit(payment_id=payment.id, user_id=payment.user_id, key=None)
+            outcome = _payment_settle(payment)
         except ApplicationError as exc:
             outcome = {
                 WalletErrorCode.PAYMENT_DECLINED: "failed",
                 WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE: "unavailable",
             }.get(exc.code, "skipped")
-            counts[outcome] += 1
-            logger.warning("payment recovery: order=%s %s (%s)", payment.order_id, outcome, exc.code)
+        counts[outcome] += 1
+        logger.log(logging.INFO if outcome == "credited" else logging.WARNING,
+                   "payment recovery: order=%s %s", payment.order_id, outcome)
+    refunds = Refund.objects.filter(status=RefundStatus.REQUESTED, created_at__lte=cutoff).select_related("payment")
+    for refund in refunds.order_by("id")[:batch_size]:
+        Refund.objects.filter(id=refund.id).update(attempts=F("attempts") + 1)
+        try:
+            _refund_run(reversal_id=refund.reversal_id, user_id=refund.user_id, gateway=refund.payment.gateway,
+                        payment_key=refund.payment.payment_key, amount=refund.amount, reason=refund.reason)
+        except ApplicationError as exc:
+            outcome = "refund_unavailable" if exc.code == WalletErrorCode.REFUND_PENDING else "refund_failed"
         else:
-            counts["credited"] += 1
-            logger.info("payment recovery: order=%s credited", payment.order_id)
+            outcome = "refunded"
+        counts[outcome] += 1
+        logger.log(logging.INFO if outcome == "refunded" else logging.WARNING,
+                   "refund recovery: %s %s", refund.reversal_id, outcome)
     return counts
+
+
+def payment_sync(*, payment_key: str) -> str:
+    """Bring a payment in line with its gateway (a webhook said it changed; an operator asked).
+
+    Webhooks are not signed, so what the gateway says is read back from it, never taken
+    from the notice. A PENDING payment is settled as recovery would; cancels made at the
+    gateway without us (its console) are reversed in the ledger, once: what the
+    refunds already account for is never booked again. Returns what happened.
+    """
+    payment = Payment.objects.filter(payment_key=payment_key).order_by("-id").first()
+    if payment is None:
+        return "unknown"
+    try:
+        found = payment_gateway(payment.gateway).payment(payment_key)
+    except PaymentGatewayUnavailable as exc:
+        raise wallet_error(WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE) from exc
+    if found is None or found.order_id != payment.order_id:
+        return "unknown"
+    if payment.status == PaymentStatus.PENDING:
+        return _payment_settle(payment)
+    if payment.status != PaymentStatus.CREDITED or found.cancelled_amount == 0:
+        return "unchanged"
+    booked = _call(
+        "wallet_refund_record", payment_id=payment.id, cancelled_total=found.cancelled_amount,
+        transaction_key=found.cancels[-1].transaction_key if found.cancels else "", reversal_id=uuid.uuid4(),
+        event_id=uuid.uuid4(), topic=settings.KAFKA_TOPIC_WALLET_EVENTS, reason="cancelled at the payment gateway",
+    )
+    if booked.error_code == "nothing_to_book":
+        return "unchanged"
+    if booked.error_code:
+        logger.error("payment %s: %s cancelled at the gateway, more than the wallet holds: refund UNCOVERED, "
+                     "for an operator", payment.order_id, found.cancelled_amount)
+        return "uncovered"
+    _answer(booked, user_id=payment.user_id)
+    return "reversed"
 
 
 # --- Idempotency keys ------------------------------------------------------------

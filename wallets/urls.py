@@ -8,4 +8,5 @@ urlpatterns = [
     path("wallet/charges", apis.ChargeAPI.as_view(), name="wallet-charges"),
     path("wallet/spends", apis.SpendAPI.as_view(), name="wallet-spends"),
     path("wallet/reversals", apis.ReversalAPI.as_view(), name="wallet-reversals"),
+    path("payments/toss/webhook", apis.TossWebhookAPI.as_view(), name="payments-toss-webhook"),
 ]

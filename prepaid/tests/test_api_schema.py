@@ -37,7 +37,8 @@ def test_the_schema_is_valid_and_generated_without_warnings():
 def test_every_operation_documents_its_errors_in_the_error_body(schema):
     for name, operation in operations(schema):
         statuses = {int(s) for s in operation["responses"]}
-        assert 401 in statuses, name
+        if operation.get("security"):  # not the open ones (a payment gateway's webhook)
+            assert 401 in statuses, name
         for status, response in operation["responses"].items():
             if int(status) >= 400:
                 body = resolve(schema, response["content"]["application/json"]["schema"]["$ref"])

@@ -64,13 +64,16 @@ def test_transactions_are_paginated_newest_first_with_a_cursor(api):
 
 def test_each_operation_is_few_round_trips_to_postgresql(api, user, django_assert_num_queries):
     """Authentication (the token) and one statement per operation; a charge has two (before and after
-    the gateway)."""
+    the gateway), and so has the reversal of a charge (before and after the gateway's refund)."""
     spend = {"amount": 1_000, "description": "counted"}
     with django_assert_num_queries(3):
         charge_id = api_charge(api, 10_000).json()["transactionId"]
     with django_assert_num_queries(2):
         assert api_post(api, SPENDS, spend, key="counted").status_code == 201
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         assert api_post(api, REVERSALS, {"transactionId": charge_id, "amount": 1, "reason": "r"}).status_code == 201
+    spend_id = api_post(api, SPENDS, {"amount": 1, "description": "x"}).json()["transactionId"]
+    with django_assert_num_queries(2):
+        assert api_post(api, REVERSALS, {"transactionId": spend_id, "reason": "r"}).status_code == 201
     with django_assert_num_queries(2):  # a replay too
         assert api_post(api, SPENDS, spend, key="counted").headers["Idempotent-Replayed"] == "true"

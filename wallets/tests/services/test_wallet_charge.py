@@ -74,8 +74,8 @@ def test_gateway_unavailable_leaves_payment_pending_and_recovery_credits_it(user
     assert services.payment_recover_pending(older_than_s=0)["unavailable"] == 1
     # The gateway answers again (it had confirmed the payment): recovery credits it, once.
     settings.PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS = set()
-    assert services.payment_recover_pending(older_than_s=0) == {"credited": 1, "failed": 0, "unavailable": 0,
-                                                                "skipped": 0}
+    counts = services.payment_recover_pending(older_than_s=0)
+    assert counts["credited"] == 1 and sum(counts.values()) == 1
     assert services.payment_recover_pending(older_than_s=0)["credited"] == 0
     assert balance_of(user.id) == 5_030
     assert Payment.objects.get(order_id="order-unknown").status == PaymentStatus.CREDITED
