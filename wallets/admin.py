@@ -1,17 +1,34 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from prepaid.admin import ReadOnlyAdmin
-from wallets.models import IdempotencyRecord, Payment, Wallet
+from prepaid.errors import ApplicationError
+from wallets import services
+from wallets.models import IdempotencyRecord, Payment, Refund, RefundStatus, Wallet
+from wallets.payments import PaymentGatewayUnavailable, payment_gateway
 
 
 @admin.register(Wallet)
 class WalletAdmin(ReadOnlyAdmin):
     """Balances change only through wallet operations, never by hand."""
 
-    list_display = ("user", "balance", "currency", "updated_at")
+    list_display = ("user", "balance", "held", "currency", "updated_at")
     search_fields = ("user__username", "=user__id")
     list_select_related = ("user",)
-    readonly_fields = ("user", "account", "currency", "balance", "created_at", "updated_at")
+    readonly_fields = ("user", "account", "currency", "balance", "held", "created_at", "updated_at")
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    fields = ("reversal_id", "amount", "status", "gateway_transaction_key", "failure_code", "attempts", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Payment)
@@ -20,7 +37,50 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_filter = ("status", "gateway")
     search_fields = ("=order_id", "=payment_key", "user__username", "=user__id")
     list_select_related = ("user",)
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    readonly_fields = [f.name for f in Payment._meta.fields] + ["at_the_gateway"]
+    inlines = [RefundInline]
+    actions = ["look_up_at_the_gateway"]
+
+    @admin.display(description="at the gateway (read now)")
+    def at_the_gateway(self, payment: Payment) -> str:
+        try:
+            found = payment_gateway(payment.gateway).payment(payment.payment_key)
+        except PaymentGatewayUnavailable:
+            return "the gateway did not answer"
+        if found is None:
+            return "no record there (the sandbox keeps none)"
+        cancels = ", ".join(f"{c.amount:,} ({c.transaction_key})" for c in found.cancels) or "none"
+        return (f"{found.status}: {found.total_amount:,} paid, {found.balance_amount:,} left; "
+                f"order {found.order_id}; cancels: {cancels}")
+
+    @admin.action(description="Look up at the gateway now, and settle what differs")
+    def look_up_at_the_gateway(self, request, queryset):
+        for payment in queryset[:100]:
+            try:
+                outcome = services.payment_sync(payment_key=payment.payment_key)
+            except ApplicationError as exc:
+                self.message_user(request, f"Order {payment.order_id}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, f"Order {payment.order_id}: {outcome}", messages.INFO)
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    """Refunds of charges on the card (the reversal saga). REQUESTED ones hold money in the wallet
+    until the gateway answers; UNCOVERED ones were cancelled at the gateway with the money spent."""
+
+    list_display = ("reversal_id", "user", "payment", "amount", "status", "failure_code", "attempts", "created_at")
+    list_filter = ("status",)
+    search_fields = ("=reversal_id", "=payment__order_id", "=payment__payment_key", "user__username")
+    list_select_related = ("user", "payment")
+    readonly_fields = [f.name for f in Refund._meta.fields]
+    actions = ["ask_the_gateway_again"]
+
+    @admin.action(description="Ask the gateway again now (requested refunds)")
+    def ask_the_gateway_again(self, request, queryset):
+        for refund in queryset.filter(status=RefundStatus.REQUESTED)[:100]:
+            outcome = services.refund_resume(refund_id=refund.id)
+            self.message_user(request, f"Refund {refund.reversal_id}: {outcome}", messages.INFO)
 
 
 @admin.register(IdempotencyRecord)

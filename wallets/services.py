@@ -299,20 +299,28 @@ def payment_recover_pending(*, older_than_s: int | None = None, batch_size: int 
         counts[outcome] += 1
         logger.log(logging.INFO if outcome == "credited" else logging.WARNING,
                    "payment recovery: order=%s %s", payment.order_id, outcome)
-    refunds = Refund.objects.filter(status=RefundStatus.REQUESTED, created_at__lte=cutoff).select_related("payment")
-    for refund in refunds.order_by("id")[:batch_size]:
-        Refund.objects.filter(id=refund.id).update(attempts=F("attempts") + 1)
-        try:
-            _refund_run(reversal_id=refund.reversal_id, user_id=refund.user_id, gateway=refund.payment.gateway,
-                        payment_key=refund.payment.payment_key, amount=refund.amount, reason=refund.reason)
-        except ApplicationError as exc:
-            outcome = "refund_unavailable" if exc.code == WalletErrorCode.REFUND_PENDING else "refund_failed"
-        else:
-            outcome = "refunded"
+    refunds = Refund.objects.filter(status=RefundStatus.REQUESTED, created_at__lte=cutoff)
+    for refund_id in refunds.order_by("id").values_list("id", flat=True)[:batch_size]:
+        outcome = refund_resume(refund_id=refund_id)
         counts[outcome] += 1
         logger.log(logging.INFO if outcome == "refunded" else logging.WARNING,
-                   "refund recovery: %s %s", refund.reversal_id, outcome)
+                   "refund recovery: %s %s", refund_id, outcome)
     return counts
+
+
+def refund_resume(*, refund_id: int) -> str:
+    """Ask the gateway again for a REQUESTED refund (with its own key: it cancels once), then
+    complete or fail it. Returns ``refunded``, ``refund_failed``, ``refund_unavailable`` or ``unchanged``."""
+    refund = Refund.objects.select_related("payment").get(id=refund_id)
+    if refund.status != RefundStatus.REQUESTED:
+        return "unchanged"
+    Refund.objects.filter(id=refund.id).update(attempts=F("attempts") + 1)
+    try:
+        _refund_run(reversal_id=refund.reversal_id, user_id=refund.user_id, gateway=refund.payment.gateway,
+                    payment_key=refund.payment.payment_key, amount=refund.amount, reason=refund.reason)
+    except ApplicationError as exc:
+        return "refund_unavailable" if exc.code == WalletErrorCode.REFUND_PENDING else "refund_failed"
+    return "refunded"
 
 
 def payment_sync(*, payment_key: str) -> str:

@@ -298,3 +298,37 @@ def test_a_malformed_webhook_is_a_400_naming_the_field(client, body):
 def test_other_webhook_events_are_acknowledged_and_ignored(client):
     answer = client.post(WEBHOOK, {"eventType": "DEPOSIT_CALLBACK", "data": {}}, content_type="application/json")
     assert (answer.status_code, answer.json()) == (200, {"outcome": "ignored"})
+
+
+# --- Admin ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("ops", "ops@example.com", "pw"))
+    return client
+
+
+def test_operators_see_the_payment_at_toss_and_settle_it_from_the_admin(api, user, toss, staff_client):
+    charged, payment_key = toss_charge(api, toss, 10_000)
+    payment = Payment.objects.get(payment_key=payment_key)
+    toss.console_cancel(payment_key, 2_000)  # its webhook was lost
+    page = staff_client.get(f"/admin/wallets/payment/{payment.id}/change/").content.decode()
+    assert "PARTIAL_CANCELED: 10,000 paid, 8,000 left" in page
+
+    answer = staff_client.post("/admin/wallets/payment/", {
+        "action": "look_up_at_the_gateway", "_selected_action": [payment.id], "index": 0}, follow=True)
+    assert f"Order {payment.order_id}: reversed" in answer.content.decode()
+    assert balance_of(user.id) == 8_000
+    assert "2,000" in staff_client.get(f"/admin/wallets/payment/{payment.id}/change/").content.decode()
+
+
+def test_operators_ask_toss_again_for_a_stuck_refund(api, user, toss, staff_client):
+    charged, payment_key = toss_charge(api, toss, 10_000)
+    toss.fault("cancel", "5xx")
+    assert reverse(api, charged.json()["transactionId"], 1_000).json()["code"] == "refund_pending"
+    refund = Refund.objects.get(user=user)
+    answer = staff_client.post("/admin/wallets/refund/", {
+        "action": "ask_the_gateway_again", "_selected_action": [refund.id], "index": 0}, follow=True)
+    assert f"Refund {refund.reversal_id}: refunded" in answer.content.decode()
+    assert balance_of(user.id) == 9_000 and toss.cancelled_amount(payment_key) == 1_000
