@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from notifications.apis import events
 from prepaid import health
-from wallets.views import wallet_page
+from wallets import views as wallet_views
 
 urlpatterns = [
     path("health/live", health.live, name="health-live"),
@@ -15,7 +15,10 @@ urlpatterns = [
     path("api/v1/", include("notifications.urls")),
     path("events/", events, name="events"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", wallet_page, name="wallet-page"),
+    path("", wallet_views.wallet_page, name="wallet-page"),
+    path("wallet/charge/checkout", wallet_views.sandbox_checkout, name="charge-sandbox-checkout"),
+    path("wallet/charge/success", wallet_views.charge_success, name="charge-success"),
+    path("wallet/charge/fail", wallet_views.charge_fail, name="charge-fail"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -250,3 +250,17 @@ def platform(process_factory, start_celery_worker, app_env, transactional_db, pu
     for proc in reversed(started):
         proc.stop()  # gracefully: the consumer leaves its group
         proc.kill_group()
+
+
+@pytest.fixture
+def toss(settings):
+    """A local server speaking Toss Payments' API (tests/fake_toss.py), and the settings that select it."""
+    from tests.fake_toss import CLIENT_KEY, SECRET_KEY, FakeToss
+
+    fake = FakeToss(timeout_s=2).start()
+    settings.PAYMENT_GATEWAY = "toss"
+    settings.TOSS_API_BASE_URL = fake.base_url
+    settings.TOSS_SECRET_KEY, settings.TOSS_CLIENT_KEY = SECRET_KEY, CLIENT_KEY
+    settings.TOSS_READ_TIMEOUT_S = 1  # the fake's late answers come after 2 s
+    yield fake
+    fake.stop()

@@ -4,6 +4,7 @@ import re
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -17,6 +18,7 @@ from prepaid.pagination import NewestFirstPagination, page_parameters, page_seri
 from prepaid.serializers import StrictCharField, StrictInputSerializer, StrictUUIDField
 from wallets import selectors, services
 from wallets.errors import WalletErrorCode, wallet_error
+from wallets.payments import payment_gateway
 
 # --- Strict input fields: JSON types are not coerced (no "100" or 100.0 or true for an amount) ---
 
@@ -133,6 +135,50 @@ class ChargeAPI(APIView):
         return created(services.wallet_charge(user_id=request.user.id, amount=data["amount"],
                                               payment_key=data["paymentKey"], order_id=data["orderId"],
                                               idempotency=idempotency))
+
+
+class ChargeOrderAPI(APIView):
+    """Order first, then pay: what a checkout (Toss's widget, or the sandbox's page) is opened with."""
+
+    throttle_classes = throttling.WRITES
+
+    @extend_schema_serializer(component_name="ChargeOrderRequest")
+    class InputSerializer(StrictInputSerializer):
+        amount = WonField()
+
+    @extend_schema_serializer(component_name="ChargeOrder")
+    class OutputSerializer(serializers.Serializer):
+        orderId = serializers.CharField()
+        orderName = serializers.CharField()
+        amount = serializers.IntegerField()
+        currency = serializers.CharField()
+        gateway = serializers.ChoiceField(choices=["sandbox", "toss"])
+        clientKey = serializers.CharField(help_text="Toss's client key for its widget (empty for the sandbox).")
+        customerKey = serializers.CharField()
+        successUrl = serializers.URLField(help_text="Where the checkout returns with paymentKey, orderId, amount.")
+        failUrl = serializers.URLField(help_text="Where the checkout returns with code and message.")
+        checkoutUrl = serializers.CharField(allow_blank=True,
+                                            help_text="The sandbox's checkout page (empty with Toss: open its widget).")
+
+    @extend_schema(
+        request=InputSerializer, parameters=[openapi.RETRY_AFTER],
+        responses={201: OutputSerializer, **openapi.errors(
+            "ChargeOrder", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED,
+            WalletErrorCode.BALANCE_LIMIT_EXCEEDED)},
+        summary="Register a charge order, to pay for in a checkout")
+    def post(self, request):
+        data = validated(self.InputSerializer, request.data)
+        order = services.charge_order_create(user_id=request.user.id, amount=data["amount"])
+        gateway = payment_gateway().name
+        checkout = f"{reverse('charge-sandbox-checkout')}?orderId={order.order_id}" if gateway == "sandbox" else ""
+        answer = {
+            "orderId": order.order_id, "orderName": order.order_name, "amount": order.amount, "currency": CURRENCY,
+            "gateway": gateway, "clientKey": settings.TOSS_CLIENT_KEY if gateway == "toss" else "",
+            "customerKey": services.customer_key(request.user.id),
+            "successUrl": request.build_absolute_uri(reverse("charge-success")),
+            "failUrl": request.build_absolute_uri(reverse("charge-fail")), "checkoutUrl": checkout,
+        }
+        return Response(self.OutputSerializer(answer).data, status=201)
 
 
 class SpendAPI(APIView):

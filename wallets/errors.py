@@ -20,6 +20,8 @@ class WalletErrorCode(ErrorCode):
     NOT_REVERSIBLE = "not_reversible", 422
     ALREADY_FULLY_REVERSED = "already_fully_reversed", 409
     REVERSAL_EXCEEDS_REMAINING = "reversal_exceeds_remaining", 422
+    ORDER_NOT_FOUND = "order_not_found", 404
+    AMOUNT_MISMATCH = "amount_mismatch", 422
     REFUND_REFUSED = "refund_refused", 422
     REFUND_PENDING = "refund_pending", 503
     IDEMPOTENCY_KEY_MISSING = "idempotency_key_missing", 400
@@ -57,6 +59,11 @@ _MESSAGES = {
     WalletErrorCode.REVERSAL_EXCEEDS_REMAINING: lambda d: (
         f"amount: {won(d['amount'])} is more than the {won(d['remaining'])} left to reverse",
         {"amount": [f"At most {d['remaining']} can be reversed."]}),
+    WalletErrorCode.ORDER_NOT_FOUND: lambda d: (
+        f"orderId: no charge order {d['orderId']} of yours", {"orderId": ["Not found."]}),
+    WalletErrorCode.AMOUNT_MISMATCH: lambda d: (
+        f"amount: the payment is for {won(d['amount'])}, the order was for {won(d['ordered'])}",
+        {"amount": ["Does not match the order."]}),
     WalletErrorCode.REFUND_REFUSED: lambda d: (
         f"transactionId: the card refund was refused, the wallet is unchanged: {d['gatewayMessage']}",
         {"transactionId": [d["gatewayCode"]]}),

@@ -74,6 +74,27 @@ class Payment(models.Model):
         return f"{self.order_id} {self.amount:,} {self.status}"
 
 
+class ChargeOrder(models.Model):
+    """A charge registered before the customer pays (Toss's checkout: order first, then pay).
+
+    The widget is opened with this order's id and amount; when the browser comes back with
+    a payment key, the charge is confirmed only for this user, this order and this amount
+    (a tampered amount never reaches the gateway). Its Payment, once confirmed, has the same
+    ``order_id``."""
+
+    order_id = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="charge_orders")
+    amount = models.BigIntegerField()
+    order_name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="charge_order_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.amount:,}"
+
+
 class RefundStatus(models.TextChoices):
     REQUESTED = "REQUESTED"  # the amount is held; the gateway is asked to cancel it (or will be, by recovery)
     SUCCEEDED = "SUCCEEDED"  # the gateway cancelled it; the reversal entry is written

@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce
 
 from ledger.models import JournalEntry
 from ledger.selectors import ledger_unbalanced_entries
-from wallets.models import Wallet
+from wallets.models import ChargeOrder, Wallet
 
 
 def wallet_get(*, user_id: int) -> Wallet | None:
@@ -50,3 +50,8 @@ def wallet_ledger_reconcile(*, limit: int = 1000) -> LedgerReconciliation:
     """Check wallets against the ledger and the ledger against itself (at most ``limit`` of each)."""
     return LedgerReconciliation(wallet_mismatches=wallet_balance_mismatches(limit=limit),
                                 unbalanced_entries=ledger_unbalanced_entries(limit=limit))
+
+
+def charge_order_get(*, user_id: int, order_id: str) -> ChargeOrder | None:
+    """The user's charge order (another user's is not found)."""
+    return ChargeOrder.objects.filter(order_id=order_id, user_id=user_id).first()

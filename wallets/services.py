@@ -43,14 +43,16 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from ledger.models import JournalEntry
 from outbox.services import outbox_relay_trigger
 from prepaid.db import delete_in_batches
 from prepaid.errors import ApplicationError, CommonErrorCode
 from prepaid.money import CURRENCY
+from wallets import selectors
 from wallets.errors import WalletErrorCode, wallet_error
-from wallets.models import IdempotencyRecord, Payment, PaymentStatus, Refund, RefundStatus
+from wallets.models import ChargeOrder, IdempotencyRecord, Payment, PaymentStatus, Refund, RefundStatus
 from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
 logger = logging.getLogger(__name__)
@@ -276,6 +278,38 @@ def _payment_settle(payment: Payment) -> str:
         return "skipped"  # e.g. a virtual account waiting for its deposit
     operation = _payment_credit(payment_id=payment.id, user_id=payment.user_id, key=None)
     return "credited" if not operation.replayed else "skipped"
+
+
+def charge_order_create(*, user_id: int, amount: int) -> ChargeOrder:
+    """Register a charge before the customer pays (the order the checkout widget is opened with)."""
+    _check_amount(amount)
+    wallet = selectors.wallet_get(user_id=user_id)
+    if (wallet.balance if wallet else 0) + amount > settings.WALLET_BALANCE_MAX:
+        raise wallet_error(WalletErrorCode.BALANCE_LIMIT_EXCEEDED, {"balanceMax": settings.WALLET_BALANCE_MAX})
+    return ChargeOrder.objects.create(order_id=f"order-{uuid.uuid4().hex[:24]}", user_id=user_id, amount=amount,
+                                      order_name=f"지갑 충전 {amount:,}원")
+
+
+def charge_order_confirm(*, user_id: int, order_id: str, payment_key: str, amount: int) -> WalletOperation:
+    """The customer paid for a registered order (the checkout came back with a payment key):
+    confirm it for this user, this order and this amount only, then credit it once.
+
+    The order id is the Idempotency-Key, so the checkout's return (reloaded, or opened
+    twice) gets the same answer and never charges twice."""
+    order = selectors.charge_order_get(user_id=user_id, order_id=order_id)
+    if order is None:
+        raise wallet_error(WalletErrorCode.ORDER_NOT_FOUND, {"orderId": order_id})
+    if amount != order.amount:  # tampered with on the way back: the gateway is not asked
+        raise wallet_error(WalletErrorCode.AMOUNT_MISMATCH, {"amount": amount, "ordered": order.amount})
+    key = idempotency_key(key=f"checkout:{order_id}", method="CHECKOUT", path=order_id,
+                          body={"paymentKey": payment_key, "amount": amount})
+    return wallet_charge(user_id=user_id, amount=amount, payment_key=payment_key, order_id=order_id,
+                         idempotency=key)
+
+
+def customer_key(user_id: int) -> str:
+    """The customer key Toss's widget is opened with: stable per user, not guessable from the id."""
+    return "customer-" + salted_hmac("prepaid.wallets.customer_key", str(user_id)).hexdigest()[:32]
 
 
 def payment_recover_pending(*, older_than_s: int | None = None, batch_size: int | None = None) -> dict[str, int]:

@@ -1,14 +1,23 @@
-"""The wallet page for browser users (session login)."""
+"""The wallet page for browser users (session login), and the checkout's pages: where Toss's widget
+(or, with the sandbox gateway, a local page that behaves like it) sends the browser back."""
+
+import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from ledger.models import EntryKind
 from notifications.selectors import notification_feed
+from prepaid.errors import ApplicationError
 from prepaid.money import CURRENCY
-from wallets.selectors import wallet_get, wallet_transactions
+from wallets import services
+from wallets.payments import payment_gateway
+from wallets.selectors import charge_order_get, wallet_get, wallet_transactions
 
 PAGE_ITEMS = 20
 
@@ -33,3 +42,46 @@ def wallet_page(request):
         "amount_max": settings.WALLET_AMOUNT_MAX,
     }
     return render(request, "wallets/page.html", context)
+
+
+@login_required
+def sandbox_checkout(request):
+    """The sandbox gateway's checkout: pay or cancel, and come back as Toss's widget would."""
+    if payment_gateway().name != "sandbox":
+        raise Http404("the sandbox checkout is for the sandbox gateway only")
+    order = charge_order_get(user_id=request.user.id, order_id=request.GET.get("orderId", ""))
+    if order is None:
+        raise Http404("no such charge order of yours")
+    paid = urlencode({"paymentKey": f"sandbox-{uuid.uuid4().hex}", "orderId": order.order_id, "amount": order.amount})
+    cancelled = urlencode({"code": "PAY_PROCESS_CANCELED", "message": "사용자에 의해 결제가 취소되었습니다.",
+                           "orderId": order.order_id})
+    return render(request, "wallets/sandbox_checkout.html", {
+        "order": order, "pay_url": f"{reverse('charge-success')}?{paid}",
+        "cancel_url": f"{reverse('charge-fail')}?{cancelled}",
+    })
+
+
+@login_required
+def charge_success(request):
+    """The checkout paid: confirm for this user, order and amount, then back to the wallet."""
+    params = request.GET
+    try:
+        amount = int(params.get("amount", ""))
+    except ValueError:
+        return render(request, "wallets/charge_result.html", {"message": "amount: missing or not a number"}, status=400)
+    try:
+        services.charge_order_confirm(user_id=request.user.id, order_id=params.get("orderId", ""),
+                                      payment_key=params.get("paymentKey", "")[:200], amount=amount)
+    except ApplicationError as exc:
+        return render(request, "wallets/charge_result.html", {"message": exc.message, "code": exc.code},
+                      status=exc.code.http_status)
+    return redirect(reverse("wallet-page"))
+
+
+@login_required
+def charge_fail(request):
+    """The checkout did not pay (cancelled by the customer, or refused): nothing was charged."""
+    return render(request, "wallets/charge_result.html", {
+        "message": request.GET.get("message", "")[:300] or "결제가 완료되지 않았습니다.",
+        "code": request.GET.get("code", "")[:64],
+    })

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from ledger.models import JournalEntry
-from tests.fake_toss import CLIENT_KEY, SECRET_KEY, FakeToss
+from tests.fake_toss import SECRET_KEY
 from tests.helpers import CHARGES, REVERSALS, SPENDS, api_post, assert_ledger_consistent, balance_of, new_order_id
 from wallets import services
 from wallets.models import Payment, PaymentStatus, Refund, RefundStatus, Wallet
@@ -16,18 +16,6 @@ from wallets.models import Payment, PaymentStatus, Refund, RefundStatus, Wallet
 pytestmark = pytest.mark.django_db
 
 WEBHOOK = "/api/v1/payments/toss/webhook"
-
-
-@pytest.fixture
-def toss(settings):
-    fake = FakeToss(timeout_s=2).start()
-    settings.PAYMENT_GATEWAY = "toss"
-    settings.TOSS_API_BASE_URL = fake.base_url
-    settings.TOSS_SECRET_KEY = SECRET_KEY
-    settings.TOSS_CLIENT_KEY = CLIENT_KEY
-    settings.TOSS_READ_TIMEOUT_S = 1  # the fake's late answers come after 2 s
-    yield fake
-    fake.stop()
 
 
 def toss_charge(api, toss, amount=10_000, *, key=None, pay=True, **body):

@@ -97,12 +97,32 @@
       if (value === "") continue;
       data[name] = name === "amount" ? Number(value) : value;
     }
-    if (form.id === "charge-form") {
-      // The sandbox gateway confirms any payment key; a real client gets both from Toss's widget.
-      data.orderId = "order-" + newKey().replace(/[^A-Za-z0-9]/g, "").slice(0, 20);
-      data.paymentKey = "sandbox-" + newKey();
-    }
     return data;
+  }
+
+  // A charge is an order first; then the checkout (Toss's widget, or the sandbox's page) takes the
+  // payment and sends the browser back to the order's successUrl, where the server confirms it.
+  async function checkout(order) {
+    if (order.gateway !== "toss") {
+      window.location.assign(order.checkoutUrl);
+      return;
+    }
+    await new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "https://js.tosspayments.com/v2/standard";
+      script.onload = resolve;
+      script.onerror = () => reject(new Error("Toss Payments' checkout could not be loaded"));
+      document.head.append(script);
+    });
+    const payment = window.TossPayments(order.clientKey).payment({customerKey: order.customerKey});
+    await payment.requestPayment({
+      method: "CARD",
+      amount: {currency: order.currency, value: order.amount},
+      orderId: order.orderId,
+      orderName: order.orderName,
+      successUrl: order.successUrl,
+      failUrl: order.failUrl,
+    });
   }
 
   document.querySelectorAll("form[data-endpoint]").forEach((form) => {
@@ -123,6 +143,10 @@
         const data = await response.json();
         if (!response.ok) {
           error.textContent = data.message || ("Error " + response.status);
+          return;
+        }
+        if (form.id === "charge-form") {
+          await checkout(data);
           return;
         }
         setBalance(data.newBalance);
