@@ -244,5 +244,6 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=8089)
     port = parser.parse_args().port
     FakeToss().start(port)
-    print(f"fake Toss Payments API on http://127.0.0.1:{port} (secret key {SECRET_KEY})", flush=True)
+    print(f"fake Toss Payments API on http://127.0.0.1:{port}: TOSS_CLIENT_KEY={CLIENT_KEY} "
+          f"TOSS_SECRET_KEY={SECRET_KEY}", flush=True)
     threading.Event().wait()

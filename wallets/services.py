@@ -381,7 +381,8 @@ def payment_sync(*, payment_key: str) -> str:
     booked = _call(
         "wallet_refund_record", payment_id=payment.id, cancelled_total=found.cancelled_amount,
         transaction_key=found.cancels[-1].transaction_key if found.cancels else "", reversal_id=uuid.uuid4(),
-        event_id=uuid.uuid4(), topic=settings.KAFKA_TOPIC_WALLET_EVENTS, reason="cancelled at the payment gateway",
+        event_id=uuid.uuid4(), topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
+        reason="결제사에서 취소됨",  # the toast's note: "cancelled at the payment company"
     )
     if booked.error_code == "nothing_to_book":
         return "unchanged"

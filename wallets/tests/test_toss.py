@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from ledger.models import JournalEntry
+from outbox.models import OutboxEvent
 from tests.fake_toss import SECRET_KEY
 from tests.helpers import CHARGES, REVERSALS, SPENDS, api_post, assert_ledger_consistent, balance_of, new_order_id
 from wallets import services
@@ -231,6 +232,8 @@ def test_a_cancel_in_tosss_console_reverses_the_charge_once_however_often_the_we
     assert balance_of(user.id) == 6_000
     (reversal,) = JournalEntry.objects.filter(user=user, kind="REVERSAL")
     assert (reversal.amount, str(reversal.reverses_id)) == (4_000, charged.json()["transactionId"])
+    (event,) = OutboxEvent.objects.filter(event_type="REVERSAL_COMPLETED", key=str(user.id))  # notified once
+    assert (event.payload["reversedAmount"], event.payload["reason"]) == (4_000, "결제사에서 취소됨")
     assert reverse(api, charged.json()["transactionId"]).json()["amount"] == 6_000  # what is left
     assert toss.payments[payment_key]["status"] == "CANCELED"
     assert_ledger_consistent(user.id)
