@@ -59,6 +59,8 @@ topics: services
 
 run: migrate topics
 	@scripts/devstack.sh check-free-port $(WEB_PORT) WEB_PORT
+	@scripts/devstack.sh start prometheus
+	@rm -rf .devstack/metrics && mkdir -p .devstack/metrics  # this run's metrics, from zero
 	@echo "make: platform on http://localhost:$(PUBLIC_PORT) (admin /admin/, API docs /api/docs/); Ctrl-C stops it"
 	@$(VENV)/bin/honcho start -f Procfile
 

@@ -8,6 +8,9 @@ operator can only look and revoke (delete). Users create their tokens themselves
 from django.contrib import admin
 from knox.models import AuthToken
 
+from accounts.models import OperatorAction
+from prepaid.admin import ReadOnlyAdmin
+
 admin.site.unregister(AuthToken)
 
 
@@ -25,3 +28,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(OperatorAction)
+class OperatorActionAdmin(ReadOnlyAdmin):
+    """What operators did, newest first: written by the services that acted, never edited."""
+
+    list_display = ("created_at", "username", "action", "target", "detail")
+    list_filter = ("action",)
+    search_fields = ("=target", "username", "detail")
+    readonly_fields = [f.name for f in OperatorAction._meta.fields]

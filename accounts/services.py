@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from knox.models import AuthToken
 
+from accounts.models import OperatorAction
 from prepaid.errors import ApplicationError, ErrorCode
 
 
@@ -49,3 +50,10 @@ def api_tokens_revoke_all(*, user) -> int:
 def api_tokens_purge_expired() -> int:
     """Delete expired tokens (they are refused already); return how many."""
     return AuthToken.objects.filter(expiry__lte=timezone.now()).delete()[0]
+
+
+def operator_action_record(*, user, action: str, target: str, detail: str = "") -> None:
+    """Record what an operator did (shown in the admin: Operator actions)."""
+    OperatorAction.objects.create(user=user if user and user.pk else None,
+                                  username=getattr(user, "username", "") or "system", action=action,
+                                  target=target[:200], detail=detail)

@@ -28,3 +28,15 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("WEB_LOG_LEVEL", "warning")
 proc_name = "prepaid-web"
+
+
+def child_exit(server, worker):
+    """A worker's live gauges leave /metrics with it (prometheus-client's multiprocess mode)."""
+    from prometheus_client import multiprocess
+
+    from prepaid.metrics_files import metrics_process_id
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".devstack", "metrics")
+    if os.path.isdir(path):
+        multiprocess.mark_process_dead(metrics_process_id(worker.pid), path)

@@ -1,18 +1,22 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 
 from notifications import services
 from notifications.models import DeadLetter, Notification, ProcessedEvent
 from prepaid.admin import ReadOnlyAdmin
+from prepaid.errors import ApplicationError
 
 
 @admin.register(DeadLetter)
 class DeadLetterAdmin(ReadOnlyAdmin):
     list_display = ("id", "original_topic", "original_partition", "original_offset", "key", "exception_type",
-                    "attempts", "failed_at", "replayed_at", "replay_count")
-    list_filter = ("exception_type", ("replayed_at", admin.EmptyFieldListFilter))
+                    "attempts", "failed_at", "status", "replay_count", "discard_reason")
+    list_filter = ("exception_type", ("replayed_at", admin.EmptyFieldListFilter),
+                   ("discarded_at", admin.EmptyFieldListFilter))
     search_fields = ("=key", "value", "exception_message")
     readonly_fields = [f.name for f in DeadLetter._meta.fields]
-    actions = ["replay"]
+    actions = ["replay", "discard"]
 
     def has_change_permission(self, request, obj=None):
         # Viewing a row and running the replay action need "change"; the fields stay read-only.
@@ -24,13 +28,32 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         replayed = 0
         for dead_letter in queryset.order_by("id"):
             try:
-                services.dead_letter_replay(dead_letter=dead_letter)
+                services.dead_letter_replay(dead_letter=dead_letter, by=request.user)
             except Exception as exc:
-                self.message_user(request, f"DeadLetter {dead_letter.id}: replay failed: {exc!r}", messages.ERROR)
+                self.message_user(request, f"DeadLetter {dead_letter.id}: replay failed: {exc}", messages.ERROR)
             else:
                 replayed += 1
         if replayed:
             self.message_user(request, f"Replayed {replayed} record(s).", messages.SUCCESS)
+
+    @admin.action(description="Discard, with a reason (no replay)")
+    def discard(self, request, queryset):
+        reason = request.POST.get("reason", "")
+        if "confirm" not in request.POST:
+            return TemplateResponse(request, "admin/notifications/deadletter/discard.html", {
+                **self.admin_site.each_context(request), "title": "Discard dead letters", "dead_letters": queryset,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "opts": self.model._meta})
+        discarded = 0
+        for dead_letter in queryset.order_by("id"):
+            try:
+                services.dead_letter_discard(dead_letter=dead_letter, by=request.user, reason=reason)
+            except ApplicationError as exc:
+                self.message_user(request, f"DeadLetter {dead_letter.id}: {exc.message}", messages.ERROR)
+            else:
+                discarded += 1
+        if discarded:
+            self.message_user(request, f"Discarded {discarded} record(s).", messages.SUCCESS)
+        return None
 
 
 @admin.register(Notification)

@@ -6,16 +6,17 @@ from django.http import JsonResponse
 from django.utils.decorators import decorator_from_middleware
 from django_eventstream.views import events as eventstream_events
 from django_grip import GripMiddleware
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import TokenAuthentication, user_is_active
 from notifications import selectors, services, sse
 from prepaid import openapi, throttling
-from prepaid.errors import CommonErrorCode, error_body
+from prepaid.errors import ApplicationError, CommonErrorCode, error_body
 from prepaid.pagination import NewestFirstPagination, page_parameters, page_serializer
 from prepaid.serializers import StrictInputSerializer, StrictUUIDField
 
@@ -145,3 +146,107 @@ class NotificationMarkReadAPI(APIView):
                                                   event_ids=serializer.validated_data["eventIds"])
         data = {"marked": marked, "unreadCount": selectors.notification_unread_count(user_id=request.user.id)}
         return Response(self.OutputSerializer(data).data)
+
+
+# --- Operations: dead letters (staff only) ---------------------------------------------------
+
+
+class DeadLetterOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=selectors.DEAD_LETTER_STATUSES)
+    originalTopic = serializers.CharField(source="original_topic")
+    originalPartition = serializers.IntegerField(source="original_partition", allow_null=True)
+    originalOffset = serializers.IntegerField(source="original_offset", allow_null=True)
+    key = serializers.CharField()
+    value = serializers.CharField(help_text="The record as it was (the event's JSON, or what was not an event).")
+    exceptionType = serializers.CharField(source="exception_type")
+    exceptionMessage = serializers.CharField(source="exception_message")
+    attempts = serializers.IntegerField()
+    failedAt = serializers.DateTimeField(source="failed_at", allow_null=True)
+    replayedAt = serializers.DateTimeField(source="replayed_at", allow_null=True)
+    replayCount = serializers.IntegerField(source="replay_count")
+    discardedAt = serializers.DateTimeField(source="discarded_at", allow_null=True)
+    discardReason = serializers.CharField(source="discard_reason")
+
+
+_STAFF = (CommonErrorCode.PERMISSION_DENIED,)
+
+
+_ID = OpenApiParameter("dead_letter_id", int, OpenApiParameter.PATH)
+
+
+def _dead_letter(dead_letter_id: str):
+    # Any path segment reaches the view (not Django's HTML 404): what is not an id is not found.
+    found = (selectors.dead_letter_get(dead_letter_id=int(dead_letter_id))
+             if dead_letter_id.isascii() and dead_letter_id.isdigit() and len(dead_letter_id) < 19 else None)
+    if found is None:
+        raise ApplicationError(services.DeadLetterErrorCode.DEAD_LETTER_NOT_FOUND,
+                               f"id: no dead letter {dead_letter_id}")
+    return found
+
+
+class DeadLetterListAPI(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        parameters=page_parameters() + [
+            OpenApiParameter("status", {"type": "string", "enum": list(selectors.DEAD_LETTER_STATUSES)}),
+            OpenApiParameter("exceptionType", str, description="e.g. prepaid.events.InvalidEvent")],
+        responses={200: page_serializer(DeadLetterOutputSerializer, "DeadLetterPage"),
+                   **openapi.errors("DeadLetterList", *openapi.AUTHENTICATION, *_STAFF, *openapi.PAGE)},
+        operation_id="ops_dead_letters_list",
+        summary="Dead letters (records parked on the DLT), newest first; staff only")
+    def get(self, request):
+        status = request.query_params.get("status")
+        if status is not None and status not in selectors.DEAD_LETTER_STATUSES:
+            raise ValidationError({"status": [f"One of {', '.join(selectors.DEAD_LETTER_STATUSES)}."]})
+        dead_letters = selectors.dead_letter_list(status=status,
+                                                  exception_type=request.query_params.get("exceptionType"))
+        paginator = NewestFirstPagination()
+        page = paginator.paginate_queryset(dead_letters, request, view=self)
+        return paginator.get_paginated_response(DeadLetterOutputSerializer(page, many=True).data)
+
+
+class DeadLetterDetailAPI(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(parameters=[_ID], responses={200: DeadLetterOutputSerializer, **openapi.errors(
+        "DeadLetter", *openapi.AUTHENTICATION, *_STAFF, services.DeadLetterErrorCode.DEAD_LETTER_NOT_FOUND)},
+        summary="One dead letter; staff only")
+    def get(self, request, dead_letter_id: str):
+        return Response(DeadLetterOutputSerializer(_dead_letter(dead_letter_id)).data)
+
+
+class DeadLetterReplayAPI(APIView):
+    permission_classes = [IsAdminUser]
+    throttle_classes = throttling.WRITES
+
+    @extend_schema(request=None, parameters=[_ID, openapi.RETRY_AFTER], responses={
+        200: DeadLetterOutputSerializer, **openapi.errors(
+            "DeadLetterReplay", *openapi.AUTHENTICATION, *_STAFF, *openapi.THROTTLED,
+            services.DeadLetterErrorCode.DEAD_LETTER_NOT_FOUND, services.DeadLetterErrorCode.DEAD_LETTER_DISCARDED)},
+        summary="Publish a dead letter's record again to its topic (the consumer dedups it); staff only")
+    def post(self, request, dead_letter_id: str):
+        dead_letter = services.dead_letter_replay(dead_letter=_dead_letter(dead_letter_id), by=request.user)
+        return Response(DeadLetterOutputSerializer(dead_letter).data)
+
+
+class DeadLetterDiscardAPI(APIView):
+    permission_classes = [IsAdminUser]
+    throttle_classes = throttling.WRITES
+
+    @extend_schema_serializer(component_name="DeadLetterDiscardRequest")
+    class InputSerializer(StrictInputSerializer):
+        reason = serializers.CharField(max_length=500, help_text="Why it needs no replay (recorded).")
+
+    @extend_schema(request=InputSerializer, parameters=[_ID, openapi.RETRY_AFTER], responses={
+        200: DeadLetterOutputSerializer, **openapi.errors(
+            "DeadLetterDiscard", *openapi.AUTHENTICATION, *_STAFF, *openapi.BODY, *openapi.THROTTLED,
+            services.DeadLetterErrorCode.DEAD_LETTER_NOT_FOUND, services.DeadLetterErrorCode.DEAD_LETTER_NOT_OPEN)},
+        summary="Close an open dead letter without replaying it, saying why; staff only")
+    def post(self, request, dead_letter_id: str):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        dead_letter = services.dead_letter_discard(dead_letter=_dead_letter(dead_letter_id), by=request.user,
+                                                   reason=serializer.validated_data["reason"])
+        return Response(DeadLetterOutputSerializer(dead_letter).data)

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "notifications"
+
+    def ready(self):
+        from notifications.metrics import ConsumerLagCollector, DeadLetterCollector
+        from prepaid.metrics import collector_register
+
+        collector_register(ConsumerLagCollector())
+        collector_register(DeadLetterCollector())

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 import traceback
+from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -24,7 +25,7 @@ from kafka import KafkaConsumer
 from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
-from notifications import services
+from notifications import metrics, services
 from prepaid.events import InvalidEvent, event_parse
 from prepaid.kafka import kafka_consumer, kafka_producer, kafka_producer_reset
 
@@ -35,8 +36,12 @@ def _where(record) -> str:
     return f"{record.topic}[{record.partition}]@{record.offset}"
 
 
-def _log_handled(record, result: services.HandleResult) -> None:
+def _log_handled(record, result: services.HandleResult, event: dict) -> None:
     logger.info("record %s event=%s user=%s %s", _where(record), result.event_id, result.user_id, result.outcome)
+    metrics.RECORDS.labels(settings.NOTIFICATIONS_CONSUMER_GROUP, result.outcome).inc()
+    if result.outcome == "notified":
+        committed = datetime.fromisoformat(event["occurredAt"])
+        metrics.EVENT_TO_NOTIFICATION.observe(max((timezone.now() - committed).total_seconds(), 0))
 
 
 class _Loop:
@@ -133,8 +138,8 @@ class WalletEventConsumer(_Loop):
             logger.warning("%d polled records failed together (%r): one by one", len(records), exc)
             close_old_connections()
             return super().handle_polled(polled)
-        for record, result in zip(records, results, strict=True):
-            _log_handled(record, result)
+        for record, result, event in zip(records, results, events, strict=True):
+            _log_handled(record, result, event)
         return {tp: len(batch) for tp, batch in polled.items()}
 
     def handle(self, record) -> bool:
@@ -159,7 +164,7 @@ class WalletEventConsumer(_Loop):
                 close_old_connections()
                 time.sleep(interval_ms / 1000)
             else:
-                _log_handled(record, result)
+                _log_handled(record, result, event)
                 return True
 
     def park(self, record, exc: BaseException, attempts: int) -> bool:
@@ -188,6 +193,7 @@ class WalletEventConsumer(_Loop):
             else:
                 logger.warning("record %s parked on %s after %d attempt(s)", _where(record),
                                settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, attempts)
+                metrics.RECORDS.labels(self.group_id, "parked").inc()
                 return True
 
 

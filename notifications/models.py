@@ -79,6 +79,11 @@ class DeadLetter(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     replayed_at = models.DateTimeField(null=True, blank=True)
     replay_count = models.PositiveIntegerField(default=0)
+    # An operator decided it needs no replay (e.g. a poison record), and said why.
+    discarded_at = models.DateTimeField(null=True, blank=True)
+    discarded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    discard_reason = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["-id"]
@@ -88,3 +93,10 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_topic}[{self.original_partition}]@{self.original_offset}: {self.exception_type}"
+
+    @property
+    def status(self) -> str:
+        """open (waiting for an operator), replayed or discarded."""
+        if self.discarded_at:
+            return "discarded"
+        return "replayed" if self.replayed_at else "open"

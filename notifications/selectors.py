@@ -5,7 +5,7 @@ import dataclasses
 from django.db.models import QuerySet
 
 from notifications import sse
-from notifications.models import Notification
+from notifications.models import DeadLetter, Notification
 
 
 def notification_list(*, user_id: int) -> QuerySet[Notification]:
@@ -36,3 +36,24 @@ def notification_feed(*, user_id: int, limit: int) -> NotificationFeed:
         unread_count=notification_unread_count(user_id=user_id),
         stream_position=stream_position,
     )
+
+
+DEAD_LETTER_STATUSES = ("open", "replayed", "discarded")
+
+
+def dead_letter_list(*, status: str | None = None, exception_type: str | None = None) -> QuerySet[DeadLetter]:
+    """Dead letters, filtered by status (open, replayed, discarded) and exception type."""
+    dead_letters = DeadLetter.objects.all()
+    if status == "open":
+        dead_letters = dead_letters.filter(replayed_at=None, discarded_at=None)
+    elif status == "replayed":
+        dead_letters = dead_letters.filter(replayed_at__isnull=False)
+    elif status == "discarded":
+        dead_letters = dead_letters.filter(discarded_at__isnull=False)
+    if exception_type:
+        dead_letters = dead_letters.filter(exception_type=exception_type)
+    return dead_letters
+
+
+def dead_letter_get(*, dead_letter_id: int) -> DeadLetter | None:
+    return DeadLetter.objects.filter(id=dead_letter_id).first()

@@ -11,10 +11,12 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.services import operator_action_record
 from notifications import sse
 from notifications.models import DeadLetter, Notification, ProcessedEvent
 from notifications.texts import render
 from prepaid.db import delete_in_batches
+from prepaid.errors import ApplicationError, CommonErrorCode, ErrorCode
 from prepaid.kafka import kafka_producer
 
 logger = logging.getLogger(__name__)
@@ -150,15 +152,47 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def dead_letter_replay(*, dead_letter: DeadLetter) -> None:
-    """Publish the original record again to its topic; the consumer dedups it if it was handled after all."""
+class DeadLetterErrorCode(ErrorCode):
+    DEAD_LETTER_NOT_FOUND = "dead_letter_not_found", 404
+    DEAD_LETTER_DISCARDED = "dead_letter_discarded", 409
+    DEAD_LETTER_NOT_OPEN = "dead_letter_not_open", 409
+
+
+def dead_letter_replay(*, dead_letter: DeadLetter, by=None) -> DeadLetter:
+    """Publish the original record again to its topic; the consumer dedups it if it was handled after all.
+    A discarded one is not replayed. ``by``: the operator, recorded with the action."""
+    if dead_letter.discarded_at:
+        raise ApplicationError(DeadLetterErrorCode.DEAD_LETTER_DISCARDED,
+                               f"id: dead letter {dead_letter.id} was discarded ({dead_letter.discard_reason})")
     headers = [(name, value.encode()) for name, value in dead_letter.headers.items() if name not in DLT_HEADERS]
     topic = dead_letter.original_topic or settings.KAFKA_TOPIC_WALLET_EVENTS
     future = kafka_producer().send(topic, key=dead_letter.key.encode() or None, value=dead_letter.value.encode(),
                                    headers=headers)
-    future.get(timeout=settings.NOTIFICATIONS_DLT_SEND_TIMEOUT_S)
+    sent = future.get(timeout=settings.NOTIFICATIONS_DLT_SEND_TIMEOUT_S)
     DeadLetter.objects.filter(id=dead_letter.id).update(replayed_at=timezone.now(), replay_count=F("replay_count") + 1)
-    logger.info("DLT record %s replayed to %s", dead_letter.id, topic)
+    where = f"{sent.topic}[{sent.partition}]@{sent.offset}"
+    logger.info("DLT record %s replayed to %s", dead_letter.id, where)
+    operator_action_record(user=by, action="dead_letter_replay", target=f"dead_letter:{dead_letter.id}",
+                           detail=f"to {where}")
+    dead_letter.refresh_from_db()
+    return dead_letter
+
+
+def dead_letter_discard(*, dead_letter: DeadLetter, by, reason: str) -> DeadLetter:
+    """Close an open dead letter without replaying it (a poison record, a test), saying why."""
+    reason = reason.strip()
+    if not 1 <= len(reason) <= 500:
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "reason: say why, in 1 to 500 characters",
+                               fields={"reason": ["Required, at most 500 characters."]})
+    discarded = DeadLetter.objects.filter(id=dead_letter.id, discarded_at=None, replayed_at=None).update(
+        discarded_at=timezone.now(), discarded_by=by, discard_reason=reason)
+    if not discarded:
+        raise ApplicationError(DeadLetterErrorCode.DEAD_LETTER_NOT_OPEN,
+                               f"id: dead letter {dead_letter.id} was already replayed or discarded")
+    operator_action_record(user=by, action="dead_letter_discard", target=f"dead_letter:{dead_letter.id}",
+                           detail=reason)
+    dead_letter.refresh_from_db()
+    return dead_letter
 
 
 def processed_events_purge(*, older_than_days: int | None = None, batch_size: int | None = None) -> int:

@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from outbox import services
 from outbox.models import OutboxEvent
 from prepaid.admin import ReadOnlyAdmin
 
@@ -28,6 +29,16 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     search_fields = ("=event_id", "=key", "payload__orderId", "payload__paymentKey")
     readonly_fields = [f.name for f in OutboxEvent._meta.fields]
     show_full_result_count = False
+    actions = ["retry"]
+
+    @admin.action(description="Retry: give parked (failed) rows to the relay again")
+    def retry(self, request, queryset):
+        if not request.user.has_perm("outbox.change_outboxevent"):
+            self.message_user(request, "Retrying needs the permission to change outbox events.", messages.ERROR)
+            return
+        retried = services.outbox_retry_failed(ids=list(queryset.values_list("id", flat=True)[:1000]),
+                                               by=request.user)
+        self.message_user(request, f"Retried {retried} parked row(s); the others were not parked.", messages.INFO)
 
     @admin.display(description="status")
     def status(self, obj):

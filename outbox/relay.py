@@ -34,6 +34,7 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from outbox import metrics
 from outbox.models import OutboxEvent
 from prepaid.events import event_headers
 from prepaid.kafka import kafka_headers_encode, kafka_producer, kafka_producer_reset
@@ -194,6 +195,9 @@ def _send(rows: list[ClaimedRow]) -> tuple[list[int], list[tuple[ClaimedRow, Bas
             failures.append((row, future.exception))
         else:
             acked.append(row.id)
+            sent = future.value
+            logger.info("published event=%s user=%s %s[%d]@%d", row.event_id, row.key, sent.topic, sent.partition,
+                        sent.offset)
     if any(not isinstance(exc, NON_RETRIABLE_ERRORS) for _, exc in failures):
         # Records may be stuck in the producer's buffer; start afresh so a resend keeps its order.
         kafka_producer_reset()
@@ -219,6 +223,7 @@ def _record_failures(failures: list[tuple[ClaimedRow, BaseException]], result: R
 def _relay_batch(batch_size: int) -> tuple[RelayResult, int]:
     """Claim, send and mark one batch in one short transaction. Returns (result, rows claimed)."""
     result = RelayResult(batches=1)
+    started = time.monotonic()
     with transaction.atomic():
         window = _claim(batch_size)
         rows = _eligible(window)
@@ -234,6 +239,8 @@ def _relay_batch(batch_size: int) -> tuple[RelayResult, int]:
                 )
         result.published = len(acked)
         _record_failures(failures, result)
+    metrics.RELAY_BATCH_DURATION.observe(time.monotonic() - started)
+    metrics.PUBLISHED.inc(len(acked))
     return result, len(rows)
 
 
@@ -261,6 +268,7 @@ def outbox_relay_run(
             if time.monotonic() >= deadline:
                 total.stopped = "budget"
                 break
+        metrics.RELAY_LAST_RUN.set_to_current_time()
     if total.published or total.retrying or total.parked:
         logger.info("outbox relay: %s", dataclasses.asdict(total))
     return total

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.services import operator_action_record
 from outbox.models import OutboxEvent
 from prepaid.db import delete_in_batches
 from prepaid.invariants import ensure
@@ -84,3 +85,17 @@ def outbox_purge_published(*, older_than_days: int | None = None, batch_size: in
     if deleted:
         logger.info("outbox: purged %d published rows older than %d days", deleted, days)
     return deleted
+
+
+def outbox_retry_failed(*, ids: list[int], by=None) -> int:
+    """Give parked rows (their attempts ran out) to the relay again, from a first attempt.
+    Returns how many were parked; each is recorded as the operator's action."""
+    now_pending = list(OutboxEvent.objects.filter(id__in=ids, failed_at__isnull=False, published_at__isnull=True)
+                       .values_list("id", "event_id"))
+    OutboxEvent.objects.filter(id__in=[i for i, _ in now_pending]).update(
+        failed_at=None, attempts=0, next_attempt_at=None)
+    for row_id, event_id in now_pending:
+        operator_action_record(user=by, action="outbox_retry", target=f"outbox_event:{row_id}", detail=str(event_id))
+    if now_pending:
+        outbox_relay_trigger()
+    return len(now_pending)

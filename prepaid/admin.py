@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+admin.site.index_template = "admin/prepaid_index.html"  # with a link to the operations page
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Operators may look, never change: the records are written by services only."""
@@ -14,3 +16,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def operations_page(request):
+    """/admin/operations/: the headline figures of the platform, for staff (prepaid.metrics)."""
+    from django.template.response import TemplateResponse
+
+    from prepaid.metrics import headline_figures
+
+    return TemplateResponse(request, "admin/operations.html", {
+        **admin.site.each_context(request), "title": "Operations", "figures": headline_figures()})

@@ -15,7 +15,8 @@ import threading
 from collections.abc import Iterator
 
 from django.conf import settings
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import OffsetSpec
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,39 @@ def kafka_ping(*, timeout_ms: int) -> None:
     """Raise unless a broker answers a metadata request within the timeout."""
     with kafka_admin(timeout_ms=timeout_ms) as admin:
         admin.describe_cluster()
+
+
+_lag_admin: KafkaAdminClient | None = None
+_lag_lock = threading.Lock()
+
+
+def kafka_group_lag(*, topic: str, group_id: str) -> dict[int, int]:
+    """Per partition of ``topic``: records the group has not committed yet (the end offset minus the
+    committed one; from the earliest record when the group has committed nothing). One admin
+    client per process, kept between calls (a scrape every few seconds)."""
+    global _lag_admin
+    with _lag_lock:
+        try:
+            if _lag_admin is None:
+                _lag_admin = KafkaAdminClient(
+                    bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, client_id="prepaid-lag",
+                    request_timeout_ms=settings.KAFKA_REQUEST_TIMEOUT_MS,
+                    bootstrap_timeout_ms=settings.KAFKA_REQUEST_TIMEOUT_MS)
+            (described,) = _lag_admin.describe_topics([topic])
+            partitions = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
+            ends = _lag_admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
+            starts = _lag_admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in partitions})
+            committed = _lag_admin.list_group_offsets({group_id: partitions})[group_id]
+        except Exception:
+            if _lag_admin is not None:
+                _lag_admin.close()
+            _lag_admin = None
+            raise
+    lag = {}
+    for tp in partitions:
+        done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else starts[tp].offset
+        lag[tp.partition] = max(ends[tp].offset - done, 0)
+    return lag
 
 
 # --- Producer ------------------------------------------------------------------------

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "django_eventstream",
+    "django_prometheus",
     "prepaid",
     "accounts",
     "ledger",
@@ -108,6 +109,7 @@ INSTALLED_APPS = [
 # notifications.apis.events, not on every request: checking the signature on every
 # API call was 7 % of the web process's CPU (bench/api_throughput.py, py-spy).
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # HTTP metrics: first and last
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,6 +118,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "prepaid.urls"
@@ -143,6 +146,7 @@ DATABASE_URL = env_str("DATABASE_URL", "postgres://prepaid@127.0.0.1:54329/prepa
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL: the ledger relies on its features")
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"  # Django's, counting queries and errors
 # A process keeps its connection between requests (gunicorn's sync workers) or tasks
 # (Celery, prepaid/celery.py) for this long; Django checks it before reuse and
 # replaces a broken one. The Procfile and docker-compose give web and worker 60 s.
@@ -264,6 +268,23 @@ GRIP_KEY = env_str("GRIP_KEY", INSECURE_GRIP_KEY)
 # them, so a client is reached whichever instance holds its stream.
 GRIP_CONTROL_URLS = env_list("GRIP_CONTROL_URLS", "http://127.0.0.1:25561")
 GRIP_PROXIES = [{"control_uri": url, "key": GRIP_KEY} for url in GRIP_CONTROL_URLS]
+
+# --- Metrics (prepaid/metrics.py) -------------------------------------------------
+# Every process of the platform writes its metrics here (prometheus-client's multiprocess
+# mode); GET /metrics on any web worker reports them all. `make run` empties it at start.
+METRICS_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / ".devstack" / "metrics"))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR  # read by prometheus-client when it is first imported
+os.makedirs(METRICS_DIR, exist_ok=True)
+# Files are named by host and pid, so that containers sharing the directory (docker-compose) never
+# write to one another's (their pids repeat).
+from prometheus_client import values as _prometheus_values  # noqa: E402 (after the directory is set)
+
+from prepaid.metrics_files import metrics_process_id  # noqa: E402
+
+_prometheus_values.ValueClass = _prometheus_values.MultiProcessValue(metrics_process_id)
+# Who may read /metrics: the client's address as the trusted proxy reports it.
+METRICS_ALLOWED_ADDRESSES = frozenset(env_list("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1"))
+PROMETHEUS_EXPORT_MIGRATIONS = False  # django-prometheus: no database query when a process starts
 
 # --- Health --------------------------------------------------------------------
 

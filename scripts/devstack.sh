@@ -30,6 +30,8 @@ PUSHPIN_PORT="${DEVSTACK_PUSHPIN_PORT:-8000}"
 PUSHPIN_ORIGIN="${DEVSTACK_PUSHPIN_ORIGIN:-127.0.0.1:8001}"
 PUSHPIN_PORT_OFFSET="${DEVSTACK_PUSHPIN_PORT_OFFSET:-0}"
 PUSHPIN_CONTROL_PORT=$((25561 + PUSHPIN_PORT_OFFSET))
+PUSHPIN_METRICS_PORT=$((25564 + PUSHPIN_PORT_OFFSET))  # its handler's Prometheus endpoint
+PROMETHEUS_PORT="${DEVSTACK_PROMETHEUS_PORT:-9090}"
 # Pushpin signs what it proxies with this key and Django checks it (settings: GRIP_KEY).
 GRIP_KEY="${GRIP_KEY:-local-development-grip-key-never-in-production}"
 START_TIMEOUT_S="${DEVSTACK_START_TIMEOUT_S:-90}"
@@ -193,6 +195,7 @@ pushpin_start() {
   local conf routes
   conf="$(sed -e "s#@RUNDIR@#$dir/run#; s#@LOGDIR@#$dir/log#; s#@HTTP_PORT@#127.0.0.1:$PUSHPIN_PORT#" \
       -e "s#@PORT_OFFSET@#$PUSHPIN_PORT_OFFSET#; s#@ROUTES@#$dir/routes#; s#@SIG_KEY@#$GRIP_KEY#; s#@CONTROL_ADDR@#127.0.0.1#" \
+      -e "s#@METRICS_PORT@#$PUSHPIN_METRICS_PORT#" \
       "$ROOT/deploy/pushpin/pushpin.conf")"
   routes="$(sed -e "s#@ORIGIN@#$PUSHPIN_ORIGIN#" "$ROOT/deploy/pushpin/routes")"
   if pid_alive "$pidfile"; then
@@ -215,6 +218,30 @@ pushpin_start() {
 
 pushpin_stop() { stop_pidfile "$PUSHPIN_NAME" "$STACK/$PUSHPIN_NAME/pushpin.pid"; }
 
+# --- Prometheus (make run: scrapes the platform's /metrics and Pushpin; alert rules) ---
+
+prometheus_start() {
+  local dir="$STACK/prometheus" pidfile="$STACK/prometheus/prometheus.pid"
+  command -v prometheus >/dev/null || apt_install prometheus
+  mkdir -p "$dir/data"
+  sed -e "s#@WEB@#$PUSHPIN_ORIGIN#; s#@PUSHPIN@#127.0.0.1:$PUSHPIN_METRICS_PORT#; s#127.0.0.1:9090#127.0.0.1:$PROMETHEUS_PORT#" \
+    "$ROOT/deploy/prometheus/prometheus.yml" >"$dir/prometheus.yml"
+  cp "$ROOT/deploy/prometheus/alerts.yml" "$dir/alerts.yml"
+  if pid_alive "$pidfile"; then
+    kill -HUP "$(cat "$pidfile")"  # reload the configuration and the rules
+    say "prometheus: already running on port $PROMETHEUS_PORT (configuration reloaded)"; return
+  fi
+  refuse_foreign_port prometheus "$PROMETHEUS_PORT" DEVSTACK_PROMETHEUS_PORT
+  nohup prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --storage.tsdb.retention.time=7d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+    >"$dir/prometheus.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  wait_port prometheus "$PROMETHEUS_PORT" "$pidfile" "$dir/prometheus.log"
+  say "prometheus: running on http://127.0.0.1:$PROMETHEUS_PORT (pid $(cat "$pidfile"))"
+}
+
+prometheus_stop() { stop_pidfile prometheus "$STACK/prometheus/prometheus.pid"; }
+
 stop_pidfile() { # name pidfile
   pid_alive "$2" || { rm -f "$2"; return 0; }
   local pid deadline=$((SECONDS + 60)); pid="$(cat "$2")"
@@ -234,6 +261,7 @@ status() {
   if pid_alive "$STACK/redis/redis.pid"; then say "redis: running on $REDIS_PORT"; else say "redis: stopped"; fi
   if pid_alive "$STACK/kafka/kafka.pid"; then say "kafka: running on $KAFKA_PORT"; else say "kafka: stopped"; fi
   if pid_alive "$STACK/$PUSHPIN_NAME/pushpin.pid"; then say "$PUSHPIN_NAME: running on $PUSHPIN_PORT"; else say "$PUSHPIN_NAME: stopped"; fi
+  if pid_alive "$STACK/prometheus/prometheus.pid"; then say "prometheus: running on $PROMETHEUS_PORT"; else say "prometheus: stopped"; fi
 }
 
 mkdir -p "$STACK"
@@ -241,9 +269,10 @@ check_free_port() { # port env-var: for processes the Makefile starts itself (we
   if port_open "$1"; then die "port $1 is already in use by another process; stop it or choose another port with $2=<port>"; fi
 }
 
-tools() { # test-only tools from Debian: compose file validation, a headless browser
+tools() { # test-only tools from Debian: compose file validation, a headless browser, promtool
   local missing=()
   command -v docker-compose >/dev/null || missing+=(docker-compose)
+  command -v promtool >/dev/null || missing+=(prometheus)
   command -v chromium >/dev/null || missing+=(chromium)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
@@ -254,15 +283,19 @@ bench_tools() { # the benchmarks' load generator (pgbench comes with PostgreSQL)
 
 cmd="${1:-}"; shift || true
 services=("$@"); [ ${#services[@]} -gt 0 ] || services=(postgres redis kafka pushpin)
+given=$#  # services named on the command line (none: all of them)
 case "$cmd" in
   start) for s in "${services[@]}"; do case "$s" in
            postgres) pg_start ;; redis) redis_start ;; kafka) kafka_start ;; pushpin) pushpin_start ;;
-           *) die "unknown service $s (postgres, redis, kafka, pushpin)" ;; esac; done ;;
-  stop) for s in pushpin kafka redis postgres; do [[ " ${services[*]} " == *" $s "* ]] || continue; case "$s" in
-          postgres) pg_stop ;; redis) redis_stop ;; kafka) kafka_stop ;; pushpin) pushpin_stop ;; esac; done ;;
+           prometheus) prometheus_start ;;
+           *) die "unknown service $s (postgres, redis, kafka, pushpin, prometheus)" ;; esac; done ;;
+  stop) [ "$given" -gt 0 ] || services+=(prometheus)  # stop: every service, Prometheus too
+        for s in prometheus pushpin kafka redis postgres; do [[ " ${services[*]} " == *" $s "* ]] || continue
+          case "$s" in postgres) pg_stop ;; redis) redis_stop ;; kafka) kafka_stop ;; pushpin) pushpin_stop ;;
+          prometheus) prometheus_stop ;; esac; done ;;
   status) status ;;
   tools) tools ;;
   bench-tools) bench_tools ;;
   check-free-port) check_free_port "${services[0]}" "${services[1]:-PORT}" ;;
-  *) echo "usage: $0 start [postgres|redis|kafka|pushpin...]|stop|status|tools|bench-tools|check-free-port PORT VAR" >&2; exit 2 ;;
+  *) echo "usage: $0 start [postgres|redis|kafka|pushpin|prometheus...]|stop|status|tools|bench-tools|check-free-port PORT VAR" >&2; exit 2 ;;
 esac

@@ -264,3 +264,8 @@ def toss(settings):
     settings.TOSS_READ_TIMEOUT_S = 1  # the fake's late answers come after 2 s
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_superuser(f"ops-{uuid.uuid4().hex[:8]}", "ops@example.com", "pw")

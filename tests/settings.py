@@ -7,6 +7,7 @@ machine do not read each other's messages.
 """
 
 import os
+import tempfile
 import uuid
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0c1f7b0e5d2a4b8f9e3a6c7d")
@@ -32,6 +33,8 @@ os.environ.setdefault("GRIP_KEY", "test-only-grip-key-7a1c9e4b2d8f6a0c3e5b7d9f")
 os.environ.setdefault("GRIP_CONTROL_URLS", f"http://127.0.0.1:{25561 + TEST_PUSHPIN_PORT_OFFSET}")
 # Tests wait for a worker by reading a task's result.
 os.environ.setdefault("CELERY_RESULT_BACKEND", os.environ["REDIS_URL"])
+# This run's metrics (prometheus-client's multiprocess files), shared by the processes it starts.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prepaid-test-metrics-"))
 
 from prepaid.settings import *  # noqa: E402,F403
 

@@ -57,7 +57,7 @@ class PaymentAdmin(ReadOnlyAdmin):
     def look_up_at_the_gateway(self, request, queryset):
         for payment in queryset[:100]:
             try:
-                outcome = services.payment_sync(payment_key=payment.payment_key)
+                outcome = services.payment_sync(payment_key=payment.payment_key, by=request.user)
             except ApplicationError as exc:
                 self.message_user(request, f"Order {payment.order_id}: {exc.message}", messages.WARNING)
             else:
@@ -79,7 +79,7 @@ class RefundAdmin(ReadOnlyAdmin):
     @admin.action(description="Ask the gateway again now (requested refunds)")
     def ask_the_gateway_again(self, request, queryset):
         for refund in queryset.filter(status=RefundStatus.REQUESTED)[:100]:
-            outcome = services.refund_resume(refund_id=refund.id)
+            outcome = services.refund_resume(refund_id=refund.id, by=request.user)
             self.message_user(request, f"Refund {refund.reversal_id}: {outcome}", messages.INFO)
 
 

@@ -45,12 +45,13 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from accounts.services import operator_action_record
 from ledger.models import JournalEntry
 from outbox.services import outbox_relay_trigger
 from prepaid.db import delete_in_batches
 from prepaid.errors import ApplicationError, CommonErrorCode
 from prepaid.money import CURRENCY
-from wallets import selectors
+from wallets import metrics, selectors
 from wallets.errors import WalletErrorCode, wallet_error
 from wallets.models import ChargeOrder, IdempotencyRecord, Payment, PaymentStatus, Refund, RefundStatus
 from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
@@ -108,7 +109,7 @@ def _refusal(result: _Result) -> ApplicationError:
     return wallet_error(result.error_code, detail, replayed=result.outcome == "replayed")
 
 
-def _answer(result: _Result, *, user_id: int) -> WalletOperation:
+def _answer(result: _Result, *, user_id: int, event_id: uuid.UUID | None = None) -> WalletOperation:
     """The operation's entry, or its refusal raised as an ApplicationError."""
     if result.error_code:
         raise _refusal(result)
@@ -118,6 +119,8 @@ def _answer(result: _Result, *, user_id: int) -> WalletOperation:
                          created_at=result.created_at)
     entry._state.adding = False  # it is in the database
     if result.outcome == "done":
+        # The first line of an event's path (then the relay's "published", the consumer's "record").
+        logger.info("committed %s entry=%s event=%s user=%s", result.kind, result.entry_id, event_id, user_id)
         outbox_relay_trigger()  # the operation has committed: its event can go
     return WalletOperation(entry=entry, replayed=result.outcome == "replayed")
 
@@ -129,6 +132,18 @@ def _key_params(idempotency: IdempotencyKey | None) -> dict:
         "key_ttl": timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S),
         "in_flight_timeout": timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S),
     }
+
+
+def _counted(kind: str, run) -> WalletOperation:
+    """Run an operation, counting its outcome (prepaid_wallet_operations_total)."""
+    try:
+        operation = run()
+    except ApplicationError as exc:
+        unavailable = exc.code in (WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE, WalletErrorCode.REFUND_PENDING)
+        metrics.OPERATIONS.labels(kind, "unavailable" if unavailable else "refused").inc()
+        raise
+    metrics.OPERATIONS.labels(kind, "replayed" if operation.replayed else "done").inc()
+    return operation
 
 
 def _check_amount(amount: int, *, field: str = "amount") -> None:
@@ -146,12 +161,18 @@ def _check_amount(amount: int, *, field: str = "amount") -> None:
 
 def wallet_spend(*, user_id: int, amount: int, description: str,
                  idempotency: IdempotencyKey | None = None) -> WalletOperation:
+    return _counted("spend", lambda: _spend(user_id=user_id, amount=amount, description=description,
+                                           idempotency=idempotency))
+
+
+def _spend(*, user_id: int, amount: int, description: str, idempotency: IdempotencyKey | None) -> WalletOperation:
     _check_amount(amount)
+    event_id = uuid.uuid4()
     result = _call(
         "wallet_spend", user_id=user_id, amount=amount, description=description, entry_id=uuid.uuid4(),
-        event_id=uuid.uuid4(), topic=settings.KAFKA_TOPIC_WALLET_EVENTS, **_key_params(idempotency),
+        event_id=event_id, topic=settings.KAFKA_TOPIC_WALLET_EVENTS, **_key_params(idempotency),
     )
-    return _answer(result, user_id=user_id)
+    return _answer(result, user_id=user_id, event_id=event_id)
 
 
 # --- Reverse -----------------------------------------------------------------------
@@ -162,18 +183,25 @@ def wallet_reverse(*, user_id: int, transaction_id: uuid.UUID, amount: int | Non
     """Reverse all or part of a charge or a spend. A charge made through a gateway is
     refunded on the card first (``_refund_run``); the wallet is debited when, and only
     when, the gateway has cancelled."""
+    return _counted("reversal", lambda: _reverse(user_id=user_id, transaction_id=transaction_id, amount=amount,
+                                                 reason=reason, idempotency=idempotency))
+
+
+def _reverse(*, user_id: int, transaction_id: uuid.UUID, amount: int | None, reason: str,
+             idempotency: IdempotencyKey | None) -> WalletOperation:
     if amount is not None:
         _check_amount(amount)
+    event_id = uuid.uuid4()
     result = _call(
         "wallet_reverse", user_id=user_id, transaction_id=transaction_id, amount=amount, reason=reason,
-        entry_id=uuid.uuid4(), event_id=uuid.uuid4(), topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
+        entry_id=uuid.uuid4(), event_id=event_id, topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
         **_key_params(idempotency),
     )
     if result.outcome == "refunding":
         detail = json.loads(result.error_detail) if isinstance(result.error_detail, str) else result.error_detail
         return _refund_run(reversal_id=result.entry_id, user_id=user_id, gateway=detail["gateway"],
                            payment_key=result.payment_key, amount=result.amount, reason=result.description)
-    return _answer(result, user_id=user_id)
+    return _answer(result, user_id=user_id, event_id=event_id)
 
 
 def _refund_run(*, reversal_id: uuid.UUID, user_id: int, gateway: str, payment_key: str, amount: int,
@@ -195,10 +223,11 @@ def _refund_run(*, reversal_id: uuid.UUID, user_id: int, gateway: str, payment_k
     except PaymentGatewayUnavailable as exc:
         raise wallet_error(WalletErrorCode.REFUND_PENDING) from exc
     # The point of no return is behind us: the money is back on the card.
-    done = _call("wallet_refund_complete", reversal_id=reversal_id, event_id=uuid.uuid4(),
+    event_id = uuid.uuid4()
+    done = _call("wallet_refund_complete", reversal_id=reversal_id, event_id=event_id,
                  topic=settings.KAFKA_TOPIC_WALLET_EVENTS, transaction_key=cancel.transaction_key)
     logger.info("refund %s: %s cancelled by %s (%s)", reversal_id, amount, gateway, cancel.transaction_key)
-    return _answer(done, user_id=user_id)
+    return _answer(done, user_id=user_id, event_id=event_id)
 
 
 # --- Charge (through the payment gateway) ----------------------------------------
@@ -206,11 +235,12 @@ def _refund_run(*, reversal_id: uuid.UUID, user_id: int, gateway: str, payment_k
 
 def _payment_credit(*, payment_id: int, user_id: int, key: str | None) -> WalletOperation:
     """Credit a confirmed payment to its wallet, once."""
+    event_id = uuid.uuid4()
     result = _call(
-        "wallet_charge_credit", payment_id=payment_id, key=key, entry_id=uuid.uuid4(), event_id=uuid.uuid4(),
+        "wallet_charge_credit", payment_id=payment_id, key=key, entry_id=uuid.uuid4(), event_id=event_id,
         topic=settings.KAFKA_TOPIC_WALLET_EVENTS, currency=CURRENCY,
     )
-    return _answer(result, user_id=user_id)
+    return _answer(result, user_id=user_id, event_id=event_id)
 
 
 def _payment_confirm(*, payment: Payment, key: str | None) -> None:
@@ -234,6 +264,12 @@ def _payment_confirm(*, payment: Payment, key: str | None) -> None:
 def wallet_charge(*, user_id: int, amount: int, payment_key: str, order_id: str,
                   idempotency: IdempotencyKey | None = None) -> WalletOperation:
     """Charge the wallet: record the payment PENDING, ask the gateway, credit it once."""
+    return _counted("charge", lambda: _charge(user_id=user_id, amount=amount, payment_key=payment_key,
+                                              order_id=order_id, idempotency=idempotency))
+
+
+def _charge(*, user_id: int, amount: int, payment_key: str, order_id: str,
+            idempotency: IdempotencyKey | None) -> WalletOperation:
     _check_amount(amount)
     gateway = payment_gateway()
     begun = _call(
@@ -342,29 +378,42 @@ def payment_recover_pending(*, older_than_s: int | None = None, batch_size: int 
     return counts
 
 
-def refund_resume(*, refund_id: int) -> str:
+def refund_resume(*, refund_id: int, by=None) -> str:
     """Ask the gateway again for a REQUESTED refund (with its own key: it cancels once), then
     complete or fail it. Returns ``refunded``, ``refund_failed``, ``refund_unavailable`` or ``unchanged``."""
     refund = Refund.objects.select_related("payment").get(id=refund_id)
     if refund.status != RefundStatus.REQUESTED:
-        return "unchanged"
-    Refund.objects.filter(id=refund.id).update(attempts=F("attempts") + 1)
-    try:
-        _refund_run(reversal_id=refund.reversal_id, user_id=refund.user_id, gateway=refund.payment.gateway,
-                    payment_key=refund.payment.payment_key, amount=refund.amount, reason=refund.reason)
-    except ApplicationError as exc:
-        return "refund_unavailable" if exc.code == WalletErrorCode.REFUND_PENDING else "refund_failed"
-    return "refunded"
+        outcome = "unchanged"
+    else:
+        Refund.objects.filter(id=refund.id).update(attempts=F("attempts") + 1)
+        try:
+            _refund_run(reversal_id=refund.reversal_id, user_id=refund.user_id, gateway=refund.payment.gateway,
+                        payment_key=refund.payment.payment_key, amount=refund.amount, reason=refund.reason)
+        except ApplicationError as exc:
+            outcome = "refund_unavailable" if exc.code == WalletErrorCode.REFUND_PENDING else "refund_failed"
+        else:
+            outcome = "refunded"
+    if by is not None:
+        operator_action_record(user=by, action="refund_resume", target=f"refund:{refund.reversal_id}", detail=outcome)
+    return outcome
 
 
-def payment_sync(*, payment_key: str) -> str:
+def payment_sync(*, payment_key: str, by=None) -> str:
     """Bring a payment in line with its gateway (a webhook said it changed; an operator asked).
 
     Webhooks are not signed, so what the gateway says is read back from it, never taken
     from the notice. A PENDING payment is settled as recovery would; cancels made at the
     gateway without us (its console) are reversed in the ledger, once: what the
-    refunds already account for is never booked again. Returns what happened.
+    refunds already account for is never booked again. Returns what happened;
+    ``by``: the operator who asked (recorded).
     """
+    outcome = _payment_sync(payment_key)
+    if by is not None:
+        operator_action_record(user=by, action="payment_lookup", target=f"payment:{payment_key}", detail=outcome)
+    return outcome
+
+
+def _payment_sync(payment_key: str) -> str:
     payment = Payment.objects.filter(payment_key=payment_key).order_by("-id").first()
     if payment is None:
         return "unknown"
@@ -378,10 +427,11 @@ def payment_sync(*, payment_key: str) -> str:
         return _payment_settle(payment)
     if payment.status != PaymentStatus.CREDITED or found.cancelled_amount == 0:
         return "unchanged"
+    event_id = uuid.uuid4()
     booked = _call(
         "wallet_refund_record", payment_id=payment.id, cancelled_total=found.cancelled_amount,
         transaction_key=found.cancels[-1].transaction_key if found.cancels else "", reversal_id=uuid.uuid4(),
-        event_id=uuid.uuid4(), topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
+        event_id=event_id, topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
         reason="결제사에서 취소됨",  # the toast's note: "cancelled at the payment company"
     )
     if booked.error_code == "nothing_to_book":
@@ -390,7 +440,7 @@ def payment_sync(*, payment_key: str) -> str:
         logger.error("payment %s: %s cancelled at the gateway, more than the wallet holds: refund UNCOVERED, "
                      "for an operator", payment.order_id, found.cancelled_amount)
         return "uncovered"
-    _answer(booked, user_id=payment.user_id)
+    _answer(booked, user_id=payment.user_id, event_id=event_id)
     return "reversed"
 
 

@@ -30,6 +30,14 @@ def test_compose_has_every_service_and_port():
     assert services["kafka"]["image"] == "apache/kafka:4.3.1"
     assert "localhost:29092" in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     assert services["consumer"]["command"][-1] == "run_consumer"
+    # Monitoring: Prometheus scrapes web (every process's metrics, one shared directory) and Pushpin.
+    assert "9090:9090" in services["prometheus"]["ports"] and "3000:3000" in services["grafana"]["ports"]
+    prometheus = services["prometheus"]["networks"]["default"]["ipv4_address"]
+    assert prometheus in services["web"]["environment"]["METRICS_ALLOWED_ADDRESSES"]
+    assert services["pushpin"]["networks"]["default"]["ipv4_address"] == services["web"]["environment"][
+        "TRUSTED_PROXY_ADDRESSES"]
+    assert all("metrics:/var/lib/prepaid-metrics" in services[name]["volumes"]
+               for name in ("web", "worker", "beat", "consumer"))
 
 
 def test_compose_kafka_version_matches_the_devstack_pom():

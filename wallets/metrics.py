@@ -1,0 +1,37 @@
+"""The wallets' metrics (prepaid/metrics.py tells how they are served)."""
+
+from django.db import connection
+from prometheus_client import Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+OPERATIONS = Counter("prepaid_wallet_operations", "Wallet operations asked for, by type (charge, spend, reversal) "
+                     "and outcome (done, replayed, refused, unavailable).", ["type", "outcome"])
+RECONCILE_MISMATCHES = Gauge("prepaid_ledger_reconcile_mismatches", "Wallets and entries that disagreed with their "
+                             "postings at the last periodic reconcile.", multiprocess_mode="mostrecent")
+
+
+class PaymentCollector(Collector):
+    """What waits on the payment gateway, read at each scrape (partial indexes: never the whole table)."""
+
+    def collect(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT (SELECT count(*) FROM wallets_payment WHERE status = 'PENDING'), "
+                "(SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM wallets_payment "
+                " WHERE status = 'PENDING'), "
+                "(SELECT count(*) FROM wallets_refund WHERE status = 'REQUESTED'), "
+                "(SELECT count(*) FROM wallets_refund WHERE status = 'UNCOVERED')")
+            pending, oldest_s, refunds_requested, refunds_uncovered = cursor.fetchone()
+        payments = GaugeMetricFamily("prepaid_payments", "Payments by status: PENDING ones wait for the gateway "
+                                     "or recovery (settled ones are counted by prepaid_wallet_operations_total).",
+                                     labels=["status"])
+        payments.add_metric(["PENDING"], pending)
+        yield payments
+        yield GaugeMetricFamily("prepaid_payments_oldest_pending_age_seconds",
+                                "Age of the oldest PENDING payment (0 when none).", float(oldest_s))
+        refunds = GaugeMetricFamily("prepaid_refunds", "Refunds waiting for the gateway (REQUESTED) or for an "
+                                    "operator (UNCOVERED).", labels=["status"])
+        refunds.add_metric(["REQUESTED"], refunds_requested)
+        refunds.add_metric(["UNCOVERED"], refunds_uncovered)
+        yield refunds
