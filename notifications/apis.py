@@ -14,11 +14,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import TokenAuthentication, user_is_active
-from notifications import selectors, services, sse
+from notifications import channels, selectors, services, sse
 from prepaid import openapi, throttling
 from prepaid.errors import ApplicationError, CommonErrorCode, error_body
+from prepaid.events import EventType
 from prepaid.pagination import NewestFirstPagination, page_parameters, page_serializer
-from prepaid.serializers import StrictInputSerializer, StrictUUIDField
+from prepaid.serializers import StrictBooleanField, StrictCharField, StrictInputSerializer, StrictUUIDField
 
 
 def _stream_user_id(request) -> int | None:
@@ -250,3 +251,94 @@ class DeadLetterDiscardAPI(APIView):
         dead_letter = services.dead_letter_discard(dead_letter=_dead_letter(dead_letter_id), by=request.user,
                                                    reason=serializer.validated_data["reason"])
         return Response(DeadLetterOutputSerializer(dead_letter).data)
+
+
+# --- Channels beyond the browser: a user's preferences ------------------------------------------
+
+_EVENT_TYPES = [t.value for t in EventType]
+
+
+def _event_types_field():
+    return serializers.ListField(child=serializers.ChoiceField(choices=_EVENT_TYPES), max_length=len(_EVENT_TYPES),
+                                 help_text="Which events this channel tells of.")
+
+
+@extend_schema_serializer(component_name="EmailPreferenceRequest")
+class EmailPreferenceInput(StrictInputSerializer):
+    enabled = StrictBooleanField()
+    eventTypes = _event_types_field()
+
+
+@extend_schema_serializer(component_name="SlackPreferenceRequest")
+class SlackPreferenceInput(StrictInputSerializer):
+    enabled = StrictBooleanField()
+    webhookUrl = StrictCharField(required=False, allow_blank=True, max_length=500,
+                                 help_text="A Slack incoming-webhook URL; omitted: the stored one is kept.")
+    eventTypes = _event_types_field()
+
+
+@extend_schema_serializer(component_name="NotificationPreferencesRequest")
+class NotificationPreferencesInput(StrictInputSerializer):
+    email = EmailPreferenceInput()
+    slack = SlackPreferenceInput()
+
+
+@extend_schema_serializer(component_name="EmailPreference")
+class EmailPreferenceOutput(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    eventTypes = serializers.ListField(child=serializers.CharField())
+    address = serializers.CharField(help_text="The account's address.")
+
+
+@extend_schema_serializer(component_name="SlackPreference")
+class SlackPreferenceOutput(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    eventTypes = serializers.ListField(child=serializers.CharField())
+    webhookUrl = serializers.CharField(help_text="Masked: the host only (the URL is a secret).")
+    disabledReason = serializers.CharField(help_text="Why Slack was switched off, if it refused the webhook.")
+
+
+@extend_schema_serializer(component_name="NotificationPreferences")
+class NotificationPreferencesOutput(serializers.Serializer):
+    email = EmailPreferenceOutput()
+    slack = SlackPreferenceOutput()
+
+
+class NotificationPreferenceAPI(APIView):
+    """Which channels tell the user of which events, beyond the browser (always on)."""
+
+    throttle_classes = throttling.WRITES
+
+    @staticmethod
+    def _answer(user, preference):
+        email = {"enabled": bool(preference and preference.email_enabled),
+                 "eventTypes": preference.email_event_types if preference else _EVENT_TYPES, "address": user.email}
+        slack = {"enabled": bool(preference and preference.slack_enabled),
+                 "eventTypes": preference.slack_event_types if preference else _EVENT_TYPES,
+                 "webhookUrl": channels.slack_url_masked(preference.slack_webhook_url) if preference else "",
+                 "disabledReason": preference.slack_disabled_reason if preference else ""}
+        return Response(NotificationPreferencesOutput({"email": email, "slack": slack}).data)
+
+    @extend_schema(responses={200: NotificationPreferencesOutput, **openapi.errors(
+        "NotificationPreferences", *openapi.AUTHENTICATION, *openapi.THROTTLED)},
+        summary="Your notification channels (email, Slack) and the events each tells of")
+    def get(self, request):
+        return self._answer(request.user, selectors.notification_preference_get(user_id=request.user.id))
+
+    @extend_schema(request=NotificationPreferencesInput, parameters=[openapi.RETRY_AFTER],
+                   responses={200: NotificationPreferencesOutput, **openapi.errors(
+                       "NotificationPreferencesUpdate", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED)},
+                   examples=[OpenApiExample("Email for everything, Slack for spends", request_only=True, value={
+                       "email": {"enabled": True, "eventTypes": _EVENT_TYPES},
+                       "slack": {"enabled": True, "webhookUrl": "https://hooks.slack.com/services/T0/B0/XXXX",
+                                 "eventTypes": ["SPEND_COMPLETED"]}})],
+                   summary="Set your notification channels")
+    def put(self, request):
+        serializer = NotificationPreferencesInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        email, slack = serializer.validated_data["email"], serializer.validated_data["slack"]
+        preference = services.notification_preference_update(
+            user=request.user, email_enabled=email["enabled"], email_event_types=email["eventTypes"],
+            slack_enabled=slack["enabled"], slack_webhook_url=slack.get("webhookUrl"),
+            slack_event_types=slack["eventTypes"])
+        return self._answer(request.user, preference)

@@ -25,7 +25,7 @@ from kafka import KafkaConsumer
 from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
-from notifications import metrics, services
+from notifications import channels, metrics, services
 from prepaid.events import InvalidEvent, event_parse
 from prepaid.kafka import kafka_consumer, kafka_producer, kafka_producer_reset
 
@@ -56,6 +56,10 @@ class _Loop:
     def handle(self, record) -> bool:
         """Handle one record; False means "not done, do not commit past it" (only when stopping)."""
         raise NotImplementedError
+
+    def dlt_headers(self) -> list[tuple[str, bytes]]:
+        """Headers of this loop's own on a record it parks (a channel's name)."""
+        return []
 
     def handle_polled(self, polled: dict) -> dict:
         """Handle what one poll returned, each partition's records in order.
@@ -177,6 +181,7 @@ class WalletEventConsumer(_Loop):
             (services.DLT_EXCEPTION_MESSAGE, str(exc)[:4000].encode()),
             (services.DLT_ATTEMPTS, str(attempts).encode()),
             (services.DLT_FAILED_AT, timezone.now().isoformat().encode()),
+            *self.dlt_headers(),
         ]
         delay_s = 1.0
         while True:
@@ -219,3 +224,65 @@ class DeadLetterStore(_Loop):
                 if created:
                     logger.info("DLT record stored as DeadLetter %s", dead_letter.id)
                 return True
+
+
+class ChannelConsumer(_Loop):
+    """One channel beyond the browser (email or Slack), on its own consumer group, so that an
+    outage of one channel never delays another or the toast.
+
+    The rules of the in-app path: dedup by eventId per channel (a ProcessedEvent under the
+    channel's group, written once the channel took the message); offsets committed only after
+    a record is delivered, skipped or parked; a failure of the record is retried
+    ``NOTIFICATIONS_CONSUMER_RETRIES`` times ``..._RETRY_INTERVAL_MS`` apart, then parked on the
+    DLT with a header naming the channel. A channel that is down (the mail server, Slack) is
+    waited for instead, without spending the record's retries; a 429 waits its Retry-After.
+    """
+
+    def __init__(self, stop: threading.Event, channel: str):
+        super().__init__(stop)
+        self.channel = channel
+        self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS
+        self.group_id = settings.NOTIFICATIONS_CHANNEL_GROUPS[channel]
+
+    def handle(self, record) -> bool:
+        where = _where(record)
+        try:
+            event = event_parse(key=record.key, value=record.value)
+        except InvalidEvent:
+            return True  # not an event: the in-app consumer parks it on the DLT, once
+        attempts, unavailable_s = 0, 1.0
+        while not self.stop.is_set():
+            attempts += 1
+            try:
+                outcome = services.channel_deliver(channel=self.channel, group_id=self.group_id, event=event)
+            except channels.ChannelUnavailable as exc:
+                attempts -= 1  # not this record's fault
+                logger.warning("%s: %s unavailable (%s); record %s waits %.0f s", self.group_id, self.channel, exc,
+                               where, unavailable_s)
+                close_old_connections()
+                self.stop.wait(unavailable_s)
+                unavailable_s = min(unavailable_s * 2, settings.NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S)
+            except channels.ChannelRateLimited as exc:
+                attempts -= 1
+                logger.warning("%s: rate limited; record %s waits %.1f s (Retry-After)", self.group_id, where,
+                               exc.retry_after_s)
+                self.stop.wait(exc.retry_after_s)
+            except Exception as exc:
+                if attempts > settings.NOTIFICATIONS_CONSUMER_RETRIES:
+                    logger.error("%s: record %s failed %d times (%r): to the DLT", self.group_id, where, attempts, exc)
+                    return self.park(record, exc, attempts)
+                logger.warning("%s: record %s failed (attempt %d of %d): %r", self.group_id, where, attempts,
+                               settings.NOTIFICATIONS_CONSUMER_RETRIES + 1, exc)
+                close_old_connections()
+                time.sleep(settings.NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS / 1000)
+            else:
+                logger.info("%s: record %s event=%s user=%s %s", self.group_id, where, event["eventId"],
+                            event["userId"], outcome)
+                metrics.RECORDS.labels(self.group_id, outcome).inc()
+                return True
+        return False
+
+    park = WalletEventConsumer.park
+
+    def dlt_headers(self) -> list[tuple[str, bytes]]:
+        return [(services.DLT_CHANNEL, self.channel.encode())]

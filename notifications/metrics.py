@@ -22,8 +22,10 @@ class ConsumerLagCollector(Collector):
     def collect(self):
         lag = GaugeMetricFamily("prepaid_consumer_lag_records", "Records the consumer group has not committed yet.",
                                 labels=["group", "partition"])
-        for topic, group in ((settings.KAFKA_TOPIC_WALLET_EVENTS, settings.NOTIFICATIONS_CONSUMER_GROUP),
-                             (settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, settings.NOTIFICATIONS_DLT_STORE_GROUP)):
+        groups = [(settings.KAFKA_TOPIC_WALLET_EVENTS, settings.NOTIFICATIONS_CONSUMER_GROUP),
+                  (settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, settings.NOTIFICATIONS_DLT_STORE_GROUP)]
+        groups += [(settings.KAFKA_TOPIC_WALLET_EVENTS, g) for g in settings.NOTIFICATIONS_CHANNEL_GROUPS.values()]
+        for topic, group in groups:
             for partition, records in sorted(kafka_group_lag(topic=topic, group_id=group).items()):
                 lag.add_metric([group, str(partition)], records)
         yield lag

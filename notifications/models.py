@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from prepaid.events import EventType
+
 
 class ProcessedEvent(models.Model):
     """One row per event a consumer has handled, written in the same transaction as its effects.
@@ -100,3 +102,32 @@ class DeadLetter(models.Model):
         if self.discarded_at:
             return "discarded"
         return "replayed" if self.replayed_at else "open"
+
+
+def _all_event_types() -> list[str]:
+    return [t.value for t in EventType]
+
+
+class NotificationPreference(models.Model):
+    """Which channels beyond the browser tell a user about which events (the browser always does)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="notification_preference")
+    email_enabled = models.BooleanField(default=False)  # to the account's address
+    email_event_types = models.JSONField(default=_all_event_types)
+    slack_enabled = models.BooleanField(default=False)
+    slack_webhook_url = models.TextField(blank=True, default="")  # a secret: never logged, shown masked
+    slack_event_types = models.JSONField(default=_all_event_types)
+    # Set when Slack refused the webhook for good (channel_not_found, invalid_token, ...): switched off.
+    slack_disabled_reason = models.CharField(max_length=200, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"
+
+    def wants(self, channel: str, event_type: str) -> bool:
+        if channel == "email":
+            return self.email_enabled and event_type in self.email_event_types
+        if channel == "slack":
+            return self.slack_enabled and bool(self.slack_webhook_url) and event_type in self.slack_event_types
+        raise ValueError(f"no channel {channel!r}")

@@ -5,7 +5,7 @@ import dataclasses
 from django.db.models import QuerySet
 
 from notifications import sse
-from notifications.models import DeadLetter, Notification
+from notifications.models import DeadLetter, Notification, NotificationPreference
 
 
 def notification_list(*, user_id: int) -> QuerySet[Notification]:
@@ -57,3 +57,7 @@ def dead_letter_list(*, status: str | None = None, exception_type: str | None = 
 
 def dead_letter_get(*, dead_letter_id: int) -> DeadLetter | None:
     return DeadLetter.objects.filter(id=dead_letter_id).first()
+
+
+def notification_preference_get(*, user_id: int) -> NotificationPreference | None:
+    return NotificationPreference.objects.filter(user_id=user_id).first()

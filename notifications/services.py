@@ -12,8 +12,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.services import operator_action_record
-from notifications import sse
-from notifications.models import DeadLetter, Notification, ProcessedEvent
+from notifications import channels, sse
+from notifications.models import DeadLetter, Notification, NotificationPreference, ProcessedEvent
 from notifications.texts import render
 from prepaid.db import delete_in_batches
 from prepaid.errors import ApplicationError, CommonErrorCode, ErrorCode
@@ -29,7 +29,8 @@ DLT_EXCEPTION_FQCN = "kafka_dlt-exception-fqcn"
 DLT_EXCEPTION_MESSAGE = "kafka_dlt-exception-message"
 DLT_ATTEMPTS = "kafka_dlt-attempts"
 DLT_FAILED_AT = "kafka_dlt-failed-at"
-DLT_HEADERS = (DLT_ORIGINAL_TOPIC, DLT_ORIGINAL_PARTITION, DLT_ORIGINAL_OFFSET, DLT_EXCEPTION_FQCN,
+DLT_CHANNEL = "kafka_dlt-channel"  # which channel parked it (none: the in-app consumer)
+DLT_HEADERS = (DLT_CHANNEL, DLT_ORIGINAL_TOPIC, DLT_ORIGINAL_PARTITION, DLT_ORIGINAL_OFFSET, DLT_EXCEPTION_FQCN,
                DLT_EXCEPTION_MESSAGE, DLT_ATTEMPTS, DLT_FAILED_AT)
 
 
@@ -216,3 +217,60 @@ def notifications_mark_read(*, user_id: int, event_ids: list[uuid.UUID]) -> int:
     """Mark the user's notifications of these events read (once: a read one keeps its time); return how many."""
     return Notification.objects.filter(user_id=user_id, event_id__in=event_ids, read_at__isnull=True).update(
         read_at=timezone.now())
+
+
+# --- Channels beyond the browser (email, Slack) --------------------------------------------
+
+CHANNELS = ("email", "slack")
+
+
+def channel_deliver(*, channel: str, group_id: str, event: dict) -> str:
+    """Deliver one event to one channel of its user, once: ``delivered``, ``duplicate`` (delivered
+    before), ``skipped`` (the user does not want it there) or ``disabled`` (Slack refused the
+    webhook for good: the user's Slack is switched off, with the reason). Raises what the
+    channel raised otherwise (notifications.channels)."""
+    event_id = uuid.UUID(event["eventId"])
+    if ProcessedEvent.objects.filter(consumer=group_id, event_id=event_id).exists():
+        return "duplicate"
+    preference = NotificationPreference.objects.select_related("user").filter(user_id=event["userId"]).first()
+    if preference is None or not preference.wants(channel, event["eventType"]):
+        return "skipped"
+    rendered = render(event)
+    if channel == "email":
+        if not preference.user.email:
+            return "skipped"
+        channels.email_deliver(event_id=str(event_id), to=preference.user.email, rendered=rendered)
+    else:
+        try:
+            channels.slack_deliver(url=preference.slack_webhook_url, rendered=rendered)
+        except channels.ChannelRejected as exc:
+            NotificationPreference.objects.filter(id=preference.id).update(
+                slack_enabled=False, slack_disabled_reason=str(exc)[:200])
+            logger.warning("user %s: Slack switched off (%s)", preference.user_id, exc)
+            return "disabled"
+    ProcessedEvent.objects.bulk_create([ProcessedEvent(consumer=group_id, event_id=event_id)],
+                                       ignore_conflicts=True)
+    return "delivered"
+
+
+def notification_preference_update(*, user, email_enabled: bool, email_event_types: list[str], slack_enabled: bool,
+                                   slack_webhook_url: str | None, slack_event_types: list[str]
+                                   ) -> NotificationPreference:
+    """Save a user's channels. A Slack webhook URL must be one ``SLACK_WEBHOOK_URL_PREFIXES`` allows;
+    ``None`` keeps the stored one (it is never shown back). Saving clears a disabled reason."""
+    preference, _ = NotificationPreference.objects.get_or_create(user=user)
+    url = preference.slack_webhook_url if slack_webhook_url is None else slack_webhook_url.strip()
+    if url and (problem := channels.slack_url_problem(url)):
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, f"slack.webhookUrl: {problem}",
+                               fields={"slack.webhookUrl": [problem]})
+    if slack_enabled and not url:
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "slack.webhookUrl: required to turn Slack on",
+                               fields={"slack.webhookUrl": ["Required to turn Slack on."]})
+    if email_enabled and not user.email:
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "email.enabled: the account has no email address",
+                               fields={"email.enabled": ["The account has no email address."]})
+    preference.email_enabled, preference.email_event_types = email_enabled, sorted(set(email_event_types))
+    preference.slack_enabled, preference.slack_event_types = slack_enabled, sorted(set(slack_event_types))
+    preference.slack_webhook_url, preference.slack_disabled_reason = url, ""
+    preference.save()
+    return preference

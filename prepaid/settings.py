@@ -428,6 +428,31 @@ NOTIFICATIONS_DEDUP_RETENTION_DAYS = env_int("NOTIFICATIONS_DEDUP_RETENTION_DAYS
 # Old dedup rows and stored SSE events are deleted this many per statement.
 NOTIFICATIONS_PURGE_BATCH_SIZE = env_int("NOTIFICATIONS_PURGE_BATCH_SIZE", 5000)
 
+# Channels beyond the browser (run_consumer --channel email|slack), each on its own group so that
+# one channel's outage never delays another or the toast. A channel that is down is waited
+# for (doubling up to this), without spending a record's retries.
+NOTIFICATIONS_CHANNEL_GROUPS = {
+    "email": env_str("NOTIFICATIONS_EMAIL_GROUP", "notification-email"),
+    "slack": env_str("NOTIFICATIONS_SLACK_GROUP", "notification-slack"),
+}
+NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S = env_int("NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S", 30)
+# Email: Django's SMTP backend (local default: a mail catcher on 127.0.0.1:1025).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 1025)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT_S = env_int("EMAIL_TIMEOUT_S", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "prepaid <no-reply@prepaid.local>")
+# A mail's Message-ID is <eventId>.<this>: the same event is the same message.
+NOTIFICATIONS_EMAIL_MESSAGE_ID_DOMAIN = env_str("NOTIFICATIONS_EMAIL_MESSAGE_ID_DOMAIN", "prepaid.local")
+# Slack incoming webhooks: only URLs under these prefixes are accepted (Slack's own), so the
+# platform cannot be made to call internal addresses; a 429's Retry-After is waited up to the max.
+SLACK_WEBHOOK_URL_PREFIXES = env_list("SLACK_WEBHOOK_URL_PREFIXES", "https://hooks.slack.com/services/")
+SLACK_TIMEOUT_S = env_int("SLACK_TIMEOUT_S", 10)
+SLACK_RETRY_AFTER_MAX_S = env_int("SLACK_RETRY_AFTER_MAX_S", 60)
+
 # Server-Sent Events (django-eventstream behind Pushpin, GRIP): one channel per user,
 # events stored in PostgreSQL (replayed to clients that reconnect with
 # Last-Event-ID), published after commit to every Pushpin in GRIP_CONTROL_URLS, which

@@ -24,6 +24,11 @@ os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/15")
 os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "test.wallet-events")
 os.environ.setdefault("NOTIFICATIONS_CONSUMER_GROUP", "test.notification-service")
+os.environ.setdefault("NOTIFICATIONS_EMAIL_GROUP", "test.notification-email")
+os.environ.setdefault("NOTIFICATIONS_SLACK_GROUP", "test.notification-slack")
+# The tests' Slack is a local server.
+os.environ.setdefault("SLACK_WEBHOOK_URL_PREFIXES", "https://hooks.slack.com/services/,http://127.0.0.1:")
+os.environ.setdefault("NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S", "2")
 # The tests' Pushpin (tests/fixtures.py starts it with scripts/devstack.sh): public port,
 # Django behind it, control ports moved by an offset so that it runs beside make run's.
 TEST_PUSHPIN_PORT = int(os.environ.setdefault("TEST_PUSHPIN_PORT", "18000"))

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from ledger.models import EntryKind
-from notifications.selectors import notification_feed
+from notifications.selectors import notification_feed, notification_preference_get
 from prepaid.errors import ApplicationError
 from prepaid.money import CURRENCY
 from wallets import services
@@ -40,6 +40,7 @@ def wallet_page(request):
         # sent between rendering the page and connecting would be missed.
         "stream_position": feed.stream_position,
         "amount_max": settings.WALLET_AMOUNT_MAX,
+        "preference": notification_preference_get(user_id=user_id),
     }
     return render(request, "wallets/page.html", context)
 

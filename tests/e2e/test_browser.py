@@ -1,5 +1,6 @@
 """The wallet page in a real headless browser (Debian's chromium driven by Playwright)."""
 
+import concurrent.futures
 import shutil
 import threading
 
@@ -135,3 +136,24 @@ def test_a_checkout_cancelled_by_the_customer_charges_nothing(platform, page):
     expect(page.locator("#charge-result")).to_contain_text("PAY_PROCESS_CANCELED")
     page.goto(f"{platform.base_url}/")
     expect(page.locator("#balance")).to_have_text("₩0")
+
+
+def test_the_page_sets_the_slack_channel_and_refuses_a_url_that_is_not_slacks(platform, page, minji):
+    from notifications.models import NotificationPreference
+
+    page.goto(f"{platform.base_url}/accounts/login/?next=/")
+    page.fill("input[name=username]", "minji")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    expect(page.locator("#preferences-form input[name=email]")).to_be_disabled()  # no address on the account
+    page.check("#preferences-form input[name=slack]")
+    page.fill("#preferences-form input[name=webhookUrl]", "http://10.0.0.5/services/internal")
+    page.click("#preferences-form button")
+    expect(page.locator("#preferences-form p[role=alert]")).to_contain_text("slack.webhookUrl: must start with")
+    page.fill("#preferences-form input[name=webhookUrl]", "https://hooks.slack.com/services/T0/B0/secret")
+    page.click("#preferences-form button")
+    expect(page.locator("#preferences-form p[role=alert]")).to_have_text("Saved.")
+    # The ORM may not run in Playwright's event loop: read it from a thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        saved = thread.submit(lambda: NotificationPreference.objects.get(user=minji)).result()
+    assert saved.slack_enabled and saved.slack_webhook_url.endswith("/secret")

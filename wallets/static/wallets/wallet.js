@@ -161,6 +161,26 @@
     });
   });
 
+  // Channels beyond the browser: email and Slack, for every kind of event.
+  const preferences = document.getElementById("preferences-form");
+  preferences.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = preferences.querySelector("p.form-error[role=alert]");
+    const all = ["CHARGE_COMPLETED", "SPEND_COMPLETED", "REVERSAL_COMPLETED"];
+    const slack = {enabled: preferences.elements.slack.checked, eventTypes: all};
+    if (preferences.elements.webhookUrl.value) slack.webhookUrl = preferences.elements.webhookUrl.value;
+    error.textContent = "";
+    const response = await fetch(preferences.dataset.endpoint, {
+      method: "PUT",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken")},
+      body: JSON.stringify({email: {enabled: preferences.elements.email.checked, eventTypes: all}, slack}),
+    });
+    const data = await response.json();
+    error.textContent = response.ok ? "Saved." : (data.message || ("Error " + response.status));
+    if (response.ok) preferences.elements.webhookUrl.value = "";
+  });
+
   document.getElementById("mark-read").addEventListener("click", async (event) => {
     const button = event.currentTarget;
     const unread = Array.from(document.querySelectorAll("#notifications li.unread"));

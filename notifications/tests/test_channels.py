@@ -1,0 +1,238 @@
+"""Email and Slack: a real SMTP server (aiosmtpd) and a local HTTP server stand in for the mail server
+and Slack. Preferences, delivery once per event and channel, outages waited out, Slack's 429 and
+refusals, the DLT with the channel's name, and webhook URLs that cannot reach internal addresses."""
+
+import collections
+import json
+import logging
+import threading
+import time
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from notifications import services
+from notifications.consumer import ChannelConsumer
+from notifications.models import NotificationPreference
+from tests.helpers import wallet_event
+from tests.support import free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PREFERENCES = "/api/v1/notification-preferences"
+ALL = ["CHARGE_COMPLETED", "SPEND_COMPLETED", "REVERSAL_COMPLETED"]
+
+
+class MailServer:
+    """A real SMTP server on this machine: what it received, and the recipients it refuses."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.messages: list = []
+        self.refuse: set[str] = set()
+        self.controller = None
+
+    def start(self) -> "MailServer":
+        server = self
+
+        class Handler:
+            async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
+                if address in server.refuse:
+                    return "550 5.1.1 no such mailbox"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, smtp, session, envelope):
+                server.messages.append(message_from_bytes(envelope.original_content))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                     server_kwargs={"decode_data": False})
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def subjects(self) -> list[str]:
+        return [str(make_header(decode_header(m["Subject"]))) for m in self.messages]
+
+
+class SlackServer:
+    """A local HTTP server answering as Slack's incoming webhooks do (scripted answers, then 200 "ok")."""
+
+    def __init__(self):
+        self.answers: collections.deque = collections.deque()
+        self.received: list[tuple[float, dict]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.received.append((time.monotonic(), body))
+                status, text, headers = server.answers.popleft() if server.answers else (200, "ok", {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/services/T0/B0/secret-token"
+
+    def stop(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def mail(settings):
+    server = MailServer().start()
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # pytest-django's is in memory
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slack():
+    server = SlackServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def subscriber(user_factory, slack):
+    user = user_factory(email="minji@example.com")
+    NotificationPreference.objects.create(user=user, email_enabled=True, slack_enabled=True,
+                                          slack_webhook_url=slack.url)
+    return user
+
+
+Record = collections.namedtuple("Record", "topic partition offset key value headers")
+
+
+def record_of(event: dict, offset: int = 0) -> Record:
+    return Record("test.wallet-events", 0, offset, str(event["userId"]).encode(), json.dumps(event).encode(), [])
+
+
+def test_a_charge_is_mailed_and_posted_once_with_the_toasts_text(subscriber, mail, slack):
+    event = wallet_event(subscriber.id)
+    for channel in ("email", "slack"):
+        group = f"test.notification-{channel}"
+        assert services.channel_deliver(channel=channel, group_id=group, event=event) == "delivered"
+        assert services.channel_deliver(channel=channel, group_id=group, event=event) == "duplicate"
+    (message,) = mail.messages
+    assert mail.subjects() == ["[prepaid] 충전 완료"]
+    plain = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
+    assert "₩10,000가 충전되었습니다. 현재 잔액: ₩50,000" in plain and "₩10,000가 충전되었습니다" in html
+    assert message["Message-ID"] == f"<{event['eventId']}.prepaid.local>"
+    assert message["To"] == "minji@example.com"
+    ((_, posted),) = slack.received
+    assert posted == {"text": "*충전 완료*\n₩10,000가 충전되었습니다. 현재 잔액: ₩50,000"}
+
+
+def test_only_the_channels_and_events_the_user_chose(subscriber, mail, slack):
+    NotificationPreference.objects.filter(user=subscriber).update(email_event_types=["SPEND_COMPLETED"],
+                                                                  slack_enabled=False)
+    event = wallet_event(subscriber.id)  # a charge
+    assert services.channel_deliver(channel="email", group_id="g-email", event=event) == "skipped"
+    assert services.channel_deliver(channel="slack", group_id="g-slack", event=event) == "skipped"
+    assert not mail.messages and not slack.received
+
+
+def test_a_mail_server_down_for_5_s_is_waited_for_and_mails_once(subscriber, mail, settings):
+    mail.stop()
+    consumer = ChannelConsumer(threading.Event(), "email")
+    threading.Timer(5, mail.start).start()
+    started = time.monotonic()
+    assert consumer.handle(record_of(wallet_event(subscriber.id))) is True  # waited, did not park
+    assert time.monotonic() - started >= 5
+    assert len(mail.messages) == 1
+
+
+def test_a_record_the_mail_server_refuses_is_retried_then_parked_naming_the_channel(subscriber, mail, kafka_tail):
+    tail = kafka_tail("test.wallet-events.DLT")
+    mail.refuse.add("minji@example.com")
+    consumer = ChannelConsumer(threading.Event(), "email")
+    assert consumer.handle(record_of(wallet_event(subscriber.id))) is True
+    (parked,) = tail.collect(lambda records: len(records) >= 1, timeout_s=30)
+    headers = dict(parked.headers)
+    assert headers[services.DLT_CHANNEL] == b"email" and headers[services.DLT_ATTEMPTS] == b"4"
+    assert not mail.messages
+
+
+def test_slacks_429_is_waited_out_as_retry_after_says(subscriber, slack):
+    slack.answers.append((429, "rate_limited", {"Retry-After": "2"}))
+    consumer = ChannelConsumer(threading.Event(), "slack")
+    assert consumer.handle(record_of(wallet_event(subscriber.id))) is True
+    (first, _), (second, body) = slack.received
+    assert second - first >= 2 and "충전 완료" in body["text"]
+
+
+def test_channel_not_found_switches_the_users_slack_off_with_the_reason(subscriber, slack, api_client_for):
+    slack.answers.append((404, "channel_not_found", {}))
+    consumer = ChannelConsumer(threading.Event(), "slack")
+    assert consumer.handle(record_of(wallet_event(subscriber.id))) is True
+    assert len(slack.received) == 1  # not retried
+    shown = api_client_for(subscriber).get(PREFERENCES).json()["slack"]
+    assert shown["enabled"] is False and "channel_not_found" in shown["disabledReason"]
+    assert consumer.handle(record_of(wallet_event(subscriber.id), 1)) is True
+    assert len(slack.received) == 1  # off: nothing more is posted
+
+
+def test_preferences_through_the_api(api_client_for, user_factory, slack, settings, caplog):
+    caplog.set_level(logging.DEBUG)
+    user = user_factory(email="jiho@example.com")
+    api = api_client_for(user)
+    assert api.get(PREFERENCES).json() == {
+        "email": {"enabled": False, "eventTypes": ALL, "address": "jiho@example.com"},
+        "slack": {"enabled": False, "eventTypes": ALL, "webhookUrl": "", "disabledReason": ""}}
+    body = {"email": {"enabled": True, "eventTypes": ["SPEND_COMPLETED"]},
+            "slack": {"enabled": True, "webhookUrl": slack.url, "eventTypes": ALL}}
+    saved = api.put(PREFERENCES, body, format="json")
+    assert saved.status_code == 200, saved.json()
+    assert saved.json()["slack"]["webhookUrl"] == f"http://127.0.0.1:{slack.httpd.server_address[1]}/…"
+    assert saved.json()["email"]["eventTypes"] == ["SPEND_COMPLETED"]
+    # Omitting the URL keeps it (it is never shown back).
+    body["slack"] = {"enabled": True, "eventTypes": ["CHARGE_COMPLETED"]}
+    assert api.put(PREFERENCES, body, format="json").status_code == 200
+    assert NotificationPreference.objects.get(user=user).slack_webhook_url == slack.url
+    assert "secret-token" not in caplog.text
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("http://169.254.169.254/latest/meta-data/", "must start with"),  # cloud metadata
+    ("https://hooks.slack.com.evil.example/services/x", "must start with"),
+    ("http://10.0.0.5:8080/services/x", "must start with"),
+    ("https://user:pw@hooks.slack.com/services/x", "no user"),
+])
+def test_a_webhook_url_that_is_not_slacks_is_refused(api, url, problem):
+    body = {"email": {"enabled": False, "eventTypes": ALL}, "slack": {"enabled": True, "webhookUrl": url,
+                                                                      "eventTypes": ALL}}
+    answer = api.put(PREFERENCES, body, format="json")
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid_input"
+    assert problem in answer.json()["fields"]["slack.webhookUrl"][0]
+    assert not NotificationPreference.objects.filter(slack_enabled=True).exists()
+
+
+@pytest.mark.parametrize("body", [
+    {"email": {"enabled": "yes", "eventTypes": ALL}, "slack": {"enabled": False, "eventTypes": ALL}},
+    {"email": {"enabled": True, "eventTypes": ["NOPE"]}, "slack": {"enabled": False, "eventTypes": ALL}},
+    {"email": {"enabled": True, "eventTypes": ALL}},
+    {"email": {"enabled": True, "eventTypes": ALL, "extra": 1}, "slack": {"enabled": False, "eventTypes": ALL}},
+])
+def test_bad_preferences_are_a_400_naming_the_field(api, body):
+    answer = api.put(PREFERENCES, body, format="json")
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid_input" and answer.json()["fields"]
+
