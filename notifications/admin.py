@@ -10,8 +10,8 @@ from prepaid.errors import ApplicationError
 
 @admin.register(DeadLetter)
 class DeadLetterAdmin(ReadOnlyAdmin):
-    list_display = ("id", "original_topic", "original_partition", "original_offset", "key", "exception_type",
-                    "attempts", "failed_at", "status", "replay_count", "discard_reason")
+    list_display = ("id", "channel", "original_topic", "original_partition", "original_offset", "key",
+                    "exception_type", "attempts", "failed_at", "status", "replay_count", "discard_reason")
     list_filter = ("exception_type", ("replayed_at", admin.EmptyFieldListFilter),
                    ("discarded_at", admin.EmptyFieldListFilter))
     search_fields = ("=key", "value", "exception_message")
@@ -22,6 +22,11 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         # Viewing a row and running the replay action need "change"; the fields stay read-only.
         return request.user.is_active and request.user.is_staff and request.user.has_perm(
             "notifications.change_deadletter")
+
+    @admin.display(description="channel")
+    def channel(self, dead_letter):
+        """Who parked it: a channel beyond the browser (email, slack), or the in-app consumer."""
+        return dead_letter.headers.get(services.DLT_CHANNEL, "in-app")
 
     @admin.action(description="Replay: publish the original record again to its topic")
     def replay(self, request, queryset):

@@ -236,3 +236,12 @@ def test_bad_preferences_are_a_400_naming_the_field(api, body):
     answer = api.put(PREFERENCES, body, format="json")
     assert answer.status_code == 400 and answer.json()["code"] == "invalid_input" and answer.json()["fields"]
 
+
+
+def test_the_dead_letter_admin_names_the_channel_that_parked_it(staff_user, client):
+    for offset, channel in ((1, b"email"), (2, None)):
+        services.dead_letter_store(topic="test.wallet-events.DLT", partition=0, offset=offset, key=b"1", value=b"{}",
+                                   headers=[(services.DLT_CHANNEL, channel)] if channel else [])
+    client.force_login(staff_user)
+    page = client.get("/admin/notifications/deadletter/").content.decode()
+    assert '<td class="field-channel">email</td>' in page and '<td class="field-channel">in-app</td>' in page

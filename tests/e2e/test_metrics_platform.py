@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from notifications.models import DeadLetter, Notification
 from outbox.models import OutboxEvent
 from tests.helpers import SPENDS, api_token, charge
-from tests.support import wait_until
+from tests.support import SSEClient, wait_until
 from wallets.tasks import wallet_ledger_reconcile
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -90,8 +90,18 @@ def test_every_process_contributes_and_every_named_metric_is_exported(platform, 
     lagging = scrape(metrics_url)
     assert total(lagging, "prepaid_ledger_reconcile_mismatches") == 0
 
+    # SSE connections, as Pushpin (which holds them) counts them: recorded as prepaid_sse_connections.
+    pushpin_url = f"http://127.0.0.1:{25564 + settings.TEST_PUSHPIN_PORT_OFFSET}/metrics"
+    held = total(scrape(pushpin_url), "pushpin_connection_connected")
+    streams = [SSEClient(f"{platform.base_url}/events/", headers={"Authorization": f"Token {api_token(user)}"}
+                         ).start() for _ in range(2)]
+    wait_until(lambda: total(scrape(pushpin_url), "pushpin_connection_connected") >= held + 2, timeout_s=15,
+               what="Pushpin to count the streams")
+    for stream in streams:
+        stream.close()
+
     # What the rules and the dashboard name: exported by Django, or by Pushpin (SSE connections).
-    pushpin = scrape(f"http://127.0.0.1:{25564 + settings.TEST_PUSHPIN_PORT_OFFSET}/metrics")
+    pushpin = scrape(pushpin_url)
     exported = {re.sub(r"_(bucket|count|sum|total|created)$", "", name) for name, _ in {**lagging, **pushpin}}
     exported |= {name for name, _ in {**lagging, **pushpin}}
     missing = {n for n in named_metrics() if n not in exported and re.sub(r"_total$", "", n) not in exported}
