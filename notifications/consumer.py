@@ -12,6 +12,7 @@ acknowledged, so a crash redelivers (and dedup absorbs) instead of losing.
 DeadLetter rows for the admin.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -243,9 +244,27 @@ class ChannelConsumer(_Loop):
         self.channel = channel
         self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS
         self.group_id = settings.NOTIFICATIONS_CHANNEL_GROUPS[channel]
+        self.subscribers: set[int] | None = None  # users of this channel among the records polled
+
+    def handle_polled(self, polled: dict) -> dict:
+        """Records of users who do not use this channel are done at once: one query per poll tells
+        which of the polled users do (most events are for users who do not)."""
+        user_ids = set()
+        for records in polled.values():
+            for record in records:
+                with contextlib.suppress(ValueError, UnicodeDecodeError):
+                    user_ids.add(int(record.key))
+        self.subscribers = services.channel_subscribers(channel=self.channel, user_ids=user_ids)
+        return super().handle_polled(polled)
 
     def handle(self, record) -> bool:
         where = _where(record)
+        try:
+            if self.subscribers is not None and int(record.key) not in self.subscribers:
+                metrics.RECORDS.labels(self.group_id, "skipped").inc()
+                return True
+        except (ValueError, UnicodeDecodeError):
+            pass  # not a user's key: read it as any record
         try:
             event = event_parse(key=record.key, value=record.value)
         except InvalidEvent:

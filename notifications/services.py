@@ -224,6 +224,13 @@ def notifications_mark_read(*, user_id: int, event_ids: list[uuid.UUID]) -> int:
 CHANNELS = ("email", "slack")
 
 
+def channel_subscribers(*, channel: str, user_ids: set[int]) -> set[int]:
+    """Which of these users have ``channel`` on (one query)."""
+    enabled = {"email": {"email_enabled": True}, "slack": {"slack_enabled": True}}[channel]
+    return set(NotificationPreference.objects.filter(user_id__in=user_ids, **enabled)
+               .values_list("user_id", flat=True))
+
+
 def channel_deliver(*, channel: str, group_id: str, event: dict) -> str:
     """Deliver one event to one channel of its user, once: ``delivered``, ``duplicate`` (delivered
     before), ``skipped`` (the user does not want it there) or ``disabled`` (Slack refused the

@@ -245,3 +245,15 @@ def test_the_dead_letter_admin_names_the_channel_that_parked_it(staff_user, clie
     client.force_login(staff_user)
     page = client.get("/admin/notifications/deadletter/").content.decode()
     assert '<td class="field-channel">email</td>' in page and '<td class="field-channel">in-app</td>' in page
+
+
+def test_a_poll_costs_one_query_for_the_users_without_the_channel(subscriber, mail, user_factory,
+                                                                   django_assert_max_num_queries):
+    others = [user_factory() for _ in range(20)]
+    polled = {("test.wallet-events", 0): [record_of(wallet_event(u.id), i) for i, u in enumerate(others)]
+              + [record_of(wallet_event(subscriber.id), 20)]}
+    consumer = ChannelConsumer(threading.Event(), "email")
+    # Who has email on (one query for 21 records); the subscriber's dedup, preference, record (BEGIN, COMMIT).
+    with django_assert_max_num_queries(6):
+        assert consumer.handle_polled(polled) == {("test.wallet-events", 0): 21}
+    assert len(mail.messages) == 1 and mail.messages[0]["To"] == "minji@example.com"
