@@ -75,10 +75,13 @@ class _Loop:
                 done[tp] = done.get(tp, 0) + 1
         return done
 
+    fetch: dict = {}  # a loop's own fetch batching (kafka_consumer's fetch_min_bytes, fetch_max_wait_ms)
+
     def run(self) -> None:
         consumer = kafka_consumer(topic=self.topic, group_id=self.group_id,
                                   max_poll_records=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS,
-                                  max_poll_interval_ms=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS)
+                                  max_poll_interval_ms=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS,
+                                  **self.fetch)
         logger.info("%s: consuming %s", self.group_id, self.topic)
         # Offsets of handled records not committed yet (a commit refused during a rebalance).
         pending: dict = {}
@@ -244,6 +247,10 @@ class ChannelConsumer(_Loop):
         self.channel = channel
         self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS
         self.group_id = settings.NOTIFICATIONS_CHANNEL_GROUPS[channel]
+        # A mail or a Slack message may wait a second: fetches gather records instead of one fetch
+        # per record, which cost the broker and this process most of their CPU (bench/api_throughput.py).
+        self.fetch = {"fetch_min_bytes": settings.NOTIFICATIONS_CHANNEL_FETCH_MIN_BYTES,
+                      "fetch_max_wait_ms": settings.NOTIFICATIONS_CHANNEL_FETCH_MAX_WAIT_MS}
         self.subscribers: set[int] | None = None  # users of this channel among the records polled
 
     def handle_polled(self, polled: dict) -> dict:

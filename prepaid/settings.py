@@ -436,6 +436,9 @@ NOTIFICATIONS_CHANNEL_GROUPS = {
     "slack": env_str("NOTIFICATIONS_SLACK_GROUP", "notification-slack"),
 }
 NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S = env_int("NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S", 30)
+# Their fetches wait to gather this much, or this long (a toast may not wait; a mail may wait a second).
+NOTIFICATIONS_CHANNEL_FETCH_MIN_BYTES = env_int("NOTIFICATIONS_CHANNEL_FETCH_MIN_BYTES", 64 * 1024)
+NOTIFICATIONS_CHANNEL_FETCH_MAX_WAIT_MS = env_int("NOTIFICATIONS_CHANNEL_FETCH_MAX_WAIT_MS", 1000)
 # Email: Django's SMTP backend (local default: a mail catcher on 127.0.0.1:1025).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
