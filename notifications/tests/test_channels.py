@@ -257,3 +257,22 @@ def test_a_poll_costs_one_query_for_the_users_without_the_channel(subscriber, ma
     with django_assert_max_num_queries(6):
         assert consumer.handle_polled(polled) == {("test.wallet-events", 0): 21}
     assert len(mail.messages) == 1 and mail.messages[0]["To"] == "minji@example.com"
+
+
+def test_a_record_parked_by_the_email_channel_is_replayed_and_mailed_once(subscriber, mail, kafka_tail, staff_user):
+    dlt, topic = kafka_tail("test.wallet-events.DLT"), kafka_tail()
+    event = wallet_event(subscriber.id)
+    mail.refuse.add("minji@example.com")
+    consumer = ChannelConsumer(threading.Event(), "email")
+    assert consumer.handle(record_of(event)) is True  # retried, then parked
+    (parked,) = dlt.collect(lambda records: len(records) >= 1, timeout_s=30)
+    dead_letter, _ = services.dead_letter_store(topic=parked.topic, partition=parked.partition, offset=parked.offset,
+                                                key=parked.key, value=parked.value, headers=list(parked.headers))
+    assert dead_letter.headers[services.DLT_CHANNEL] == "email"
+
+    mail.refuse.clear()  # the operator fixed the mailbox, then replays
+    services.dead_letter_replay(dead_letter=dead_letter, by=staff_user)
+    (replayed,) = topic.collect(lambda records: len(records) >= 1, timeout_s=30)
+    for _ in range(2):  # the replayed record, and the same record read again
+        assert consumer.handle(replayed) is True
+    assert len(mail.messages) == 1 and mail.messages[0]["Message-ID"] == f"<{event['eventId']}.prepaid.local>"
