@@ -170,7 +170,7 @@
     const slack = {enabled: preferences.elements.slack.checked, eventTypes: all};
     if (preferences.elements.webhookUrl.value) slack.webhookUrl = preferences.elements.webhookUrl.value;
     error.textContent = "";
-    const response = await fetch(preferences.dataset.endpoint, {
+    const response = await fetch(preferences.dataset.preferences, {
       method: "PUT",
       credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken")},
