@@ -62,6 +62,36 @@ class _Loop:
         """Headers of this loop's own on a record it parks (a channel's name)."""
         return []
 
+    def park(self, record, exc: BaseException, attempts: int) -> bool:
+        """Copy the record to the DLT and wait for the acknowledgement (retrying until stopped)."""
+        headers = list(record.headers or []) + [
+            (services.DLT_ORIGINAL_TOPIC, record.topic.encode()),
+            (services.DLT_ORIGINAL_PARTITION, str(record.partition).encode()),
+            (services.DLT_ORIGINAL_OFFSET, str(record.offset).encode()),
+            (services.DLT_EXCEPTION_FQCN, f"{type(exc).__module__}.{type(exc).__qualname__}".encode()),
+            (services.DLT_EXCEPTION_MESSAGE, str(exc)[:4000].encode()),
+            (services.DLT_ATTEMPTS, str(attempts).encode()),
+            (services.DLT_FAILED_AT, timezone.now().isoformat().encode()),
+            *self.dlt_headers(),
+        ]
+        delay_s = 1.0
+        while True:
+            try:
+                kafka_producer().send(settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, key=record.key, value=record.value,
+                                      headers=headers).get(timeout=settings.NOTIFICATIONS_DLT_SEND_TIMEOUT_S)
+            except Exception as send_exc:
+                logger.error("could not park %s on the DLT: %r\n%s", _where(record), send_exc,
+                             traceback.format_exc(limit=3))
+                kafka_producer_reset()
+                if self.stop.wait(delay_s):
+                    return False  # not parked, not committed: it will be read again
+                delay_s = min(delay_s * 2, 30)
+            else:
+                logger.warning("record %s parked on %s after %d attempt(s)", _where(record),
+                               settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, attempts)
+                metrics.RECORDS.labels(self.group_id, "parked").inc()
+                return True
+
     def handle_polled(self, polled: dict) -> dict:
         """Handle what one poll returned, each partition's records in order.
 
@@ -175,36 +205,6 @@ class WalletEventConsumer(_Loop):
                 _log_handled(record, result, event)
                 return True
 
-    def park(self, record, exc: BaseException, attempts: int) -> bool:
-        """Copy the record to the DLT and wait for the acknowledgement (retrying until stopped)."""
-        headers = list(record.headers or []) + [
-            (services.DLT_ORIGINAL_TOPIC, record.topic.encode()),
-            (services.DLT_ORIGINAL_PARTITION, str(record.partition).encode()),
-            (services.DLT_ORIGINAL_OFFSET, str(record.offset).encode()),
-            (services.DLT_EXCEPTION_FQCN, f"{type(exc).__module__}.{type(exc).__qualname__}".encode()),
-            (services.DLT_EXCEPTION_MESSAGE, str(exc)[:4000].encode()),
-            (services.DLT_ATTEMPTS, str(attempts).encode()),
-            (services.DLT_FAILED_AT, timezone.now().isoformat().encode()),
-            *self.dlt_headers(),
-        ]
-        delay_s = 1.0
-        while True:
-            try:
-                kafka_producer().send(settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, key=record.key, value=record.value,
-                                      headers=headers).get(timeout=settings.NOTIFICATIONS_DLT_SEND_TIMEOUT_S)
-            except Exception as send_exc:
-                logger.error("could not park %s on the DLT: %r\n%s", _where(record), send_exc,
-                             traceback.format_exc(limit=3))
-                kafka_producer_reset()
-                if self.stop.wait(delay_s):
-                    return False  # not parked, not committed: it will be read again
-                delay_s = min(delay_s * 2, 30)
-            else:
-                logger.warning("record %s parked on %s after %d attempt(s)", _where(record),
-                               settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, attempts)
-                metrics.RECORDS.labels(self.group_id, "parked").inc()
-                return True
-
 
 class DeadLetterStore(_Loop):
     def __init__(self, stop: threading.Event):
@@ -307,8 +307,6 @@ class ChannelConsumer(_Loop):
                 metrics.RECORDS.labels(self.group_id, outcome).inc()
                 return True
         return False
-
-    park = WalletEventConsumer.park
 
     def dlt_headers(self) -> list[tuple[str, bytes]]:
         return [(services.DLT_CHANNEL, self.channel.encode())]

@@ -8,8 +8,9 @@ from prometheus_client.registry import Collector
 
 from prepaid.kafka import kafka_group_lag
 
-RECORDS = Counter("prepaid_consumer_records", "Kafka records a consumer group finished, by outcome "
-                  "(notified, duplicate, parked on the DLT, stored as a dead letter).", ["group", "outcome"])
+RECORDS = Counter("prepaid_consumer_records", "Kafka records a consumer group finished, by outcome (in-app: "
+                  "notified, duplicate, parked; a channel: delivered, duplicate, skipped, disabled, parked).",
+                  ["group", "outcome"])
 EVENT_TO_NOTIFICATION = Histogram(
     "prepaid_event_to_notification_seconds", "From the operation's commit (the event's occurredAt) to its "
     "notification stored and published.", buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))

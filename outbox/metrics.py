@@ -27,4 +27,4 @@ class OutboxCollector(Collector):
         yield GaugeMetricFamily("prepaid_outbox_oldest_pending_age_seconds",
                                 "Age of the oldest event waiting for the relay (0 when none waits).", float(oldest_s))
         yield GaugeMetricFamily("prepaid_outbox_failed_events",
-                                "Events parked after their attempts ran out (outbox_relay --retry-failed).", failed)
+                                "Events parked after their attempts ran out (the admin's Retry action).", failed)

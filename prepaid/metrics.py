@@ -45,27 +45,28 @@ class _Guarded(Collector):
             logger.warning("metrics: %s failed: %r", type(self.collector).__name__, exc)
 
 
+def _registry() -> CollectorRegistry:
+    """Every process's metrics (the multiprocess files) and the figures the collectors read now."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    for collector in _collectors:
+        registry.register(_Guarded(collector))
+    return registry
+
+
 def metrics(request):
     """Prometheus' text format, for addresses in ``METRICS_ALLOWED_ADDRESSES`` only (the client's
     address as the trusted proxy reports it: the proxy in front does not make every caller local)."""
     if client_address(request) not in settings.METRICS_ALLOWED_ADDRESSES:
         return JsonResponse({"code": "permission_denied", "message": "metrics: not from this address"}, status=403)
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
-    for collector in _collectors:
-        registry.register(_Guarded(collector))
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
 def headline_figures() -> list[tuple[str, str, float]]:
     """The platform's gauges and counters as /metrics reports them (name, labels, value), for the
     operations page: the same numbers operators see in Grafana, without it."""
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
-    for collector in _collectors:
-        registry.register(_Guarded(collector))
     figures = []
-    for family in registry.collect():
+    for family in _registry().collect():
         if not family.name.startswith("prepaid_") or family.type == "histogram":
             continue
         for sample in family.samples:

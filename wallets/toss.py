@@ -109,18 +109,17 @@ class TossPaymentsGateway:
             raise PaymentGatewayUnavailable("Toss cancel: answered without a cancel")
         return cancels[-1]
 
-    def payment(self, payment_key: str) -> GatewayPayment | None:
+    def _lookup(self, path: str) -> GatewayPayment | None:
+        """A payment read back (None: Toss has none there; any other refusal: no usable answer)."""
         try:
-            return _payment(self._call("GET", f"/v1/payments/{payment_key}", operation="lookup"))
+            return _payment(self._call("GET", path, operation="lookup"))
         except PaymentDeclined as exc:
             if exc.code == "NOT_FOUND_PAYMENT":
                 return None
             raise PaymentGatewayUnavailable(f"Toss lookup: {exc.code}") from exc
 
+    def payment(self, payment_key: str) -> GatewayPayment | None:
+        return self._lookup(f"/v1/payments/{payment_key}")
+
     def payment_of_order(self, order_id: str) -> GatewayPayment | None:
-        try:
-            return _payment(self._call("GET", f"/v1/payments/orders/{order_id}", operation="lookup"))
-        except PaymentDeclined as exc:
-            if exc.code == "NOT_FOUND_PAYMENT":
-                return None
-            raise PaymentGatewayUnavailable(f"Toss lookup: {exc.code}") from exc
+        return self._lookup(f"/v1/payments/orders/{order_id}")

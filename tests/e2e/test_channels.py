@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from notifications.models import Notification, NotificationPreference
-from notifications.tests.test_channels import MailServer
+from tests.fake_channels import MailServer
 from tests.helpers import new_order_id
 from tests.support import kafka_group_skip_to_end, wait_until
 from wallets import services

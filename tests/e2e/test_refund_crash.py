@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from ledger.models import JournalEntry
-from tests.fake_toss import CLIENT_KEY, SECRET_KEY, FakeToss
+from tests.fake_toss import CLIENT_KEY, SECRET_KEY
 from tests.helpers import CHARGES, REVERSALS, api_token, assert_ledger_consistent, balance_of, new_order_id
 from tests.support import wait_until
 from wallets import services
@@ -19,17 +19,8 @@ from wallets.models import Refund, RefundStatus, Wallet
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def toss(settings):
-    fake = FakeToss(timeout_s=15).start()  # a late answer: the worker waits for it, and is killed meanwhile
-    settings.PAYMENT_GATEWAY = "toss"
-    settings.TOSS_API_BASE_URL = fake.base_url
-    settings.TOSS_SECRET_KEY, settings.TOSS_CLIENT_KEY = SECRET_KEY, CLIENT_KEY
-    yield fake
-    fake.stop()
-
-
 def test_a_worker_killed_mid_refund_is_recovered_refunding_once_and_debiting_once(web, user, toss):
+    toss.timeout_s = 15  # a late answer: the worker waits for it, and is killed meanwhile
     platform = web(PAYMENT_GATEWAY="toss", TOSS_API_BASE_URL=toss.base_url, TOSS_SECRET_KEY=SECRET_KEY,
                    TOSS_CLIENT_KEY=CLIENT_KEY)
     client = httpx.Client(base_url=platform.base_url, headers={"Authorization": f"Token {api_token(user)}"},

@@ -241,10 +241,8 @@ END $$;
 def _functions_of_0003(*names: str) -> str:
     """The statements of migration 0003 that create these functions, as replacements (to go back)."""
     forward = importlib.import_module("wallets.migrations.0003_wallet_operations").FORWARD
-    statements = re.findall(r"CREATE FUNCTION (\w+)\(.*?\$\$;", forward, flags=re.S)
-    assert set(names) <= set(statements), names
-    return "".join(m.group(0).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1) + "\n"
-                   for m in re.finditer(r"CREATE FUNCTION (\w+)\(.*?\$\$;", forward, flags=re.S) if m[1] in names)
+    found = {m[1]: m[0] for m in re.finditer(r"CREATE FUNCTION (\w+)\(.*?\$\$;", forward, flags=re.S)}
+    return "".join(found[name].replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1) + "\n" for name in names)
 
 
 BACKWARD = r"""
