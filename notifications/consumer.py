@@ -20,10 +20,10 @@ import traceback
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 from kafka import KafkaConsumer
-from kafka.errors import CommitFailedError, RebalanceInProgressError
+from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
 from notifications import channels, metrics, services
@@ -108,24 +108,42 @@ class _Loop:
     fetch: dict = {}  # a loop's own fetch batching (kafka_consumer's fetch_min_bytes, fetch_max_wait_ms)
 
     def run(self) -> None:
-        consumer = kafka_consumer(topic=self.topic, group_id=self.group_id,
-                                  max_poll_records=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS,
-                                  max_poll_interval_ms=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS,
-                                  **self.fetch)
-        logger.info("%s: consuming %s", self.group_id, self.topic)
+        consumer = None
         # Offsets of handled records not committed yet (a commit refused during a rebalance).
         pending: dict = {}
+        unreachable_s = 0.0  # how long Kafka has been out of reach, for the back-off
         try:
             while not self.stop.is_set():
-                polled = consumer.poll(timeout_ms=settings.NOTIFICATIONS_CONSUMER_POLL_TIMEOUT_MS)
-                if polled:
-                    for tp, done in self.handle_polled(polled).items():
-                        if done:
-                            pending[tp] = OffsetAndMetadata(polled[tp][done - 1].offset + 1, "", -1)
-                if pending:
-                    pending = self.commit(consumer, pending)
+                try:
+                    if consumer is None:
+                        consumer = kafka_consumer(
+                            topic=self.topic, group_id=self.group_id,
+                            max_poll_records=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS,
+                            max_poll_interval_ms=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS, **self.fetch)
+                        logger.info("%s: consuming %s", self.group_id, self.topic)
+                    polled = consumer.poll(timeout_ms=settings.NOTIFICATIONS_CONSUMER_POLL_TIMEOUT_MS)
+                    if polled:
+                        for tp, done in self.handle_polled(polled).items():
+                            if done:
+                                pending[tp] = OffsetAndMetadata(polled[tp][done - 1].offset + 1, "", -1)
+                    if pending:
+                        pending = self.commit(consumer, pending)
+                except KafkaError as exc:
+                    if not exc.retriable:
+                        raise
+                    # The broker is restarting or out of reach: wait and ask again (the client reconnects
+                    # by itself). Nothing handled is lost: its offset stays pending, or the record is read
+                    # again and deduplicated.
+                    delay_s = min(1.0 + unreachable_s, 10.0)
+                    logger.warning("%s: Kafka is unreachable (%r); trying again in %.0f s", self.group_id, exc,
+                                   delay_s)
+                    unreachable_s += delay_s
+                    self.stop.wait(delay_s)
+                else:
+                    unreachable_s = 0.0
         finally:
-            consumer.close(autocommit=False)
+            if consumer is not None:
+                consumer.close(autocommit=False)
             logger.info("%s: closed", self.group_id)
 
     def commit(self, consumer: KafkaConsumer, offsets: dict) -> dict:
@@ -191,6 +209,15 @@ class WalletEventConsumer(_Loop):
             except InvalidEvent as exc:
                 logger.warning("record %s is not a wallet event (%s): to the DLT", where, exc)
                 return self.park(record, exc, attempts)
+            except (OperationalError, InterfaceError) as exc:
+                # The database is unreachable (restarting, failing over): not this record's fault, and
+                # parking would only move every record of the outage to the DLT, out of order. Wait
+                # for it, however long, as Kafka keeps the records; the retries are for the record.
+                logger.warning("record %s: the database is unavailable (%r); waiting for it", where, exc)
+                close_old_connections()
+                if self.stop.wait(settings.NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS / 1000):
+                    return False  # not handled, not committed: read again after the restart
+                attempts -= 1
             except Exception as exc:
                 if attempts > settings.NOTIFICATIONS_CONSUMER_RETRIES:
                     logger.error("record %s failed %d times (%r): to the DLT", where, attempts, exc)
@@ -238,8 +265,9 @@ class ChannelConsumer(_Loop):
     channel's group, written once the channel took the message); offsets committed only after
     a record is delivered, skipped or parked; a failure of the record is retried
     ``NOTIFICATIONS_CONSUMER_RETRIES`` times ``..._RETRY_INTERVAL_MS`` apart, then parked on the
-    DLT with a header naming the channel. A channel that is down (the mail server, Slack) is
-    waited for instead, without spending the record's retries; a 429 waits its Retry-After.
+    DLT with a header naming the channel. A channel that is down (the mail server, Slack), or the
+    database, is waited for instead, without spending the record's retries; a 429 waits its
+    Retry-After.
     """
 
     def __init__(self, stop: threading.Event, channel: str):
@@ -261,7 +289,12 @@ class ChannelConsumer(_Loop):
             for record in records:
                 with contextlib.suppress(ValueError, UnicodeDecodeError):
                     user_ids.add(int(record.key))
-        self.subscribers = services.channel_subscribers(channel=self.channel, user_ids=user_ids)
+        try:
+            self.subscribers = services.channel_subscribers(channel=self.channel, user_ids=user_ids)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("%s: the database is unavailable (%r); each record waits for it", self.group_id, exc)
+            close_old_connections()
+            self.subscribers = None  # each record's delivery asks (and waits for the database)
         return super().handle_polled(polled)
 
     def handle(self, record) -> bool:
@@ -281,8 +314,8 @@ class ChannelConsumer(_Loop):
             attempts += 1
             try:
                 outcome = services.channel_deliver(channel=self.channel, group_id=self.group_id, event=event)
-            except channels.ChannelUnavailable as exc:
-                attempts -= 1  # not this record's fault
+            except (channels.ChannelUnavailable, OperationalError, InterfaceError) as exc:
+                attempts -= 1  # not this record's fault: the channel or the database is down
                 logger.warning("%s: %s unavailable (%s); record %s waits %.0f s", self.group_id, self.channel, exc,
                                where, unavailable_s)
                 close_old_connections()

@@ -2,6 +2,7 @@
 worker and beat, run_consumer; PostgreSQL, Redis, Kafka."""
 
 import json
+import sys
 import threading
 import time
 import uuid
@@ -284,7 +285,7 @@ def test_a_lost_database_connection_is_retried_and_the_event_is_not_parked(platf
     wait_until(lambda: Notification.objects.filter(user=user).count() == 2, timeout_s=60,
                what="the second notification, after a retry")
     log = platform.consumer.log()
-    assert "failed (attempt 1 of 4)" in log, log[-3000:]
+    assert "the database is unavailable" in log, log[-3000:]
     assert "to the DLT" not in log
     assert Notification.objects.get(user=user, balance=3_000).message == "₩2,000가 충전되었습니다. 현재 잔액: ₩3,000"
     assert DeadLetter.objects.count() == 0
@@ -410,3 +411,65 @@ def test_publishes_in_quick_succession_are_delivered_while_they_flow(platform, u
         assert [note["n"] for note in client.wait_for_notifications(n + 1)] == list(range(n + 1))  # in order, once
     finally:
         client.close()
+
+
+def _produce(event: dict) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, acks="all")
+    producer.send(settings.KAFKA_TOPIC_WALLET_EVENTS, key=str(event["userId"]).encode(),
+                  value=json.dumps(event).encode(),
+                  headers=kafka_headers_encode(event_headers(event_id=event["eventId"],
+                                                             event_type=event["eventType"]))).get(30)
+    producer.close()
+
+
+def test_a_database_outage_parks_nothing_its_records_wait_and_are_notified_after_it(process_factory, user,
+                                                                                    kafka_tail):
+    """The DLT is for records that fail, not for an outage: a consumer without its database waits, however
+    long, spending none of a record's retries; the record is notified once the database is back."""
+    from tests.support import kafka_group_skip_to_end
+
+    for topic, group_id in ((settings.KAFKA_TOPIC_WALLET_EVENTS, settings.NOTIFICATIONS_CONSUMER_GROUP),
+                            (settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, settings.NOTIFICATIONS_DLT_STORE_GROUP)):
+        kafka_group_skip_to_end(topic=topic, group_id=group_id)
+    dlt = kafka_tail(settings.KAFKA_TOPIC_WALLET_EVENTS_DLT)
+    # The database is down: nothing listens at its address.
+    cut_off = process_factory("consumer-without-database", [sys.executable, "manage.py", "run_consumer"],
+                              DATABASE_URL=f"postgres://prepaid@127.0.0.1:{free_port()}/prepaid")
+    event = {
+        "schemaVersion": 1, "eventId": str(uuid.uuid4()), "eventType": "CHARGE_COMPLETED", "userId": user.id,
+        "occurredAt": "2026-11-29T10:00:00+09:00", "metadata": {"transactionId": str(uuid.uuid4()),
+                                                                 "currency": "KRW"},
+        "amount": 10_000, "newBalance": 10_000, "paymentKey": "pk_outage", "orderId": "order-outage",
+    }
+    _produce(event)
+    # Longer than a record's retries (3, 1 s apart) would have lasted before parking it.
+    retries = settings.NOTIFICATIONS_CONSUMER_RETRIES
+    wait_until(lambda: cut_off.log().count("the database is unavailable") > retries + 2, timeout_s=60,
+               what="the consumer to wait for its database")
+    try:
+        assert cut_off.alive()
+        assert "to the DLT" not in cut_off.log()
+    finally:
+        assert cut_off.stop() == 0  # and it stops cleanly, the record not committed
+    assert not dlt.consumer.poll(timeout_ms=3000), "a record was parked on the DLT"
+
+    healthy = process_factory("consumer", [sys.executable, "manage.py", "run_consumer"])
+    try:
+        wait_until(lambda: Notification.objects.filter(event_id=event["eventId"]).count() == 1, timeout_s=60,
+                   what="the waiting record's notification, once the database is back")
+        assert DeadLetter.objects.count() == 0
+    finally:
+        healthy.stop()  # it leaves the group: the next test's platform starts with its own
+
+
+def test_a_consumer_started_while_kafka_is_unreachable_waits_for_it_instead_of_exiting(process_factory):
+    """Started before the broker (a reboot, a deploy, a broker restart), run_consumer waits and says so;
+    it used to exit with KafkaTimeoutError, taking ``make run`` (honcho) down with it."""
+    consumer = process_factory("consumer-without-kafka", [sys.executable, "manage.py", "run_consumer"],
+                               KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}")
+    try:
+        wait_until(lambda: "Kafka is unreachable" in consumer.log(), timeout_s=90,
+                   what="the consumer to report the broker unreachable")
+        assert consumer.alive(), consumer.log()[-3000:]
+    finally:
+        assert consumer.stop() == 0
