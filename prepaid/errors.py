@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -55,6 +56,7 @@ class CommonErrorCode(ErrorCode):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", 415
     THROTTLED = "throttled", 429
     INTERNAL_ERROR = "internal_error", 500
+    SERVICE_UNAVAILABLE = "service_unavailable", 503
 
 
 class ApplicationError(Exception):
@@ -145,6 +147,15 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is out of reach (restarting, failing over): nothing was written (a write is one
+        # transaction), and the same request, with the same Idempotency-Key, may be sent again.
+        logger.warning("database unavailable in %s: %r", context.get("view").__class__.__name__, exc)
+        return Response(error_body(CommonErrorCode.SERVICE_UNAVAILABLE,
+                                   "The service is briefly unavailable; send the same request again "
+                                   "(with the same Idempotency-Key) after Retry-After seconds."),
+                        status=CommonErrorCode.SERVICE_UNAVAILABLE.http_status,
+                        headers={"Retry-After": str(settings.API_UNAVAILABLE_RETRY_AFTER_S)})
 
     response = drf_exception_handler(exc, context)
     if response is None:

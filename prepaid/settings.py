@@ -318,6 +318,8 @@ API_WRITES_PER_ADDRESS_PER_MINUTE = env_int("API_WRITES_PER_ADDRESS_PER_MINUTE",
 API_STREAM_TOKENS_PER_USER_PER_MINUTE = env_int("API_STREAM_TOKENS_PER_USER_PER_MINUTE", 30)
 API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE = env_int("API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE", 120)
 
+# Retry-After of a 503 answered while the database is out of reach (a restart, a failover).
+API_UNAVAILABLE_RETRY_AFTER_S = env_int("API_UNAVAILABLE_RETRY_AFTER_S", 1)
 # API tokens (django-rest-knox; accounts/): how long one lives, how many live ones a user may hold.
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30)
 API_TOKENS_PER_USER_MAX = env_int("API_TOKENS_PER_USER_MAX", 10)

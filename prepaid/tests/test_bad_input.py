@@ -9,7 +9,7 @@ import jwt
 import pytest
 from django.conf import settings
 
-from tests.helpers import CHARGES, REVERSALS, SPENDS, charge, ledger_snapshot
+from tests.helpers import CHARGES, REVERSALS, SPENDS, api_token, charge, ledger_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -135,8 +135,6 @@ def test_the_admin_refuses_oversized_posts_and_strangers_without_a_500(client, u
 def test_through_pushpin_oversized_headers_and_bodies_are_4xx(web, user):
     import httpx
 
-    from tests.helpers import api_token
-
     platform = web()
     headers = {"Authorization": f"Token {api_token(user)}", "Idempotency-Key": str(uuid.uuid4()),
                "Content-Type": "application/json"}
@@ -152,6 +150,26 @@ def test_through_pushpin_oversized_headers_and_bodies_are_4xx(web, user):
             client.get("/api/v1/wallet", headers={"X-Huge": "h" * 100_000})
         assert raw_status(platform.base_url, "GET /api/v1/wallet?q=" + "x" * 100_000) is None
         assert client.get("/api/v1/wallet").status_code == 200  # and it still serves
+
+
+@pytest.mark.e2e
+def test_while_the_database_is_unreachable_the_api_answers_503_with_retry_after_never_500(web, user):
+    """A restart or failover of PostgreSQL: a client is told to send the same request again, not that the
+    server broke (nothing was written: every write is one transaction)."""
+    import httpx
+
+    from tests.support import free_port
+
+    token = api_token(user)
+    platform = web(DATABASE_URL=f"postgres://prepaid@127.0.0.1:{free_port()}/prepaid")  # nothing listens there
+    headers = {"Authorization": f"Token {token}", "Idempotency-Key": str(uuid.uuid4())}
+    with httpx.Client(base_url=platform.base_url, headers=headers, timeout=30) as client:
+        for method, path, body in (("POST", SPENDS, {"amount": 1, "description": "x"}),
+                                   ("GET", "/api/v1/wallet", None), ("GET", "/api/v1/notifications", None)):
+            r = client.request(method, path, json=body)
+            assert (r.status_code, r.json()["code"]) == (503, "service_unavailable"), r.text
+            assert r.headers["Retry-After"] == str(settings.API_UNAVAILABLE_RETRY_AFTER_S)
+            assert "same Idempotency-Key" in r.json()["message"]
 
 
 def raw_status(base_url: str, request_line: str) -> str | None:
