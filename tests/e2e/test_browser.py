@@ -124,6 +124,35 @@ def test_the_page_resumes_after_a_dropped_connection_and_misses_nothing(platform
     assert page.locator("#notifications li", has_text="₩30,000가 충전되었습니다").count() == 1
 
 
+def test_the_page_reopens_its_stream_when_a_reconnection_is_answered_with_an_error(platform, minji, page):
+    """EventSource gives up for good when its reconnection gets an error status (the proxy's 502 while
+    Django restarts); the page must not: it opens the stream again, from the last event it showed."""
+    page.goto(f"{platform.base_url}/accounts/login/?next=/")
+    page.fill("input[name=username]", "minji")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)
+
+    platform.web.stop()  # Django is down: Pushpin answers a new stream with 502
+    platform.pushpin.stop()  # and the stream drops, so the browser reconnects into that 502
+    platform.pushpin.start()
+    expect(page.locator("#stream-status")).to_contain_text("reconnecting in", timeout=30_000)
+    platform.start_web()
+
+    def charge_elsewhere():
+        try:
+            services.wallet_charge(user_id=minji.id, amount=20_000, payment_key="pk", order_id=new_order_id())
+        finally:
+            connection.close()
+
+    helper = threading.Thread(target=charge_elsewhere)
+    helper.start()
+    helper.join()
+    expect(page.locator("#toasts .toast").first).to_contain_text(
+        "₩20,000가 충전되었습니다. 현재 잔액: ₩20,000", timeout=60_000)
+    expect(page.locator("#stream-status")).to_have_text("live")
+
+
 def test_a_checkout_cancelled_by_the_customer_charges_nothing(platform, page):
     page.goto(f"{platform.base_url}/accounts/login/?next=/")
     page.fill("input[name=username]", "minji")

@@ -204,29 +204,43 @@
 
   // --- Live notifications ----------------------------------------------------------
   const status = document.getElementById("stream-status");
-  const url = window.PREPAID.sseUrl + "?lastEventId=" + encodeURIComponent(window.PREPAID.lastEventId);
-  // The browser reconnects by itself after a drop and sends Last-Event-ID: nothing is missed.
-  const source = new EventSource(url, {withCredentials: true});
-  source.addEventListener("stream-open", () => { status.textContent = "live"; status.className = "live"; });
-  source.addEventListener("notification", (event) => {
-    const n = JSON.parse(event.data);
-    if (seen.has(n.eventId)) return;  // belt and braces: never show one event twice
-    seen.add(n.eventId);
-    toast(n.title, n.message, n.type);
-    if (n.balance !== null && n.balance !== undefined) setBalance(n.balance);
-    addNotification(n);
-    setUnread(Number(document.getElementById("unread-count").dataset.count) + 1);
-  });
-  source.addEventListener("stream-error", (event) => {
-    status.textContent = "stream error: " + event.data;
-    status.className = "error";
-  });
-  source.onerror = () => {
-    if (source.readyState === EventSource.CLOSED) {
-      status.textContent = "disconnected (reload the page)";
-    } else {
-      status.textContent = "reconnecting…";
-    }
-    status.className = "muted";
+  // The browser reconnects by itself after a drop and sends Last-Event-ID: nothing is missed. But an
+  // EventSource whose reconnection is answered with an error (the platform restarting: the proxy's
+  // 502, a 503) closes for good; the page then opens a new one itself, from the last event it showed.
+  let lastEventId = window.PREPAID.lastEventId;
+  let retryMs = 1000;
+  const connect = () => {
+    const url = window.PREPAID.sseUrl + "?lastEventId=" + encodeURIComponent(lastEventId);
+    const source = new EventSource(url, {withCredentials: true});
+    source.addEventListener("stream-open", () => {
+      retryMs = 1000;
+      status.textContent = "live";
+      status.className = "live";
+    });
+    source.addEventListener("notification", (event) => {
+      if (event.lastEventId) lastEventId = event.lastEventId;
+      const n = JSON.parse(event.data);
+      if (seen.has(n.eventId)) return;  // belt and braces: never show one event twice
+      seen.add(n.eventId);
+      toast(n.title, n.message, n.type);
+      if (n.balance !== null && n.balance !== undefined) setBalance(n.balance);
+      addNotification(n);
+      setUnread(Number(document.getElementById("unread-count").dataset.count) + 1);
+    });
+    source.addEventListener("stream-error", (event) => {
+      status.textContent = "stream error: " + event.data;
+      status.className = "error";
+    });
+    source.onerror = () => {
+      status.className = "muted";
+      if (source.readyState !== EventSource.CLOSED) {
+        status.textContent = "reconnecting…";
+        return;
+      }
+      status.textContent = "reconnecting in " + Math.round(retryMs / 1000) + " s…";
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 30000);
+    };
   };
+  connect();
 })();
