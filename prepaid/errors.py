@@ -131,6 +131,38 @@ _DRF_CODES = {
 }
 
 
+# The database is out of reach (restarting, failing over). Nothing was written (a write is one
+# transaction): the same request, with the same Idempotency-Key, may be sent again.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def database_unavailable_answer() -> tuple[dict, dict[str, str]]:
+    """The body and headers of the 503 answered while the database is out of reach."""
+    return (error_body(CommonErrorCode.SERVICE_UNAVAILABLE,
+                       "The service is briefly unavailable; send the same request again "
+                       "(with the same Idempotency-Key) after Retry-After seconds."),
+            {"Retry-After": str(settings.API_UNAVAILABLE_RETRY_AFTER_S)})
+
+
+class DatabaseUnavailableMiddleware:
+    """The same 503 from the views outside the API (the SSE endpoint, the pages) as from the API."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        from django.http import JsonResponse
+
+        logger.warning("database unavailable at %s: %r", request.path, exception)
+        body, headers = database_unavailable_answer()
+        return JsonResponse(body, status=CommonErrorCode.SERVICE_UNAVAILABLE.http_status, headers=headers)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         headers = {REPLAYED_HEADER: "true"} if exc.replayed else None
@@ -147,15 +179,10 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        # The database is out of reach (restarting, failing over): nothing was written (a write is one
-        # transaction), and the same request, with the same Idempotency-Key, may be sent again.
+    if isinstance(exc, DATABASE_UNAVAILABLE):
         logger.warning("database unavailable in %s: %r", context.get("view").__class__.__name__, exc)
-        return Response(error_body(CommonErrorCode.SERVICE_UNAVAILABLE,
-                                   "The service is briefly unavailable; send the same request again "
-                                   "(with the same Idempotency-Key) after Retry-After seconds."),
-                        status=CommonErrorCode.SERVICE_UNAVAILABLE.http_status,
-                        headers={"Retry-After": str(settings.API_UNAVAILABLE_RETRY_AFTER_S)})
+        body, headers = database_unavailable_answer()
+        return Response(body, status=CommonErrorCode.SERVICE_UNAVAILABLE.http_status, headers=headers)
 
     response = drf_exception_handler(exc, context)
     if response is None:

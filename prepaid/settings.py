@@ -118,6 +118,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "prepaid.errors.DatabaseUnavailableMiddleware",  # a 503, not a 500, while the database is out of reach
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

@@ -170,6 +170,9 @@ def test_while_the_database_is_unreachable_the_api_answers_503_with_retry_after_
             assert (r.status_code, r.json()["code"]) == (503, "service_unavailable"), r.text
             assert r.headers["Retry-After"] == str(settings.API_UNAVAILABLE_RETRY_AFTER_S)
             assert "same Idempotency-Key" in r.json()["message"]
+        # The SSE endpoint (a plain Django view, through Pushpin) too: a browser's page tries again.
+        r = client.get("/events/")
+        assert (r.status_code, r.json()["code"]) == (503, "service_unavailable"), r.text
 
 
 def raw_status(base_url: str, request_line: str) -> str | None:
