@@ -14,13 +14,14 @@ export WEB_BIND := 127.0.0.1:$(WEB_PORT)
 export DEVSTACK_PUSHPIN_PORT := $(PUBLIC_PORT)
 export DEVSTACK_PUSHPIN_ORIGIN := $(WEB_BIND)
 
-.PHONY: help venv services tools bench-tools migrate topics run test lint stop clean status
+.PHONY: help venv services tools bench-tools migrate topics run test chaos lint stop clean status
 
 help:
 	@echo "make run       set everything up and run the platform on http://localhost:$(PUBLIC_PORT) (Pushpin -> web, worker, beat, consumer)"
 	@echo "make test      set everything up and run the whole test suite"
 	@echo "make services  start PostgreSQL :54329, Redis :63799, Kafka :29092, Pushpin :$(PUBLIC_PORT) only"
 	@echo "make bench-tools  start the services and install the benchmarks' tools (wrk); then see README, Benchmarks"
+	@echo "make chaos     the chaos run: the platform on a stack of its own, faults injected under load (CHAOS_ARGS=\"--seed N\")"
 	@echo "make stop      stop the services this project started"
 	@echo "make clean     stop, then delete .devstack/ (all local data) and .venv/"
 
@@ -67,6 +68,12 @@ run: migrate topics
 test: services tools
 	@$(VENV)/bin/ruff check .
 	@$(PY) -m pytest
+
+# The full chaos run (bench/chaos.py; `make test` runs its short version). It starts and stops its own
+# PostgreSQL, Redis, Kafka and Pushpin in .devstack/chaos/, on other ports than make run's.
+CHAOS_ARGS ?=
+chaos: venv
+	@$(PY) -m bench.chaos $(CHAOS_ARGS)
 
 lint: venv
 	@$(VENV)/bin/ruff check .

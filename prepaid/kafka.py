@@ -178,6 +178,8 @@ def kafka_consumer(*, topic: str, group_id: str, max_poll_records: int, max_poll
         enable_auto_commit=False,
         max_poll_records=max_poll_records,
         max_poll_interval_ms=max_poll_interval_ms,
+        session_timeout_ms=settings.KAFKA_CONSUMER_SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=min(3000, settings.KAFKA_CONSUMER_SESSION_TIMEOUT_MS // 3),
         request_timeout_ms=max(settings.KAFKA_REQUEST_TIMEOUT_MS, 30_000),
         fetch_min_bytes=fetch_min_bytes,
         fetch_max_wait_ms=fetch_max_wait_ms,

@@ -250,6 +250,11 @@ KAFKA_WALLET_EVENTS_PARTITIONS = env_int("KAFKA_WALLET_EVENTS_PARTITIONS", 6)
 KAFKA_DLT_PARTITIONS = env_int("KAFKA_DLT_PARTITIONS", 1)
 KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1)
 KAFKA_REQUEST_TIMEOUT_MS = env_int("KAFKA_REQUEST_TIMEOUT_MS", 5000)
+# A group member silent this long is dead: its partitions go to the others. kafka-python 3 (as Java's
+# client) defaults to 45 s; events wait that long behind a consumer killed -9, and a broker restart
+# with a dead member in the group held every partition that long (bench/chaos.py). 10 s, heartbeats
+# every 3 s: a killed consumer's partitions move within ~10 s.
+KAFKA_CONSUMER_SESSION_TIMEOUT_MS = env_int("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", 10_000)
 # The producer (one per process): idempotent, acks=all, bounded waits.
 KAFKA_PRODUCER_LINGER_MS = env_int("KAFKA_PRODUCER_LINGER_MS", 2)
 KAFKA_PRODUCER_RETRIES = env_int("KAFKA_PRODUCER_RETRIES", 5)

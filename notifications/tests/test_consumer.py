@@ -79,3 +79,17 @@ def test_a_consumer_put_out_of_its_group_mid_batch_rejoins_and_commits_instead_o
         thread.join(timeout=30)
         with kafka_admin() as admin:
             admin.delete_topics([topic])
+
+
+def test_a_consumer_that_dies_leaves_its_group_within_the_configured_session_timeout(settings):
+    """kafka-python 3 defaults to 45 s; a consumer killed -9 held its partitions that long, and after a
+    broker restart the whole group waited for it (bench/chaos.py measured 54 s from Kafka to a toast)."""
+    from prepaid.kafka import kafka_consumer
+
+    consumer = kafka_consumer(topic=settings.KAFKA_TOPIC_WALLET_EVENTS, group_id=f"session-{uuid.uuid4().hex}",
+                              max_poll_records=1, max_poll_interval_ms=60_000)
+    try:
+        assert consumer.config["session_timeout_ms"] == settings.KAFKA_CONSUMER_SESSION_TIMEOUT_MS == 10_000
+        assert consumer.config["heartbeat_interval_ms"] * 3 <= consumer.config["session_timeout_ms"]
+    finally:
+        consumer.close()

@@ -1,0 +1,13 @@
+"""Django settings of the chaos run (bench/chaos.py): the chaos stack's services (bench/chaos_stack.py).
+
+These values are forced, not defaults: a chaos run started from a test process must not
+inherit the tests' database, Redis or topics.
+"""
+
+import os
+
+from bench.chaos_stack import CHAOS_ENV
+
+os.environ.update(CHAOS_ENV)
+
+from prepaid.settings import *  # noqa: E402,F403
