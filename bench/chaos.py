@@ -16,8 +16,9 @@ Then, at once:
   ``Idempotency-Key``, as a careful client does, until it gets a definite answer;
 - **faults** on a schedule drawn from the seed: kill -9 of a gunicorn worker, of the web
   server, the Celery worker, beat, ``run_consumer`` and the channel consumers (each restarted
-  after a while); stop/start of PostgreSQL, Redis, Kafka and Pushpin; SIGSTOP/SIGCONT of the
-  consumer for longer than its Kafka session timeout, and of the Celery worker.
+  after a while); stop/start of PostgreSQL, Redis, Kafka and Pushpin; a crash of PostgreSQL
+  (immediate shutdown) and of Kafka (kill -9); SIGSTOP/SIGCONT of the consumer for longer
+  than its Kafka session timeout, and of the Celery worker.
 
 When the load is done, the faults stop, the platform drains, and the checks run (see
 ``checks``). A failed check prints the seed, the fault schedule and the offending ids; the
@@ -77,8 +78,9 @@ class Fault:
 
 PROCESS_KILLS = ("kill-web", "kill-worker", "kill-beat", "kill-consumer", "kill-email", "kill-slack")
 SERVICE_STOPS = ("stop-postgres", "stop-redis", "stop-kafka", "stop-pushpin")
+SERVICE_CRASHES = ("crash-postgres", "crash-kafka")  # no clean shutdown: recovery from their logs at start
 PAUSES = ("pause-consumer", "pause-worker")
-FAULT_KINDS = ("kill-web-worker", *PROCESS_KILLS, *SERVICE_STOPS, *PAUSES)
+FAULT_KINDS = ("kill-web-worker", *PROCESS_KILLS, *SERVICE_STOPS, *SERVICE_CRASHES, *PAUSES)
 
 
 def fault_schedule(seed: int, *, cycles: int, gap_s: tuple[float, float], down_s: tuple[float, float],
@@ -109,6 +111,25 @@ def devstack(action: str, *services: str) -> None:
                           capture_output=True, text=True, timeout=300)
     if done.returncode:
         raise RuntimeError(f"devstack.sh {action} {' '.join(services)}: {done.stdout}{done.stderr}")
+
+
+def crash(service: str) -> None:
+    """Stop a service the way a crash does: PostgreSQL's immediate shutdown (no checkpoint: WAL replay at
+    the next start), kill -9 of Kafka's JVM (its logs recovered at the next start)."""
+    if service == "postgres":
+        pg_ctl = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))[-1]
+        argv = [str(pg_ctl), "-D", str(CHAOS_DIR / "postgres" / "data"), "-m", "immediate", "-w", "stop"]
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    elif service == "kafka":
+        pid_file = CHAOS_DIR / "kafka" / "kafka.pid"
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGKILL)
+        while Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
+    else:
+        raise ValueError(service)
 
 
 def stack_fresh() -> None:
@@ -247,6 +268,11 @@ class Injector:
         elif kind in SERVICE_STOPS:
             service = kind.removeprefix("stop-")
             await asyncio.to_thread(devstack, "stop", service)
+            await asyncio.sleep(fault.duration_s)
+            await asyncio.to_thread(devstack, "start", service)
+        elif kind in SERVICE_CRASHES:
+            service = kind.removeprefix("crash-")
+            await asyncio.to_thread(crash, service)
             await asyncio.sleep(fault.duration_s)
             await asyncio.to_thread(devstack, "start", service)
         else:
