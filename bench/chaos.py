@@ -719,7 +719,7 @@ async def run_on(platform: Platform, args) -> int:
     stop_browsers = asyncio.Event()
     rng = random.Random(args.seed)
     browsers = [Browser(u, flapping=i % 3 == 0, rng=random.Random(rng.random())) for i, u in enumerate(users)]
-    browser_tasks: list[asyncio.Task] = []
+    tasks: list[asyncio.Task] = []  # all of the run's own: cancelled when it ends, however it ends
     injector = None
     load = Load(users, seed=args.seed, operations=args.operations, rate=args.rate, concurrency=args.concurrency)
     outcome: dict = {}
@@ -732,7 +732,7 @@ async def run_on(platform: Platform, args) -> int:
             if time.monotonic() > deadline:
                 raise RuntimeError("the platform did not become ready within 90 s; see .devstack/chaos/logs/")
             await asyncio.sleep(0.5)
-        browser_tasks = [asyncio.create_task(b.run(streams, stop_browsers)) for b in browsers]
+        tasks += [asyncio.create_task(b.run(streams, stop_browsers)) for b in browsers]
         await asyncio.sleep(3)  # the browsers connect
         say(f"platform ready; {sum(b.connects > 0 for b in browsers)}/{len(browsers)} browsers connected; "
             "load and faults start")
@@ -742,6 +742,7 @@ async def run_on(platform: Platform, args) -> int:
         load_task = asyncio.create_task(load.run(api))
         faults_task = asyncio.create_task(injector.run())
         watcher = asyncio.create_task(injector.watch())
+        tasks += [load_task, faults_task, watcher]
 
         async def progress():
             while True:
@@ -751,6 +752,7 @@ async def run_on(platform: Platform, args) -> int:
                     f"{len(injector.done)} faults done")
 
         reporter = asyncio.create_task(progress())
+        tasks.append(reporter)
         if args.fault_cycles_min:
             # The load goes on until the faults of the first cycles are done, then until its count.
             while len(injector.done) < min(len(schedule), args.fault_cycles_min * len(FAULT_KINDS)) \
@@ -801,9 +803,9 @@ async def run_on(platform: Platform, args) -> int:
                    "counts": {k: len(v) for k, v in found.items()}}
     finally:
         stop_browsers.set()
-        for task in browser_tasks:
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*browser_tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await api.aclose()
         await streams.aclose()
         db.shutdown(wait=False)
@@ -860,7 +862,11 @@ def main(argv: list[str] | None = None) -> int:
         args.gap_s, args.down_s = (1.0, 3.0), (1.0, 3.0)
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 10**6)
-    return asyncio.run(run(args))
+    try:
+        return asyncio.run(run(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        say("interrupted; the platform and the chaos stack are stopped")
+        return 130
 
 
 if __name__ == "__main__":

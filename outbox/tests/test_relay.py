@@ -302,6 +302,11 @@ def test_backoff_grows_and_is_capped(settings):
     assert backoff_ms(100) == 30_000
 
 
+def test_after_a_kafka_outage_no_row_waits_more_than_5_s_for_its_next_try():
+    """Every row fails while the broker is away; the cap is how long events may wait once it is back."""
+    assert max(backoff_ms(a) for a in range(1, 100)) == 5_000
+
+
 def test_published_rows_are_kept_for_the_retention_then_purged(settings, user):
     settings.OUTBOX_RETENTION_DAYS = 7
     charge(user, 100_000)
