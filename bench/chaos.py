@@ -852,7 +852,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gap-s", type=pair, default=(2.0, 8.0), help="seconds between faults: min,max")
     parser.add_argument("--down-s", type=pair, default=(2.0, 10.0), help="seconds a part stays down: min,max")
     parser.add_argument("--short", action="store_true",
-                        help="the short run of `make test`: seed 7, 20 users, every fault once, ~60 s of load")
+                        help="the short run of `make test`: seed 7, 20 users, every fault once, ~100 s of load")
     parser.add_argument("--keep-stack", action="store_true", help="leave the chaos stack's services running")
     args = parser.parse_args(argv)
     os.environ.update(CHAOS_ENV)  # this process and all it starts: the chaos stack (bench/chaos_stack.py)
