@@ -38,11 +38,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.fake_channels import MailServer
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -331,6 +336,8 @@ class User:
     id: int
     token: str
     stream_position: str
+    email: bool = False  # wants every event by email
+    slack: bool = False  # and on Slack
     balance: int = 0  # the client's reckoning from definite answers
     reversible: list = dataclasses.field(default_factory=list)  # [transactionId, kind, remaining]
 
@@ -469,24 +476,70 @@ class Browser:
             self.last_event_id = event["id"]
 
 
+class ChaosSlack:
+    """Slack's incoming webhooks, one per user (the path names the user): what arrived at each."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.paths: Counter = Counter()
+        slack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                slack.paths[self.path] += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def webhook_of(self, user_id: int) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/services/T0/B{user_id}/chaos"
+
+    def count_of(self, user_id: int) -> int:
+        return self.paths[f"/services/T0/B{user_id}/chaos"]
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+
+
 # --- Set-up, drain, checks -------------------------------------------------------------------------
 
 
-def users_create(count: int) -> list[User]:
+def users_create(count: int, slack: "ChaosSlack") -> list[User]:
+    """``count`` users; one in four also wants every event by email, one in five on Slack (a webhook of
+    its own at the Slack stand-in, so that what arrives there can be told apart)."""
     from django.contrib.auth import get_user_model
 
     from accounts.services import api_token_create
+    from notifications.services import notification_preference_update
     from notifications.sse import sse_stream_position
+    from prepaid.events import EventType
 
+    every_type = [t.value for t in EventType]
     users = []
     for i in range(count):
-        user = get_user_model().objects.create_user(username=f"chaos-{i}", password=None)
-        users.append(User(user.id, api_token_create(user=user)[1], sse_stream_position(user_id=user.id)))
+        user = get_user_model().objects.create_user(username=f"chaos-{i}", password=None,
+                                                    email=f"chaos-{i}@example.com" if i % 4 == 0 else "")
+        email, slack_on = i % 4 == 0, i % 5 == 0
+        if email or slack_on:
+            notification_preference_update(
+                user=user, email_enabled=email, email_event_types=every_type, slack_enabled=slack_on,
+                slack_webhook_url=slack.webhook_of(user.id) if slack_on else "", slack_event_types=every_type)
+        users.append(User(user.id, api_token_create(user=user)[1], sse_stream_position(user_id=user.id),
+                          email=email, slack=slack_on))
     return users
 
 
-def drained(browsers: list["Browser"]) -> tuple[bool, str]:
-    """Whether every committed event has reached its notification and its browser."""
+def drained(browsers: list["Browser"], mail: "MailServer", slack: "ChaosSlack") -> tuple[bool, str]:
+    """Whether every committed event has reached its notification, its browser and its user's channels."""
     from django.db import connection
 
     from notifications.models import Notification
@@ -498,9 +551,20 @@ def drained(browsers: list["Browser"]) -> tuple[bool, str]:
     notified = Notification.objects.count()
     expected = Counter(OutboxEvent.objects.values_list("key", flat=True))
     behind = sum(1 for b in browsers if len({e for e, _ in b.received}) < expected[str(b.user.id)])
+    users = [b.user for b in browsers]
+    mailed = set(mail_event_ids(mail))
+    mail_due = {str(e) for e in OutboxEvent.objects.filter(
+        key__in=[str(u.id) for u in users if u.email]).values_list("event_id", flat=True)}
+    slack_behind = sum(1 for u in users if u.slack and slack.count_of(u.id) < expected[str(u.id)])
     connection.close()
-    return (pending == 0 and notified >= events and behind == 0,
-            f"outbox pending {pending}, notifications {notified}/{events}, browsers behind {behind}")
+    return (pending == 0 and notified >= events and behind == 0 and mail_due <= mailed and not slack_behind,
+            f"outbox pending {pending}, notifications {notified}/{events}, browsers behind {behind}, "
+            f"mails due {len(mail_due - mailed)}, Slack users behind {slack_behind}")
+
+
+def mail_event_ids(mail: "MailServer") -> list[str]:
+    """The event of each mail received, from its Message-ID (<eventId.domain>), in arrival order."""
+    return [m["Message-ID"].strip("<>").split(".", 1)[0] for m in list(mail.messages)]
 
 
 def kafka_event_ids(topic: str) -> list[str]:
@@ -528,7 +592,8 @@ def kafka_event_ids(topic: str) -> list[str]:
         consumer.close()
 
 
-def checks(calls: list[Call], browsers: list[Browser]) -> dict[str, list]:
+def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack: "ChaosSlack"
+           ) -> dict[str, list]:
     """Each check's offending ids (empty: it passed)."""
     from django.conf import settings
     from django.db import connection
@@ -602,6 +667,18 @@ def checks(calls: list[Call], browsers: list[Browser]) -> dict[str, list]:
             found.setdefault(f"browsers {name}", [])
             if ids:
                 found[f"browsers {name}"].append(f"user {browser.user.id}: {ids[:5]}")
+    # Email and Slack: every event of a user who wants it, delivered (at least once: a consumer killed
+    # between the mail server's answer and recording it sends it again, with the same Message-ID).
+    users = [b.user for b in browsers]
+    mailed = Counter(mail_event_ids(mail))
+    found["emails missing"] = [e for u in users if u.email for e in committed_order[u.id] if not mailed[e]]
+    found["emails for no committed event or user who wants none"] = [
+        e for e in mailed if e not in {e for u in users if u.email for e in committed_order[u.id]}]
+    found["Slack users short of messages"] = [
+        f"user {u.id}: {slack.count_of(u.id)} < {len(committed_order[u.id])}" for u in users
+        if u.slack and slack.count_of(u.id) < len(committed_order[u.id])]
+    found["Slack messages to users who want none"] = [p for p in slack.paths if not any(
+        u.slack and slack.webhook_of(u.id).endswith(p) for u in users)]
     # Nothing parked.
     found["dead letters stored"] = [
         f"{d.original_topic}[{d.original_partition}]@{d.original_offset}: {d.exception_type}: "
@@ -689,6 +766,20 @@ async def run(args) -> int:
 
 
 async def run_on(platform: Platform, args) -> int:
+    from tests.fake_channels import MailServer
+
+    # The mail server and Slack are third parties: local stand-ins speaking their protocols.
+    mail, slack = MailServer().start(), ChaosSlack()
+    os.environ.update({"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(mail.port),
+                       "SLACK_WEBHOOK_URL_PREFIXES": "http://127.0.0.1:"})
+    try:
+        return await run_with(platform, args, mail, slack)
+    finally:
+        mail.stop()
+        slack.stop()
+
+
+async def run_with(platform: Platform, args, mail, slack) -> int:
     import django
     import httpx
     from django.core.management import call_command
@@ -708,7 +799,7 @@ async def run_on(platform: Platform, args) -> int:
     def prepare():
         call_command("migrate", verbosity=0)
         call_command("kafka_create_topics", verbosity=0)
-        return users_create(args.users)
+        return users_create(args.users, slack)
 
     users = await loop.run_in_executor(db, prepare)
     platform.start_all()
@@ -776,7 +867,7 @@ async def run_on(platform: Platform, args) -> int:
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while True:
             try:
-                ready, state = await loop.run_in_executor(db, drained, browsers)
+                ready, state = await loop.run_in_executor(db, drained, browsers, mail, slack)
             except Exception as exc:  # noqa: BLE001 - a service still coming back
                 ready, state = False, f"not yet readable: {exc}"
             if ready or time.monotonic() > deadline:
@@ -786,7 +877,7 @@ async def run_on(platform: Platform, args) -> int:
         say(f"drained in {drain_s:.0f}s ({state})" if ready else f"NOT drained after {drain_s:.0f}s: {state}")
         await asyncio.sleep(3)  # a duplicate on its way would arrive now
         stop_browsers.set()
-        found = await loop.run_in_executor(db, checks, load.calls, browsers)
+        found = await loop.run_in_executor(db, checks, load.calls, browsers, mail, slack)
         found["platform processes that died by themselves"] = injector.crashes
         timing = await loop.run_in_executor(db, latencies, browsers, injector.windows)
         outcome = {"seed": args.seed, "users": args.users, "calls": len(load.calls), "load_s": round(load_s, 1),
@@ -798,6 +889,10 @@ async def run_on(platform: Platform, args) -> int:
                    "faults": [dataclasses.asdict(f) for f in injector.done],
                    "fault_counts": dict(Counter(f.name for f in injector.done)),
                    "browser_connects": sum(b.connects for b in browsers),
+                   "channels": {"email_users": sum(u.email for u in users), "slack_users": sum(u.slack for u in users),
+                                "mails": len(mail.messages),
+                                "mails_repeated": sum(n - 1 for n in Counter(mail_event_ids(mail)).values()),
+                                "slack_messages": sum(slack.paths.values())},
                    "browser_refusals": dict(sum((b.refusals for b in browsers), Counter())),
                    "latency": timing, "failed_checks": {k: v[:20] for k, v in found.items() if v},
                    "counts": {k: len(v) for k, v in found.items()}}
@@ -820,6 +915,7 @@ def report(outcome: dict) -> None:
     print(f"  faults: {outcome['fault_counts']}")
     print(f"  retries because: {outcome['retries_because']}")
     print(f"  browsers: {outcome['browser_connects']} connections, refused/dropped {outcome['browser_refusals']}")
+    print(f"  channels: {outcome['channels']}")
     for name, figures in outcome["latency"].items():
         print(f"  commit -> connected browser, {name}: {figures}")
     for name, count in outcome["counts"].items():
