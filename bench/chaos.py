@@ -22,7 +22,8 @@ Then, at once:
 
 When the load is done, the faults stop, the platform drains, and the checks run (see
 ``checks``). A failed check prints the seed, the fault schedule and the offending ids; the
-same ``--seed`` replays the same schedule. Results go to ``.devstack/chaos/results-<seed>.json``.
+same ``--seed`` replays the same schedule. Results go to ``.devstack/chaos-results/<seed>.json``
+(each event's timeline to ``<seed>-events.csv``), the processes' logs to ``.devstack/chaos/logs/``.
 Exit status: 0 when every check passed.
 """
 
@@ -56,6 +57,7 @@ if str(ROOT) not in sys.path:
 from bench.chaos_stack import CHAOS_DIR, CHAOS_ENV, CHAOS_PUBLIC_PORT  # noqa: E402
 
 BASE_URL = f"http://127.0.0.1:{CHAOS_PUBLIC_PORT}"
+RESULTS_DIR = ROOT / ".devstack" / "chaos-results"  # outside the stack's directory, which each run starts afresh
 CALL_GIVE_UP_S = 600  # a call still without a definite answer after this is reported unresolved
 DRAIN_TIMEOUT_S = 300
 
@@ -79,6 +81,7 @@ class Fault:
     duration_s: float  # how long the part stays down (or paused)
     started_s: float | None = None  # as it happened
     ended_s: float | None = None
+    started_at: float | None = None  # the same, wall-clock (the events' timeline is)
 
 
 PROCESS_KILLS = ("kill-web", "kill-worker", "kill-beat", "kill-consumer", "kill-email", "kill-slack")
@@ -241,7 +244,7 @@ class Injector:
             if self.stopping.is_set():
                 return
             fault.started_s = self.now_s()
-            wall_start = time.time()
+            wall_start = fault.started_at = time.time()
             say(f"fault {len(self.done) + 1}/{len(self.schedule)}: {fault.name} for {fault.duration_s}s")
             try:
                 await self.inject(fault)
@@ -707,7 +710,7 @@ def in_order_of(seen: list[str], order: list[str]) -> bool:
     return all(a < b for a, b in itertools.pairwise(ranks))
 
 
-def latencies(browsers: list[Browser], windows: list[tuple[float, float]]) -> dict:
+def latencies(browsers: list[Browser], windows: list[tuple[float, float]], seed: int) -> dict:
     """Commit -> browser, in seconds, at the browsers that stay connected (a flapping one's wait is its
     own absence): over all events, those committed while a fault lasted, and those committed outside."""
     from notifications.models import Notification
@@ -720,10 +723,14 @@ def latencies(browsers: list[Browser], windows: list[tuple[float, float]]) -> di
     waits: dict[str, list[float]] = {"all": [], "during a fault": [], "outside faults": [],
                                      "stage commit -> Kafka (relay)": [], "stage Kafka -> notification (consumer)": [],
                                      "stage notification -> browser (push)": []}
+    timeline = []
     for browser in browsers:
         if browser.flapping:
             continue
         for event_id, at in dict(reversed(browser.received)).items():  # each event's first arrival
+            if event_id in committed:
+                published = outbox[event_id][1]
+                timeline.append((event_id, browser.user.id, committed[event_id], published, notified.get(event_id), at))
             if event_id in committed:
                 wait = at - committed[event_id]
                 waits["all"].append(wait)
@@ -745,6 +752,10 @@ def latencies(browsers: list[Browser], windows: list[tuple[float, float]]) -> di
 
         return {"events": len(values), "p50_s": pct(50), "p99_s": pct(99), "max_s": round(values[-1], 3)}
 
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS_DIR / f"{seed}-events.csv", "w") as out:  # for a look at where the time went
+        out.write("event_id,user_id,committed,published,notified,at_browser\n")
+        out.writelines(",".join(str(v) for v in row) + "\n" for row in sorted(timeline, key=lambda r: r[2]))
     return {name: summary(values) for name, values in waits.items()}
 
 
@@ -879,7 +890,7 @@ async def run_with(platform: Platform, args, mail, slack) -> int:
         stop_browsers.set()
         found = await loop.run_in_executor(db, checks, load.calls, browsers, mail, slack)
         found["platform processes that died by themselves"] = injector.crashes
-        timing = await loop.run_in_executor(db, latencies, browsers, injector.windows)
+        timing = await loop.run_in_executor(db, latencies, browsers, injector.windows, args.seed)
         outcome = {"seed": args.seed, "users": args.users, "calls": len(load.calls), "load_s": round(load_s, 1),
                    "drain_s": round(drain_s, 1),
                    "answers": dict(Counter(str(c.status) for c in load.calls)),
@@ -904,7 +915,8 @@ async def run_with(platform: Platform, args, mail, slack) -> int:
         await api.aclose()
         await streams.aclose()
         db.shutdown(wait=False)
-    (CHAOS_DIR / f"results-{args.seed}.json").write_text(json.dumps(outcome, indent=2, default=str))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / f"{args.seed}.json").write_text(json.dumps(outcome, indent=2, default=str))
     report(outcome)
     return 1 if outcome["failed_checks"] else 0
 
