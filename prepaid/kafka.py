@@ -129,6 +129,7 @@ def kafka_producer_config() -> dict:
         "delivery_timeout_ms": settings.KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS,
         "max_block_ms": settings.KAFKA_PRODUCER_MAX_BLOCK_MS,
         "bootstrap_timeout_ms": settings.KAFKA_PRODUCER_MAX_BLOCK_MS,
+        "reconnect_backoff_max_ms": settings.KAFKA_RECONNECT_BACKOFF_MAX_MS,
         "allow_auto_create_topics": False,
     }
 
@@ -180,6 +181,7 @@ def kafka_consumer(*, topic: str, group_id: str, max_poll_records: int, max_poll
         max_poll_interval_ms=max_poll_interval_ms,
         session_timeout_ms=settings.KAFKA_CONSUMER_SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=min(3000, settings.KAFKA_CONSUMER_SESSION_TIMEOUT_MS // 3),
+        reconnect_backoff_max_ms=settings.KAFKA_RECONNECT_BACKOFF_MAX_MS,
         request_timeout_ms=max(settings.KAFKA_REQUEST_TIMEOUT_MS, 30_000),
         fetch_min_bytes=fetch_min_bytes,
         fetch_max_wait_ms=fetch_max_wait_ms,

@@ -93,3 +93,17 @@ def test_a_consumer_that_dies_leaves_its_group_within_the_configured_session_tim
         assert consumer.config["heartbeat_interval_ms"] * 3 <= consumer.config["session_timeout_ms"]
     finally:
         consumer.close()
+
+
+def test_consumers_and_the_producer_try_a_broker_that_went_away_again_within_a_second(settings):
+    """kafka-python doubles its wait between tries up to 30 s: a consumer came back up to 30 s after the
+    broker did (bench/chaos.py: toasts 56 s late after a 20 s Kafka outage)."""
+    from prepaid.kafka import kafka_consumer, kafka_producer_config
+
+    consumer = kafka_consumer(topic=settings.KAFKA_TOPIC_WALLET_EVENTS, group_id=f"backoff-{uuid.uuid4().hex}",
+                              max_poll_records=1, max_poll_interval_ms=60_000)
+    try:
+        assert consumer.config["reconnect_backoff_max_ms"] == settings.KAFKA_RECONNECT_BACKOFF_MAX_MS == 1000
+    finally:
+        consumer.close()
+    assert kafka_producer_config()["reconnect_backoff_max_ms"] == 1000
