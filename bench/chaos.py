@@ -426,8 +426,19 @@ class Load:
                 user.reversible = [t for t in user.reversible if t[2] > 0]
 
 
+class StreamGap(Exception):
+    """A stream skipped ids: events stored but not pushed to it."""
+
+
+def stream_seq(event_id: str | None) -> int | None:
+    """n of a stream's event id "<channel>:<n>" (the channel's events are numbered 1, 2, 3, ...)."""
+    head, _, tail = (event_id or "").rpartition(":")
+    return int(tail) if head and tail.isdigit() else None
+
+
 class Browser:
-    """A user's browser on its SSE stream, through Pushpin: an EventSource that resumes with Last-Event-ID."""
+    """A user's browser on its SSE stream, through Pushpin: an EventSource that resumes with Last-Event-ID,
+    and that reopens its stream on a gap in the ids, as the wallet page does (wallets/static/wallets/wallet.js)."""
 
     def __init__(self, user: User, *, flapping: bool, rng: random.Random):
         self.user = user
@@ -436,6 +447,7 @@ class Browser:
         self.last_event_id = user.stream_position
         self.received: list[tuple[str, float]] = []  # (eventId, wall-clock arrival)
         self.connects = 0
+        self.gaps = 0  # streams reopened because their ids skipped some
         self.refusals: Counter = Counter()
         self.stream_errors: list[str] = []
 
@@ -446,6 +458,9 @@ class Browser:
                     await self.listen(http, stop)
             except TimeoutError:
                 pass  # this browser's tab went to sleep: it comes back with Last-Event-ID
+            except StreamGap:
+                self.gaps += 1
+                continue  # reopened at once, from the last event it has
             except Exception as exc:  # dropped (a proxy or a server gone): EventSource reconnects
                 self.refusals[type(exc).__name__] += 1
             with contextlib.suppress(TimeoutError):
@@ -472,6 +487,9 @@ class Browser:
     def handle(self, event: dict) -> None:
         kind = event.get("event", "message")
         if kind == "notification":
+            seq, last = stream_seq(event.get("id")), stream_seq(self.last_event_id)
+            if seq is not None and last is not None and seq > last + 1:
+                raise StreamGap(f"{self.last_event_id} -> {event.get('id')}")
             self.received.append((json.loads(event["data"])["eventId"], time.time()))
         elif kind == "stream-error":
             self.stream_errors.append(event.get("data", ""))
@@ -900,6 +918,7 @@ async def run_with(platform: Platform, args, mail, slack) -> int:
                    "faults": [dataclasses.asdict(f) for f in injector.done],
                    "fault_counts": dict(Counter(f.name for f in injector.done)),
                    "browser_connects": sum(b.connects for b in browsers),
+                   "browser_gaps_reopened": sum(b.gaps for b in browsers),
                    "channels": {"email_users": sum(u.email for u in users), "slack_users": sum(u.slack for u in users),
                                 "mails": len(mail.messages),
                                 "mails_repeated": sum(n - 1 for n in Counter(mail_event_ids(mail)).values()),
@@ -926,7 +945,8 @@ def report(outcome: dict) -> None:
           f"faults={len(outcome['faults'])} answers={outcome['answers']} retried={outcome['retried_calls']}")
     print(f"  faults: {outcome['fault_counts']}")
     print(f"  retries because: {outcome['retries_because']}")
-    print(f"  browsers: {outcome['browser_connects']} connections, refused/dropped {outcome['browser_refusals']}")
+    print(f"  browsers: {outcome['browser_connects']} connections, refused/dropped {outcome['browser_refusals']}, "
+          f"reopened on a gap in the ids {outcome['browser_gaps_reopened']}")
     print(f"  channels: {outcome['channels']}")
     for name, figures in outcome["latency"].items():
         print(f"  commit -> connected browser, {name}: {figures}")

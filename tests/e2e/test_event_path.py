@@ -218,6 +218,27 @@ def test_an_event_published_again_after_a_consumer_crash_reaches_each_browser_on
             late.close()
 
 
+def test_a_browser_that_stays_connected_gets_an_event_whose_publish_was_lost_without_a_next_one(web, user):
+    """The last event before a quiet spell was stored but never reached Pushpin (its publish was lost).
+    No later event reveals the gap, and the browser stays connected: Pushpin, holding the stream's next
+    link, asks Django for what the stream missed once it has been quiet a while."""
+    from django.db import transaction
+
+    from notifications.sse import sse_events_store
+
+    platform = web()
+    client = stream(platform, user)
+    try:
+        event_id = str(uuid.uuid4())
+        with transaction.atomic():
+            sse_events_store([(user.id, {"eventId": event_id, "title": "t", "message": "m", "balance": 1})])
+        # Stored, never published: the stream learns of it only by asking.
+        wait_until(lambda: [n["eventId"] for n in client.notifications()] == [event_id], timeout_s=30,
+                   what="the unpublished event on the open stream")
+    finally:
+        client.close()
+
+
 def test_a_poison_record_is_retried_then_parked_and_replayed_from_the_admin(platform, user, django_user_model):
     missing_user_id = 987_654_321
     event = {

@@ -209,6 +209,10 @@
   // 502, a 503) closes for good; the page then opens a new one itself, from the last event it showed.
   let lastEventId = window.PREPAID.lastEventId;
   let retryMs = 1000;
+  // A stream's ids are "<channel>:<n>", n counting its events 1, 2, 3, ...: a jump means events were
+  // stored but not pushed to this stream (its subscription raced a proxy restart). The page then
+  // reads them from storage: it reopens the stream from the last event it showed.
+  const seqOf = (id) => { const m = /:(\d+)$/.exec(id || ""); return m ? Number(m[1]) : null; };
   const connect = () => {
     const url = window.PREPAID.sseUrl + "?lastEventId=" + encodeURIComponent(lastEventId);
     const source = new EventSource(url, {withCredentials: true});
@@ -218,6 +222,12 @@
       status.className = "live";
     });
     source.addEventListener("notification", (event) => {
+      const seq = seqOf(event.lastEventId), last = seqOf(lastEventId);
+      if (seq !== null && last !== null && seq > last + 1) {
+        source.close();
+        connect();
+        return;
+      }
       if (event.lastEventId) lastEventId = event.lastEventId;
       const n = JSON.parse(event.data);
       if (seen.has(n.eventId)) return;  // belt and braces: never show one event twice
