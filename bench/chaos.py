@@ -39,7 +39,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -48,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tests.fake_channels import MailServer
+    from tests.fake_channels import MailServer, SlackServer
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -160,13 +159,10 @@ class Platform:
     """The Procfile's processes, each in its own session (so kill -9 takes its children too)."""
 
     def __init__(self):
-        self.commands = {}
-        for line in (ROOT / "Procfile").read_text().splitlines():
-            name, sep, command = line.partition(":")
-            if sep and command.strip() and not name.strip().startswith("#"):
-                self.commands[name.strip()] = command.strip()
+        from bench.common import procfile_commands
+
+        self.commands = procfile_commands()
         self.procs: dict[str, subprocess.Popen] = {}
-        self.restarts: Counter = Counter()
 
     def start(self, name: str) -> None:
         with open(CHAOS_DIR / "logs" / f"{name}.log", "ab") as log:
@@ -189,7 +185,6 @@ class Platform:
         self.procs[name].wait(timeout=30)
 
     def restart(self, name: str) -> None:
-        self.restarts[name] += 1
         self.start(name)
 
     def web_workers(self) -> list[int]:
@@ -497,44 +492,10 @@ class Browser:
             self.last_event_id = event["id"]
 
 
-class ChaosSlack:
-    """Slack's incoming webhooks, one per user (the path names the user): what arrived at each."""
-
-    def __init__(self):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.paths: Counter = Counter()
-        slack = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                slack.paths[self.path] += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def webhook_of(self, user_id: int) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/services/T0/B{user_id}/chaos"
-
-    def count_of(self, user_id: int) -> int:
-        return self.paths[f"/services/T0/B{user_id}/chaos"]
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-
-
 # --- Set-up, drain, checks -------------------------------------------------------------------------
 
 
-def users_create(count: int, slack: "ChaosSlack") -> list[User]:
+def users_create(count: int, slack: "SlackServer") -> list[User]:
     """``count`` users; one in four also wants every event by email, one in five on Slack (a webhook of
     its own at the Slack stand-in, so that what arrives there can be told apart)."""
     from django.contrib.auth import get_user_model
@@ -559,7 +520,7 @@ def users_create(count: int, slack: "ChaosSlack") -> list[User]:
     return users
 
 
-def drained(browsers: list["Browser"], mail: "MailServer", slack: "ChaosSlack") -> tuple[bool, str]:
+def drained(browsers: list["Browser"], mail: "MailServer", slack: "SlackServer") -> tuple[bool, str]:
     """Whether every committed event has reached its notification, its browser and its user's channels."""
     from django.db import connection
 
@@ -576,7 +537,7 @@ def drained(browsers: list["Browser"], mail: "MailServer", slack: "ChaosSlack") 
     mailed = set(mail_event_ids(mail))
     mail_due = {str(e) for e in OutboxEvent.objects.filter(
         key__in=[str(u.id) for u in users if u.email]).values_list("event_id", flat=True)}
-    slack_behind = sum(1 for u in users if u.slack and slack.count_of(u.id) < expected[str(u.id)])
+    slack_behind = sum(1 for u in users if u.slack and slack.paths[slack.path_of(u.id)] < expected[str(u.id)])
     connection.close()
     return (pending == 0 and notified >= events and behind == 0 and mail_due <= mailed and not slack_behind,
             f"outbox pending {pending}, notifications {notified}/{events}, browsers behind {behind}, "
@@ -613,7 +574,7 @@ def kafka_event_ids(topic: str) -> list[str]:
         consumer.close()
 
 
-def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack: "ChaosSlack"
+def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack: "SlackServer"
            ) -> dict[str, list]:
     """Each check's offending ids (empty: it passed)."""
     from django.conf import settings
@@ -692,14 +653,14 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     # between the mail server's answer and recording it sends it again, with the same Message-ID).
     users = [b.user for b in browsers]
     mailed = Counter(mail_event_ids(mail))
-    found["emails missing"] = [e for u in users if u.email for e in committed_order[u.id] if not mailed[e]]
-    found["emails for no committed event or user who wants none"] = [
-        e for e in mailed if e not in {e for u in users if u.email for e in committed_order[u.id]}]
+    mail_due = {e for u in users if u.email for e in committed_order[u.id]}
+    slack_paths = {slack.path_of(u.id): u for u in users if u.slack}
+    found["emails missing"] = [e for e in mail_due if not mailed[e]]
+    found["emails for no committed event or user who wants none"] = [e for e in mailed if e not in mail_due]
     found["Slack users short of messages"] = [
-        f"user {u.id}: {slack.count_of(u.id)} < {len(committed_order[u.id])}" for u in users
-        if u.slack and slack.count_of(u.id) < len(committed_order[u.id])]
-    found["Slack messages to users who want none"] = [p for p in slack.paths if not any(
-        u.slack and slack.webhook_of(u.id).endswith(p) for u in users)]
+        f"user {u.id}: {slack.paths[p]} < {len(committed_order[u.id])}" for p, u in slack_paths.items()
+        if slack.paths[p] < len(committed_order[u.id])]
+    found["Slack messages to users who want none"] = [p for p in slack.paths if p not in slack_paths]
     # Nothing parked.
     found["dead letters stored"] = [
         f"{d.original_topic}[{d.original_partition}]@{d.original_offset}: {d.exception_type}: "
@@ -795,10 +756,10 @@ async def run(args) -> int:
 
 
 async def run_on(platform: Platform, args) -> int:
-    from tests.fake_channels import MailServer
+    from tests.fake_channels import MailServer, SlackServer
 
     # The mail server and Slack are third parties: local stand-ins speaking their protocols.
-    mail, slack = MailServer().start(), ChaosSlack()
+    mail, slack = MailServer().start(), SlackServer()
     os.environ.update({"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(mail.port),
                        "SLACK_WEBHOOK_URL_PREFIXES": "http://127.0.0.1:"})
     try:

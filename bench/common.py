@@ -122,15 +122,20 @@ def cpu_report(used: dict[str, float], *, operations: int, seconds: float, cores
     return "\n".join(lines)
 
 
-def procfile_start(log_prefix: str, **env: str) -> dict[str, subprocess.Popen]:
-    """Start every process of the Procfile, as ``make run`` runs them (each in its own session)."""
-    procs = {}
+def procfile_commands() -> dict[str, str]:
+    """The Procfile's processes: name -> shell command."""
+    commands = {}
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, sep, command = line.partition(":")
-        if not sep or name.strip().startswith("#") or not command.strip():
-            continue
-        procs[name.strip()] = start(["sh", "-c", command.strip()], f"{log_prefix}-{name.strip()}", **env)
-    return procs
+        if sep and command.strip() and not name.strip().startswith("#"):
+            commands[name.strip()] = command.strip()
+    return commands
+
+
+def procfile_start(log_prefix: str, **env: str) -> dict[str, subprocess.Popen]:
+    """Start every process of the Procfile, as ``make run`` runs them (each in its own session)."""
+    return {name: start(["sh", "-c", command], f"{log_prefix}-{name}", **env)
+            for name, command in procfile_commands().items()}
 
 
 def stop_all(procs) -> None:

@@ -20,13 +20,14 @@ import traceback
 from datetime import datetime
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import close_old_connections
 from django.utils import timezone
 from kafka import KafkaConsumer
 from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
 from notifications import channels, metrics, services
+from prepaid.errors import DATABASE_UNAVAILABLE
 from prepaid.events import InvalidEvent, event_parse
 from prepaid.kafka import kafka_consumer, kafka_producer, kafka_producer_reset
 
@@ -209,7 +210,7 @@ class WalletEventConsumer(_Loop):
             except InvalidEvent as exc:
                 logger.warning("record %s is not a wallet event (%s): to the DLT", where, exc)
                 return self.park(record, exc, attempts)
-            except (OperationalError, InterfaceError) as exc:
+            except DATABASE_UNAVAILABLE as exc:
                 # The database is unreachable (restarting, failing over): not this record's fault, and
                 # parking would only move every record of the outage to the DLT, out of order. Wait
                 # for it, however long, as Kafka keeps the records; the retries are for the record.
@@ -291,7 +292,7 @@ class ChannelConsumer(_Loop):
                     user_ids.add(int(record.key))
         try:
             self.subscribers = services.channel_subscribers(channel=self.channel, user_ids=user_ids)
-        except (OperationalError, InterfaceError) as exc:
+        except DATABASE_UNAVAILABLE as exc:
             logger.warning("%s: the database is unavailable (%r); each record waits for it", self.group_id, exc)
             close_old_connections()
             self.subscribers = None  # each record's delivery asks (and waits for the database)
@@ -314,7 +315,7 @@ class ChannelConsumer(_Loop):
             attempts += 1
             try:
                 outcome = services.channel_deliver(channel=self.channel, group_id=self.group_id, event=event)
-            except (channels.ChannelUnavailable, OperationalError, InterfaceError) as exc:
+            except (channels.ChannelUnavailable, *DATABASE_UNAVAILABLE) as exc:
                 attempts -= 1  # not this record's fault: the channel or the database is down
                 logger.warning("%s: %s unavailable (%s); record %s waits %.0f s", self.group_id, self.channel, exc,
                                where, unavailable_s)

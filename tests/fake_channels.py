@@ -53,17 +53,21 @@ class MailServer:
 
 
 class SlackServer:
-    """A local HTTP server answering as Slack's incoming webhooks do (scripted answers, then 200 "ok")."""
+    """A local HTTP server answering as Slack's incoming webhooks do (scripted answers, then 200 "ok").
+    Any path is a webhook: ``webhook_of(name)`` gives each user one of their own, ``paths`` counts
+    what arrived at each."""
 
     def __init__(self):
         self.answers: collections.deque = collections.deque()
         self.received: list[tuple[float, dict]] = []
+        self.paths: collections.Counter = collections.Counter()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.received.append((time.monotonic(), body))
+                server.paths[self.path] += 1
                 status, text, headers = server.answers.popleft() if server.answers else (200, "ok", {})
                 self.send_response(status)
                 for name, value in headers.items():
@@ -77,7 +81,14 @@ class SlackServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/services/T0/B0/secret-token"
+        self.url = self.webhook_of("0")
+
+    def webhook_of(self, name) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{self.path_of(name)}"
+
+    @staticmethod
+    def path_of(name) -> str:
+        return f"/services/T0/B{name}/secret-token"
 
     def stop(self):
         self.httpd.shutdown()
