@@ -4,7 +4,7 @@ Each journal entry has two or more postings whose amounts (in won) sum to zero.
 An account's balance is the sum of its postings. Entries and postings are
 append-only: PostgreSQL triggers refuse UPDATE and DELETE, and a deferred
 constraint trigger refuses a transaction that leaves an entry unbalanced
-(migration 0002). The ledger knows accounts, not what owns them: the wallets
+(``ledger/sql/``). The ledger knows accounts, not what owns them: the wallets
 app opens one account per wallet.
 
 Sign convention: a positive posting on a wallet account is money owed to the

@@ -1,6 +1,6 @@
 """Writes to the ledger.
 
-The writes are PostgreSQL functions (migration 0003): writers that are
+The writes are PostgreSQL functions (``ledger/sql/``): writers that are
 themselves SQL (the wallet operations) call them inside their statement; these
 are the same writes from Python.
 """

@@ -269,8 +269,10 @@ check_free_port() { # port env-var: for processes the Makefile starts itself (we
   if port_open "$1"; then die "port $1 is already in use by another process; stop it or choose another port with $2=<port>"; fi
 }
 
-tools() { # test-only tools from Debian: compose file validation, a headless browser, promtool
-  local missing=()
+tools() { # test-only tools from Debian: compose file validation, a headless browser, promtool, plpgsql_check
+  local missing=() major
+  major="$(basename "$(dirname "$(pg_bin)")")"
+  [ -f "/usr/share/postgresql/$major/extension/plpgsql_check.control" ] || missing+=("postgresql-$major-plpgsql-check")
   command -v docker-compose >/dev/null || missing+=(docker-compose)
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v chromium >/dev/null || missing+=(chromium)

@@ -72,6 +72,10 @@ class TransactionOutputSerializer(serializers.Serializer):
 @extend_schema_serializer(component_name="TransactionListItem")
 class TransactionListItemSerializer(TransactionOutputSerializer):
     reversedAmount = serializers.IntegerField(source="reversed_amount")
+    reversibleAmount = serializers.IntegerField(
+        source="reversible_amount",
+        help_text="What a reversal may still take: the amount less its reversals and the card refunds on their way "
+                  "(0 for a reversal).")
 
 
 # --- Writes: validate -> one service -> serialise ----------------------------------------
@@ -219,8 +223,7 @@ class ReversalAPI(APIView):
             "Reversal", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED, *IDEMPOTENCY_ERRORS,
             WalletErrorCode.TRANSACTION_NOT_FOUND, WalletErrorCode.NOT_REVERSIBLE,
             WalletErrorCode.ALREADY_FULLY_REVERSED, WalletErrorCode.REVERSAL_EXCEEDS_REMAINING,
-            WalletErrorCode.INSUFFICIENT_FUNDS, WalletErrorCode.BALANCE_LIMIT_EXCEEDED,
-            WalletErrorCode.REFUND_REFUSED, WalletErrorCode.REFUND_PENDING)},
+            WalletErrorCode.INSUFFICIENT_FUNDS, WalletErrorCode.REFUND_REFUSED, WalletErrorCode.REFUND_PENDING)},
         examples=[OpenApiExample("A partial reversal", request_only=True, value={
             "transactionId": "0b9e6c1e-3f4a-4c8e-9b7d-2a1f5e6d7c8b", "amount": 1_000, "reason": "refund"})],
         summary="Reverse (cancel) all or part of an earlier charge or spend",

@@ -7,6 +7,9 @@ from django.utils import timezone
 
 from prepaid.money import CURRENCY
 
+# A wallet's ledger account is coded "wallet:<user id>" (opened by wallets/sql/wallet_charge_credit.sql).
+WALLET_ACCOUNT_CODE_PREFIX = "wallet:"
+
 
 class Wallet(models.Model):
     """One per user. ``balance`` (won) always equals the sum of the account's postings."""
@@ -104,7 +107,8 @@ class RefundStatus(models.TextChoices):
 
 class Refund(models.Model):
     """Part or all of a charge cancelled on the card: the saga of a charge's reversal
-    (migration 0004 tells its steps and its point of no return)."""
+    (``wallets/sql/wallet_reverse.sql`` and docs/architecture.md tell its steps and its point of
+    no return)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds")
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
@@ -145,7 +149,7 @@ class Refund(models.Model):
 class IdempotencyRecord(models.Model):
     """The answer to a POST with an ``Idempotency-Key``, replayed for repeats (Stripe's semantics).
 
-    Written by the wallet operations themselves (the SQL functions of migration 0003),
+    Written by the wallet operations themselves (the SQL functions of ``wallets/sql/``),
     in the operation's own transaction: an operation that committed always has its
     answer recorded. A charge's key is "in flight" (no answer yet) while the payment
     gateway is asked.

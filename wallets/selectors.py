@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import BigIntegerField, F, Func, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from ledger.models import JournalEntry
@@ -15,10 +15,13 @@ def wallet_get(*, user_id: int) -> Wallet | None:
 
 
 def wallet_transactions(*, user_id: int) -> QuerySet[JournalEntry]:
-    """The user's journal entries, newest first, with how much of each was reversed."""
+    """The user's journal entries, newest first, with how much of each was reversed and how much
+    can still be: the rule ``wallet_reverse`` applies (wallets/sql/wallet_reversible_amount.sql)."""
     return (
         JournalEntry.objects.filter(user_id=user_id)
-        .annotate(reversed_amount=Coalesce(Sum("reversals__amount"), 0))
+        .annotate(reversed_amount=Coalesce(Sum("reversals__amount"), 0),
+                  reversible_amount=Func(F("id"), function="wallet_reversible_amount",
+                                         output_field=BigIntegerField()))
         .order_by("-created_at", "-id")
     )
 

@@ -1,0 +1,35 @@
+"""The wallet operations' SQL (``wallets/sql/``): one function per operation, and their parts.
+
+Every function that takes or returns a ``wallet_operation_result`` depends on the type: a
+change of the type drops and creates them again (prepaid/sql.py).
+"""
+
+from prepaid.sql import sql_file
+
+RESULT = ("wallets", "wallet_operation_result")
+
+
+def _function(name: str, *more: tuple[str, str]):
+    return sql_file("wallets", name, dependencies=(RESULT, *more))
+
+
+sql_items = [
+    sql_file("wallets", "wallet_operation_result"),
+    _function("wallet_refusal"),
+    _function("wallet_entry_result"),
+    _function("wallet_refund_result"),
+    sql_file("wallets", "wallet_merchant_settlement_account", dependencies=(("ledger", "ledger_system_account_id"),)),
+    sql_file("wallets", "wallet_payment_clearing_account", dependencies=(("ledger", "ledger_system_account_id"),)),
+    _function("wallet_idempotency_claim"),
+    _function("wallet_idempotency_answer"),
+    _function("wallet_entry_apply"),
+    _function("wallet_spend"),
+    sql_file("wallets", "wallet_reversible_amount"),
+    _function("wallet_reverse"),
+    _function("wallet_charge_begin"),
+    _function("wallet_charge_credit"),
+    _function("wallet_charge_decline"),
+    _function("wallet_refund_complete"),
+    _function("wallet_refund_fail"),
+    _function("wallet_refund_record"),
+]
