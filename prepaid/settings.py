@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_eventstream",
     "django_prometheus",
+    # SQL kept as code: makemigrations writes a migration for each changed <app>/sql/ file (prepaid/sql.py).
+    "django_migrate_sql",
     "prepaid",
     "accounts",
     "ledger",
@@ -252,12 +254,12 @@ KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1)
 KAFKA_REQUEST_TIMEOUT_MS = env_int("KAFKA_REQUEST_TIMEOUT_MS", 5000)
 # A group member silent this long is dead: its partitions go to the others. kafka-python 3 (as Java's
 # client) defaults to 45 s; events wait that long behind a consumer killed -9, and a broker restart
-# with a dead member in the group held every partition that long (bench/chaos.py). 10 s, heartbeats
+# with a dead member in the group held every partition that long (bench/chaos/). 10 s, heartbeats
 # every 3 s: a killed consumer's partitions move within ~10 s.
 KAFKA_CONSUMER_SESSION_TIMEOUT_MS = env_int("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", 10_000)
 # Longest wait between tries to reach a broker that went away (the waits double from 50 ms). The
 # library's 30 s meant a consumer came back up to 30 s after the broker did: toasts 56 s late after
-# a 20 s Kafka outage (bench/chaos.py). A try a second per client costs the broker nothing.
+# a 20 s Kafka outage (bench/chaos/). A try a second per client costs the broker nothing.
 KAFKA_RECONNECT_BACKOFF_MAX_MS = env_int("KAFKA_RECONNECT_BACKOFF_MAX_MS", 1000)
 # The producer (one per process): idempotent, acks=all, bounded waits.
 KAFKA_PRODUCER_LINGER_MS = env_int("KAFKA_PRODUCER_LINGER_MS", 2)
@@ -354,10 +356,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
-    # Enums stay inline (an error code enum per operation and status; named components would collide).
+    # Enums stay inline (drf-spectacular's enum hook is left out); the error codes' one enum is on Error.
     "POSTPROCESSING_HOOKS": [
         "prepaid.openapi.close_request_bodies",
         "prepaid.openapi.link_operations",
+        "prepaid.openapi.document_error_codes",
     ],
 }
 
@@ -411,7 +414,7 @@ OUTBOX_RELAY_LOCK_WAIT_S = env_int("OUTBOX_RELAY_LOCK_WAIT_S", 5)
 OUTBOX_SEND_TIMEOUT_S = env_int("OUTBOX_SEND_TIMEOUT_S", 10)
 # Back-off after a failed send: base * 2^(attempts-1), capped. The cap is also how long events may
 # wait after Kafka is back from an outage (every row failed meanwhile): 30 s made a 10 s broker
-# restart cost toasts up to 37 s (bench/chaos.py); one relay runs at a time, so a try every 5 s
+# restart cost toasts up to 37 s (bench/chaos/); one relay runs at a time, so a try every 5 s
 # during a long outage is cheap.
 OUTBOX_RETRY_BACKOFF_BASE_MS = env_int("OUTBOX_RETRY_BACKOFF_BASE_MS", 500)
 OUTBOX_RETRY_BACKOFF_MAX_MS = env_int("OUTBOX_RETRY_BACKOFF_MAX_MS", 5_000)

@@ -1,10 +1,12 @@
 """Error codes of wallet operations (the ``code`` of the API's error body), their HTTP
 statuses, and the one place their messages are written.
 
-The SQL operations (migration 0003) answer a refusal with a code and a detail (the
+The SQL operations (``wallets/sql/``) answer a refusal with a code and a detail (the
 numbers its message needs); ``wallet_error`` turns the two into the error the API
 returns, the same way the first time and on every replay.
 """
+
+import enum
 
 from prepaid.errors import ApplicationError, ErrorCode
 from prepaid.money import won
@@ -28,6 +30,12 @@ class WalletErrorCode(ErrorCode):
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid", 400
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 422
     IDEMPOTENCY_REQUEST_IN_FLIGHT = "idempotency_request_in_flight", 409
+
+
+class WalletRefusal(enum.StrEnum):
+    """Refusals the SQL answers to the services and never to a client."""
+
+    NOTHING_TO_BOOK = "nothing_to_book"  # wallet_refund_record: the gateway cancelled nothing we have not booked
 
 
 def _insufficient_funds(d: dict) -> tuple[str, dict]:

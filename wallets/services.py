@@ -1,6 +1,6 @@
 """Wallet operations: charge, spend, reverse, each with its Idempotency-Key protocol.
 
-Every operation is one PostgreSQL function (migration 0003) called in one
+Every operation is one PostgreSQL function (``wallets/sql/``) called in one
 statement: the key claim, the wallet lock, the checks, the journal entry with its
 postings, the balance, the outbox event and the key's recorded answer commit
 together or not at all. A spend or a reversal is one round trip to PostgreSQL; a
@@ -27,12 +27,13 @@ Reversal rules (see docs/invariants.md):
 - reversing a spend gives the money back to the wallet (from merchant settlement);
 - reversing a charge takes the money out of the wallet (back to payment
   clearing), and only if the balance covers it; a charge made through a gateway
-  is refunded on the card first, as a saga (migration 0004: hold, cancel at the
+  is refunded on the card first, as a saga (``wallets/sql/wallet_reverse.sql``: hold, cancel at the
   gateway, debit), and the wallet is debited if and only if the gateway cancels.
 """
 
 import collections
 import dataclasses
+import enum
 import hashlib
 import json
 import logging
@@ -52,7 +53,7 @@ from prepaid.db import delete_in_batches
 from prepaid.errors import ApplicationError, CommonErrorCode
 from prepaid.money import CURRENCY
 from wallets import metrics, selectors
-from wallets.errors import WalletErrorCode, wallet_error
+from wallets.errors import WalletErrorCode, WalletRefusal, wallet_error
 from wallets.models import ChargeOrder, IdempotencyRecord, Payment, PaymentStatus, Refund, RefundStatus
 from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
@@ -84,7 +85,17 @@ class WalletOperation:
     replayed: bool = False
 
 
-# A row of the SQL functions' wallet_operation_result (see migration 0003).
+class Outcome(enum.StrEnum):
+    """What a wallet operation function answered (wallets/sql/wallet_operation_result.sql)."""
+
+    DONE = "done"  # the entry was written
+    REPLAYED = "replayed"  # the same request was answered before: its entry or its refusal
+    REFUSED = "refused"  # a rule said no: error_code and error_detail
+    STARTED = "started"  # a charge was claimed and its payment recorded: the gateway is asked next
+    REFUNDING = "refunding"  # a refund's amount is held: the gateway is asked to cancel next
+
+
+# A row of the SQL functions' wallet_operation_result (wallets/sql/wallet_operation_result.sql).
 _Result = collections.namedtuple("_Result", [
     "outcome", "error_code", "error_detail", "entry_id", "kind", "amount", "balance_after", "reverses_id",
     "payment_key", "order_id", "description", "created_at", "payment_id",
@@ -106,7 +117,7 @@ def _call(function: str, **params) -> _Result:
 def _refusal(result: _Result) -> ApplicationError:
     # Django's PostgreSQL backend hands jsonb over as text (its JSONField decodes it).
     detail = json.loads(result.error_detail) if isinstance(result.error_detail, str) else result.error_detail
-    return wallet_error(result.error_code, detail, replayed=result.outcome == "replayed")
+    return wallet_error(result.error_code, detail, replayed=result.outcome == Outcome.REPLAYED)
 
 
 def _answer(result: _Result, *, user_id: int, event_id: uuid.UUID | None = None) -> WalletOperation:
@@ -118,11 +129,11 @@ def _answer(result: _Result, *, user_id: int, event_id: uuid.UUID | None = None)
                          payment_key=result.payment_key, order_id=result.order_id, description=result.description,
                          created_at=result.created_at)
     entry._state.adding = False  # it is in the database
-    if result.outcome == "done":
+    if result.outcome == Outcome.DONE:
         # The first line of an event's path (then the relay's "published", the consumer's "record").
         logger.info("committed %s entry=%s event=%s user=%s", result.kind, result.entry_id, event_id, user_id)
         outbox_relay_trigger()  # the operation has committed: its event can go
-    return WalletOperation(entry=entry, replayed=result.outcome == "replayed")
+    return WalletOperation(entry=entry, replayed=result.outcome == Outcome.REPLAYED)
 
 
 def _key_params(idempotency: IdempotencyKey | None) -> dict:
@@ -197,7 +208,7 @@ def _reverse(*, user_id: int, transaction_id: uuid.UUID, amount: int | None, rea
         entry_id=uuid.uuid4(), event_id=event_id, topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
         **_key_params(idempotency),
     )
-    if result.outcome == "refunding":
+    if result.outcome == Outcome.REFUNDING:
         detail = json.loads(result.error_detail) if isinstance(result.error_detail, str) else result.error_detail
         return _refund_run(reversal_id=result.entry_id, user_id=user_id, gateway=detail["gateway"],
                            payment_key=result.payment_key, amount=result.amount, reason=result.description)
@@ -276,7 +287,7 @@ def _charge(*, user_id: int, amount: int, payment_key: str, order_id: str,
         "wallet_charge_begin", user_id=user_id, amount=amount, payment_key=payment_key, order_id=order_id,
         gateway=gateway.name, balance_max=settings.WALLET_BALANCE_MAX, **_key_params(idempotency),
     )
-    if begun.outcome != "started":
+    if begun.outcome != Outcome.STARTED:
         return _answer(begun, user_id=user_id)  # replayed, or refused
     payment = Payment(id=begun.payment_id, user_id=user_id, amount=amount, payment_key=payment_key,
                       order_id=order_id)
@@ -434,7 +445,7 @@ def _payment_sync(payment_key: str) -> str:
         event_id=event_id, topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
         reason="결제사에서 취소됨",  # the toast's note: "cancelled at the payment company"
     )
-    if booked.error_code == "nothing_to_book":
+    if booked.error_code == WalletRefusal.NOTHING_TO_BOOK:
         return "unchanged"
     if booked.error_code:
         logger.error("payment %s: %s cancelled at the gateway, more than the wallet holds: refund UNCOVERED, "
