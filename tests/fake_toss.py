@@ -51,6 +51,28 @@ class _Fault:
     status: int = 400
 
 
+# Answers that cannot be read, after Toss has done the work: a field missing, a field of the wrong
+# type, an HTML error page (a proxy's), a body cut short.
+GARBLED = ("missing_field", "wrong_type", "html", "truncated")
+
+
+def _garble(kind: str, answer: dict) -> dict | bytes:
+    answer = json.loads(json.dumps(answer))
+    if kind == "missing_field":
+        for cancel in answer.get("cancels") or ():
+            cancel.pop("transactionKey", None)
+        if not answer.get("cancels"):
+            answer.pop("totalAmount", None)
+        return answer
+    if kind == "wrong_type":
+        answer["totalAmount"] = str(answer.get("totalAmount"))
+        return answer
+    if kind == "html":
+        return b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+    data = json.dumps(answer).encode()
+    return data[:len(data) // 2]
+
+
 class FakeToss:
     def __init__(self, *, secret_key: str = SECRET_KEY, timeout_s: float = 3.0):
         self.secret_key = secret_key
@@ -162,7 +184,7 @@ class FakeToss:
                 return 404, {"code": "NOT_FOUND_PAYMENT", "message": "존재하지 않는 결제 정보 입니다."}
             return 200, json.loads(json.dumps(payment))
 
-    def handle(self, method: str, path: str, headers, body: dict) -> tuple[int, dict]:
+    def handle(self, method: str, path: str, headers, body: dict) -> tuple[int, dict | bytes]:
         self.calls.append((method, path))
         expected = "Basic " + base64.b64encode(f"{self.secret_key}:".encode()).decode()
         if headers.get("Authorization") != expected:
@@ -185,6 +207,9 @@ class FakeToss:
             work()  # done at Toss; the answer comes too late for the client
             time.sleep(self.timeout_s)
             return 200, {}
+        if fault.kind in GARBLED:  # done at Toss; the answer cannot be read
+            status, answer = work()
+            return status, _garble(fault.kind, answer)
         if fault.kind == "5xx":
             return 500, {"code": "FAILED_INTERNAL_SYSTEM_PROCESSING", "message": "내부 시스템 처리가 실패했습니다."}
         if fault.kind == "ALREADY_PROCESSED_PAYMENT":
@@ -207,10 +232,11 @@ class FakeToss:
                     status, answer = 400, {"code": "INVALID_REQUEST", "message": "잘못된 요청입니다."}
                 else:
                     status, answer = fake.handle(self.command, self.path, self.headers, body)
-                data = json.dumps(answer, ensure_ascii=False).encode()
+                raw = isinstance(answer, bytes)  # a garbled answer, sent as it is
+                data = answer if raw else json.dumps(answer, ensure_ascii=False).encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Type", "text/html" if raw else "application/json; charset=utf-8")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

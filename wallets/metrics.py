@@ -7,6 +7,10 @@ from prometheus_client.registry import Collector
 
 OPERATIONS = Counter("prepaid_wallet_operations", "Wallet operations asked for, by type (charge, spend, reversal) "
                      "and outcome (done, replayed, refused, unavailable).", ["type", "outcome"])
+GATEWAY_ANSWERS_UNREADABLE = Counter(
+    "prepaid_gateway_answers_unreadable", "Successful answers of the payment gateway that could not be read (not "
+    "JSON, a field missing or of the wrong type): outcomes left unknown, settled by recovery.",
+    ["gateway", "operation"])
 RECONCILE_MISMATCHES = Gauge("prepaid_ledger_reconcile_mismatches", "Wallets and entries that disagreed with their "
                              "postings at the last periodic reconcile.", multiprocess_mode="mostrecent")
 
@@ -21,8 +25,10 @@ class PaymentCollector(Collector):
                 "(SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM wallets_payment "
                 " WHERE status = 'PENDING'), "
                 "(SELECT count(*) FROM wallets_refund WHERE status = 'REQUESTED'), "
+                "(SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM wallets_refund "
+                " WHERE status = 'REQUESTED'), "
                 "(SELECT count(*) FROM wallets_refund WHERE status = 'UNCOVERED')")
-            pending, oldest_s, refunds_requested, refunds_uncovered = cursor.fetchone()
+            pending, oldest_s, refunds_requested, refund_oldest_s, refunds_uncovered = cursor.fetchone()
         payments = GaugeMetricFamily("prepaid_payments", "Payments by status: PENDING ones wait for the gateway "
                                      "or recovery (settled ones are counted by prepaid_wallet_operations_total).",
                                      labels=["status"])
@@ -35,3 +41,6 @@ class PaymentCollector(Collector):
         refunds.add_metric(["REQUESTED"], refunds_requested)
         refunds.add_metric(["UNCOVERED"], refunds_uncovered)
         yield refunds
+        yield GaugeMetricFamily("prepaid_refunds_oldest_requested_age_seconds",
+                                "Age of the oldest REQUESTED refund, whose outcome at the gateway is not known yet "
+                                "(0 when none).", float(refund_oldest_s))

@@ -9,9 +9,9 @@ import pytest
 
 from ledger.models import JournalEntry
 from outbox.models import OutboxEvent
-from tests.fake_toss import SECRET_KEY
+from tests.fake_toss import GARBLED, SECRET_KEY
 from tests.helpers import CHARGES, REVERSALS, SPENDS, api_post, assert_ledger_consistent, balance_of, new_order_id
-from wallets import services
+from wallets import metrics, services
 from wallets.models import Payment, PaymentStatus, Refund, RefundStatus, Wallet
 
 pytestmark = pytest.mark.django_db
@@ -195,6 +195,57 @@ def test_a_refund_toss_did_not_answer_holds_the_money_until_recovery_debits_it_o
     assert (replayed.status_code, replayed.headers["Idempotent-Replayed"]) == (201, "true")
     assert JournalEntry.objects.filter(user=user, kind="REVERSAL").count() == 1
     assert_ledger_consistent(user.id)
+
+
+def _unreadable_count(operation: str) -> float:
+    return metrics.GATEWAY_ANSWERS_UNREADABLE.labels("toss", operation)._value.get()
+
+
+@pytest.mark.parametrize("garble", GARBLED)
+def test_a_cancel_answer_we_cannot_read_leaves_the_refund_open_and_recovery_finishes_it_once(
+        api, user, toss, garble, caplog):
+    charged, payment_key = toss_charge(api, toss, 10_000)
+    toss.fault("cancel", garble)  # Toss cancels; its answer cannot be read
+    before = _unreadable_count("cancel")
+    caplog.set_level(logging.WARNING, logger="wallets.toss")
+    answer = reverse(api, charged.json()["transactionId"], 6_000)
+    assert answer.status_code == 503 and answer.json()["code"] == "refund_pending"  # unknown, not a 500
+    assert toss.cancelled_amount(payment_key) == 6_000
+    assert Refund.objects.get(user=user).status == RefundStatus.REQUESTED
+    assert Wallet.objects.get(user=user).held == 6_000 and balance_of(user.id) == 10_000
+    assert _unreadable_count("cancel") == before + 1
+    (logged,) = [r.getMessage() for r in caplog.records if "unreadable answer" in r.getMessage()]
+    assert payment_key not in logged and SECRET_KEY not in logged  # the shape, never a value
+
+    assert services.payment_recover_pending(older_than_s=0)["refunded"] == 1  # the same key: Toss's first answer
+    assert toss.cancelled_amount(payment_key) == 6_000  # cancelled once
+    assert balance_of(user.id) == 4_000 and Wallet.objects.get(user=user).held == 0
+    assert JournalEntry.objects.filter(user=user, kind="REVERSAL").count() == 1
+    assert_ledger_consistent(user.id)
+
+
+@pytest.mark.parametrize("garble", GARBLED)
+def test_a_confirm_answer_we_cannot_read_is_an_unknown_outcome_settled_by_recovery(api, user, toss, garble):
+    toss.fault("confirm", garble)  # Toss confirms; its answer cannot be read
+    before = _unreadable_count("confirm")
+    answer, payment_key = toss_charge(api, toss, 5_000)
+    assert answer.status_code == 503 and answer.json()["code"] == "payment_gateway_unavailable"
+    assert toss.payments[payment_key]["status"] == "DONE" and balance_of(user.id) == 0
+    assert Payment.objects.get(payment_key=payment_key).status == PaymentStatus.PENDING
+    assert _unreadable_count("confirm") == before + 1
+
+    assert services.payment_recover_pending(older_than_s=0)["credited"] == 1  # read back: DONE, credited
+    assert services.payment_recover_pending(older_than_s=0)["credited"] == 0
+    assert balance_of(user.id) == 5_000
+    assert_ledger_consistent(user.id)
+
+
+def test_a_lookup_answer_we_cannot_read_makes_toss_send_its_webhook_again(api, user, toss):
+    charged, payment_key = toss_charge(api, toss, 3_000)
+    toss.fault("lookup", "html")
+    answer = api.post(WEBHOOK, toss.webhook_body(payment_key), format="json")
+    assert answer.status_code == 503  # Toss retries; nothing booked from an answer we could not read
+    assert api.post(WEBHOOK, toss.webhook_body(payment_key), format="json").status_code == 200
 
 
 def test_a_refund_left_requested_by_a_dead_request_resumes_when_the_client_retries(api, user, toss, settings):
