@@ -20,3 +20,20 @@ def filter_case(context, case) -> bool:
     query = urlencode(case.query or {}, doseq=True)
     headers = sum(len(str(name)) + len(str(value).encode()) + 4 for name, value in (case.headers or {}).items())
     return len(path) + len(query) + headers <= HEAD_MAX_BYTES
+
+
+@schemathesis.check
+def error_code_documented(ctx, response, case):
+    """An error answer's code is one its operation documents for that status (``x-error-codes``:
+    the schema has one Error body for all, so its enum alone would let any code through)."""
+    if response.status_code < 400 or response.status_code >= 500:
+        return None
+    documented = case.operation.definition.raw.get("responses", {}).get(str(response.status_code), {})
+    try:
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        return None  # not a JSON object: content_type_conformance and the schema checks say so
+    if code not in documented.get("x-error-codes", ()):
+        raise AssertionError(f"{response.status_code} {code!r} is not among the codes documented for it: "
+                             f"{documented.get('x-error-codes')}")
+    return True

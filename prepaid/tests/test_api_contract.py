@@ -15,7 +15,7 @@ from tests.helpers import api_token, charge
 pytestmark = pytest.mark.e2e
 
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
-          "response_schema_conformance", "negative_data_rejection"]
+          "response_schema_conformance", "negative_data_rejection", "error_code_documented"]
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20261129
 EXAMPLES_PER_OPERATION = 100
