@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import TokenAuthentication, user_is_active
-from notifications import channels, selectors, services, sse
+from notifications import selectors, services, sse
+from notifications.channels.slack import slack_url_masked
 from prepaid import openapi, throttling
 from prepaid.errors import ApplicationError, CommonErrorCode, error_body
 from prepaid.events import EventType
@@ -315,7 +316,7 @@ class NotificationPreferenceAPI(APIView):
                  "eventTypes": preference.email_event_types if preference else _EVENT_TYPES, "address": user.email}
         slack = {"enabled": bool(preference and preference.slack_enabled),
                  "eventTypes": preference.slack_event_types if preference else _EVENT_TYPES,
-                 "webhookUrl": channels.slack_url_masked(preference.slack_webhook_url) if preference else "",
+                 "webhookUrl": slack_url_masked(preference.slack_webhook_url) if preference else "",
                  "disabledReason": preference.slack_disabled_reason if preference else ""}
         return Response(NotificationPreferencesOutput({"email": email, "slack": slack}).data)
 

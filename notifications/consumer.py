@@ -275,7 +275,7 @@ class ChannelConsumer(_Loop):
         super().__init__(stop)
         self.channel = channel
         self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS
-        self.group_id = settings.NOTIFICATIONS_CHANNEL_GROUPS[channel]
+        self.group_id = channels.channel_get(channel).group_id
         # A mail or a Slack message may wait a second: fetches gather records instead of one fetch
         # per record, which cost the broker and this process most of their CPU (bench/api_throughput.py).
         self.fetch = {"fetch_min_bytes": settings.NOTIFICATIONS_CHANNEL_FETCH_MIN_BYTES,

@@ -6,6 +6,7 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from notifications.channels import CHANNELS
 from prepaid.kafka import kafka_group_lag
 
 RECORDS = Counter("prepaid_consumer_records", "Kafka records a consumer group finished, by outcome (in-app: "
@@ -25,7 +26,7 @@ class ConsumerLagCollector(Collector):
                                 labels=["group", "partition"])
         groups = [(settings.KAFKA_TOPIC_WALLET_EVENTS, settings.NOTIFICATIONS_CONSUMER_GROUP),
                   (settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, settings.NOTIFICATIONS_DLT_STORE_GROUP)]
-        groups += [(settings.KAFKA_TOPIC_WALLET_EVENTS, g) for g in settings.NOTIFICATIONS_CHANNEL_GROUPS.values()]
+        groups += [(settings.KAFKA_TOPIC_WALLET_EVENTS, c.group_id) for c in CHANNELS.values()]
         for topic, group in groups:
             for partition, records in sorted(kafka_group_lag(topic=topic, group_id=group).items()):
                 lag.add_metric([group, str(partition)], records)

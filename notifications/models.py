@@ -126,8 +126,5 @@ class NotificationPreference(models.Model):
         return f"preferences of {self.user_id}"
 
     def wants(self, channel: str, event_type: str) -> bool:
-        if channel == "email":
-            return self.email_enabled and event_type in self.email_event_types
-        if channel == "slack":
-            return self.slack_enabled and bool(self.slack_webhook_url) and event_type in self.slack_event_types
-        raise ValueError(f"no channel {channel!r}")
+        """Whether the user has ``channel`` (a name of the registry, notifications.channels) on for this type."""
+        return getattr(self, f"{channel}_enabled") and event_type in getattr(self, f"{channel}_event_types")

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.services import operator_action_record
 from notifications import channels, sse
+from notifications.channels import slack
 from notifications.models import DeadLetter, Notification, NotificationPreference, ProcessedEvent
 from notifications.texts import render
 from prepaid.db import delete_in_batches
@@ -219,42 +220,40 @@ def notifications_mark_read(*, user_id: int, event_ids: list[uuid.UUID]) -> int:
         read_at=timezone.now())
 
 
-# --- Channels beyond the browser (email, Slack) --------------------------------------------
-
-CHANNELS = ("email", "slack")
+# --- Channels beyond the browser (notifications/channels: the registry) ----------------------
 
 
 def channel_subscribers(*, channel: str, user_ids: set[int]) -> set[int]:
     """Which of these users have ``channel`` on (one query)."""
-    enabled = {"email": {"email_enabled": True}, "slack": {"slack_enabled": True}}[channel]
+    enabled = {channels.channel_get(channel).enabled_field: True}
     return set(NotificationPreference.objects.filter(user_id__in=user_ids, **enabled)
                .values_list("user_id", flat=True))
 
 
 def channel_deliver(*, channel: str, group_id: str, event: dict) -> str:
     """Deliver one event to one channel of its user, once: ``delivered``, ``duplicate`` (delivered
-    before), ``skipped`` (the user does not want it there) or ``disabled`` (Slack refused the
-    webhook for good: the user's Slack is switched off, with the reason). Raises what the
-    channel raised otherwise (notifications.channels)."""
+    before), ``skipped`` (the user does not want it there, or it has no address) or ``disabled``
+    (the destination refused for good: the user's channel is switched off, with the reason).
+    Raises what the channel raised otherwise (notifications.channels.base)."""
+    sender = channels.channel_get(channel)
     event_id = uuid.UUID(event["eventId"])
     if ProcessedEvent.objects.filter(consumer=group_id, event_id=event_id).exists():
         return "duplicate"
     preference = NotificationPreference.objects.select_related("user").filter(user_id=event["userId"]).first()
     if preference is None or not preference.wants(channel, event["eventType"]):
         return "skipped"
-    rendered = render(event)
-    if channel == "email":
-        if not preference.user.email:
-            return "skipped"
-        channels.email_deliver(event_id=str(event_id), to=preference.user.email, rendered=rendered)
-    else:
-        try:
-            channels.slack_deliver(url=preference.slack_webhook_url, rendered=rendered)
-        except channels.ChannelRejected as exc:
-            NotificationPreference.objects.filter(id=preference.id).update(
-                slack_enabled=False, slack_disabled_reason=str(exc)[:200])
-            logger.warning("user %s: Slack switched off (%s)", preference.user_id, exc)
-            return "disabled"
+    address = sender.address(preference)
+    if not address:
+        return "skipped"
+    try:
+        sender.send(event_id=str(event_id), address=address, rendered=render(event))
+    except channels.ChannelRejected as exc:
+        off = {sender.enabled_field: False}
+        if sender.disabled_reason_field:
+            off[sender.disabled_reason_field] = str(exc)[:200]
+        NotificationPreference.objects.filter(id=preference.id).update(**off)
+        logger.warning("user %s: %s switched off (%s)", preference.user_id, sender.label, exc)
+        return "disabled"
     ProcessedEvent.objects.bulk_create([ProcessedEvent(consumer=group_id, event_id=event_id)],
                                        ignore_conflicts=True)
     return "delivered"
@@ -267,7 +266,7 @@ def notification_preference_update(*, user, email_enabled: bool, email_event_typ
     ``None`` keeps the stored one (it is never shown back). Saving clears a disabled reason."""
     preference, _ = NotificationPreference.objects.get_or_create(user=user)
     url = preference.slack_webhook_url if slack_webhook_url is None else slack_webhook_url.strip()
-    if url and (problem := channels.slack_url_problem(url)):
+    if url and (problem := slack.slack_url_problem(url)):
         raise ApplicationError(CommonErrorCode.INVALID_INPUT, f"slack.webhookUrl: {problem}",
                                fields={"slack.webhookUrl": [problem]})
     if slack_enabled and not url:

@@ -11,9 +11,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from ledger.models import EntryKind
+from notifications.channels import CHANNELS
 from notifications.selectors import notification_feed, notification_preference_get
 from prepaid.errors import ApplicationError
+from prepaid.events import EventType
 from prepaid.money import CURRENCY
 from wallets import services
 from wallets.payments import payment_gateway
@@ -33,7 +34,7 @@ def wallet_page(request):
         "balance": wallet.balance if wallet else 0,
         "currency": CURRENCY,
         "transactions": transactions,
-        "reversible": [t for t in transactions if t.kind != EntryKind.REVERSAL and t.reversed_amount < t.amount],
+        "reversible": [t for t in transactions if t.reversible_amount > 0],
         "notifications": feed.notifications,
         "unread_count": feed.unread_count,
         # Without it a first connect would start from "now" as the server sees it: events
@@ -41,6 +42,8 @@ def wallet_page(request):
         "stream_position": feed.stream_position,
         "amount_max": settings.WALLET_AMOUNT_MAX,
         "preference": notification_preference_get(user_id=user_id),
+        "channels": CHANNELS,
+        "event_types": list(EventType),
     }
     return render(request, "wallets/page.html", context)
 

@@ -83,7 +83,7 @@ def test_a_consumer_put_out_of_its_group_mid_batch_rejoins_and_commits_instead_o
 
 def test_a_consumer_that_dies_leaves_its_group_within_the_configured_session_timeout(settings):
     """kafka-python 3 defaults to 45 s; a consumer killed -9 held its partitions that long, and after a
-    broker restart the whole group waited for it (bench/chaos.py measured 54 s from Kafka to a toast)."""
+    broker restart the whole group waited for it (bench/chaos/ measured 54 s from Kafka to a toast)."""
     from prepaid.kafka import kafka_consumer
 
     consumer = kafka_consumer(topic=settings.KAFKA_TOPIC_WALLET_EVENTS, group_id=f"session-{uuid.uuid4().hex}",
@@ -97,7 +97,7 @@ def test_a_consumer_that_dies_leaves_its_group_within_the_configured_session_tim
 
 def test_consumers_and_the_producer_try_a_broker_that_went_away_again_within_a_second(settings):
     """kafka-python doubles its wait between tries up to 30 s: a consumer came back up to 30 s after the
-    broker did (bench/chaos.py: toasts 56 s late after a 20 s Kafka outage)."""
+    broker did (bench/chaos/: toasts 56 s late after a 20 s Kafka outage)."""
     from prepaid.kafka import kafka_consumer, kafka_producer_config
 
     consumer = kafka_consumer(topic=settings.KAFKA_TOPIC_WALLET_EVENTS, group_id=f"backoff-{uuid.uuid4().hex}",

@@ -7,6 +7,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from notifications.channels import CHANNELS
 from notifications.consumer import ChannelConsumer, DeadLetterStore, WalletEventConsumer
 
 logger = logging.getLogger("notifications.consumer")
@@ -16,7 +17,7 @@ class Command(BaseCommand):
     help = "Read wallet events from Kafka, store a notification per event, push it over SSE; park failures on the DLT."
 
     def add_arguments(self, parser):
-        parser.add_argument("--channel", choices=["in-app", "email", "slack"], default="in-app",
+        parser.add_argument("--channel", choices=["in-app", *CHANNELS], default="in-app",
                             help="in-app (default): notifications, SSE and the DLT store; email or slack: that "
                                  "channel alone, on its own consumer group")
 

@@ -161,20 +161,24 @@
     });
   });
 
-  // Channels beyond the browser: email and Slack, for every kind of event.
+  // Channels beyond the browser (the page lists the registry's), for every event type of the
+  // event contract (the server renders them into #event-types).
   const preferences = document.getElementById("preferences-form");
   preferences.addEventListener("submit", async (event) => {
     event.preventDefault();
     const error = preferences.querySelector("p.form-error[role=alert]");
-    const all = ["CHARGE_COMPLETED", "SPEND_COMPLETED", "REVERSAL_COMPLETED"];
-    const slack = {enabled: preferences.elements.slack.checked, eventTypes: all};
-    if (preferences.elements.webhookUrl.value) slack.webhookUrl = preferences.elements.webhookUrl.value;
+    const all = JSON.parse(document.getElementById("event-types").textContent);
+    const body = {};
+    preferences.querySelectorAll("input[data-channel]").forEach((box) => {
+      body[box.name] = {enabled: box.checked, eventTypes: all};
+    });
+    if (preferences.elements.webhookUrl.value) body.slack.webhookUrl = preferences.elements.webhookUrl.value;
     error.textContent = "";
     const response = await fetch(preferences.dataset.preferences, {
       method: "PUT",
       credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-CSRFToken": cookie("csrftoken")},
-      body: JSON.stringify({email: {enabled: preferences.elements.email.checked, eventTypes: all}, slack}),
+      body: JSON.stringify(body),
     });
     const data = await response.json();
     error.textContent = response.ok ? "Saved." : (data.message || ("Error " + response.status));
