@@ -69,7 +69,7 @@ test: services tools
 	@$(VENV)/bin/ruff check .
 	@$(PY) -m pytest
 
-# The full chaos run (bench/chaos.py; `make test` runs its short version). It starts and stops its own
+# The full chaos run (bench/chaos/; `make test` runs its short version). It starts and stops its own
 # PostgreSQL, Redis, Kafka and Pushpin in .devstack/chaos/, on other ports than make run's.
 CHAOS_ARGS ?=
 chaos: venv

@@ -1,4 +1,4 @@
-"""The chaos run (bench/chaos.py): its short version under `make test`, and the harness's own judgement.
+"""The chaos run (bench/chaos/): its short version under `make test`, and the harness's own judgement.
 
 The short run starts a stack of its own (.devstack/chaos/, other ports), so that stopping its
 PostgreSQL, Redis, Kafka and Pushpin never touches the services the rest of the suite uses.
@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from bench.chaos import FAULT_KINDS, fault_schedule, in_order_of, stream_findings
+from bench.chaos.checks import in_order_of, stream_findings
+from bench.chaos.faults import FAULT_KINDS, fault_schedule
 from tests.support import ROOT
 
 
@@ -18,7 +19,7 @@ from tests.support import ROOT
 @pytest.mark.timeout(900)
 def test_the_short_chaos_run_loses_duplicates_and_invents_nothing():
     """Every fault once (seed 7) under ~100 s of load from 20 users and their browsers; every check of
-    the full run (bench/chaos.py: checks) must pass."""
+    the full run (bench/chaos/: checks) must pass."""
     # A shell's environment, not this test process's (its database, Redis and topics are the suite's).
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "USER", "JAVA_HOME") if name in os.environ}
     done = subprocess.run([sys.executable, "-m", "bench.chaos", "--short"], cwd=ROOT, env=env, capture_output=True,

@@ -1,4 +1,4 @@
-"""Django settings of the chaos run (bench/chaos.py): the chaos stack's services (bench/chaos_stack.py).
+"""Django settings of the chaos run: the chaos stack's services (bench/chaos/environment.py).
 
 These values are forced, not defaults: a chaos run started from a test process must not
 inherit the tests' database, Redis or topics.
@@ -6,7 +6,7 @@ inherit the tests' database, Redis or topics.
 
 import os
 
-from bench.chaos_stack import CHAOS_ENV
+from bench.chaos.environment import CHAOS_ENV
 
 os.environ.update(CHAOS_ENV)
 

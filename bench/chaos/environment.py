@@ -1,13 +1,13 @@
-"""Where the chaos run's own stack runs (bench/chaos.py): its directory, ports and environment.
+"""Where the chaos run's own stack runs: its directory, ports and environment.
 
 PostgreSQL, Redis, Kafka and Pushpin of the chaos run live in ``.devstack/chaos/`` on ports
 of their own, so that stopping them never touches ``make run``'s or the tests' services.
-No side effects: bench/chaos_settings.py (the Django settings) and the harness apply ``CHAOS_ENV``.
+No side effects: bench/chaos/settings.py (the Django settings) and the harness apply ``CHAOS_ENV``.
 """
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHAOS_DIR = ROOT / ".devstack" / "chaos"
 CHAOS_PG_PORT = 54359
 CHAOS_REDIS_PORT = 63819
@@ -18,7 +18,7 @@ CHAOS_WEB_PORT = 18301  # gunicorn, behind it
 CHAOS_PUSHPIN_PORT_OFFSET = 600
 
 CHAOS_ENV = {
-    "DJANGO_SETTINGS_MODULE": "bench.chaos_settings",
+    "DJANGO_SETTINGS_MODULE": "bench.chaos.settings",
     "SECRET_KEY": "chaos-only-secret-key-9d3f1b7a5c2e4d6f8a0b",
     "DEBUG": "0",
     "HTTPS_ONLY": "0",

@@ -1,0 +1,182 @@
+"""What is checked once the platform has drained: nothing lost, duplicated, invented or out of order
+(ledger, Kafka, notifications, browsers, mail, Slack), and when the drain is done."""
+
+import itertools
+import time
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING
+
+from bench.chaos.browsers import Browser
+from bench.chaos.load import Call
+
+if TYPE_CHECKING:
+    from tests.fake_channels import MailServer, SlackServer
+
+
+def drained(browsers: list["Browser"], mail: "MailServer", slack: "SlackServer") -> tuple[bool, str]:
+    """Whether every committed event has reached its notification, its browser and its user's channels."""
+    from django.db import connection
+
+    from notifications.models import Notification
+    from outbox.models import OutboxEvent
+
+    connection.close()  # the database may have restarted since the last look
+    pending = OutboxEvent.objects.filter(published_at__isnull=True).count()
+    events = OutboxEvent.objects.count()
+    notified = Notification.objects.count()
+    expected = Counter(OutboxEvent.objects.values_list("key", flat=True))
+    behind = sum(1 for b in browsers if len({e for e, _ in b.received}) < expected[str(b.user.id)])
+    users = [b.user for b in browsers]
+    mailed = set(mail_event_ids(mail))
+    mail_due = {str(e) for e in OutboxEvent.objects.filter(
+        key__in=[str(u.id) for u in users if u.email]).values_list("event_id", flat=True)}
+    slack_behind = sum(1 for u in users if u.slack and slack.paths[slack.path_of(u.id)] < expected[str(u.id)])
+    connection.close()
+    return (pending == 0 and notified >= events and behind == 0 and mail_due <= mailed and not slack_behind,
+            f"outbox pending {pending}, notifications {notified}/{events}, browsers behind {behind}, "
+            f"mails due {len(mail_due - mailed)}, Slack users behind {slack_behind}")
+
+
+def mail_event_ids(mail: "MailServer") -> list[str]:
+    """The event of each mail received, from its Message-ID (<eventId.domain>), in arrival order."""
+    return [m["Message-ID"].strip("<>").split(".", 1)[0] for m in list(mail.messages)]
+
+
+def kafka_event_ids(topic: str) -> list[str]:
+    """Every record's eventId on ``topic``, from the beginning to its end now."""
+    from django.conf import settings
+    from kafka import KafkaConsumer
+    from kafka.structs import TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, group_id=None,
+                             enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        end = consumer.end_offsets(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ids: list[str] = []
+        deadline = time.monotonic() + 120
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"could not read {topic} to its end")
+            for records in consumer.poll(timeout_ms=500).values():
+                ids.extend(dict(r.headers).get("eventId", b"?").decode() for r in records)
+        return ids
+    finally:
+        consumer.close()
+
+
+def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack: "SlackServer"
+           ) -> dict[str, list]:
+    """Each check's offending ids (empty: it passed)."""
+    from django.conf import settings
+    from django.db import connection
+    from django.db.models import Sum
+
+    from ledger.models import JournalEntry, Posting
+    from notifications.models import DeadLetter, Notification
+    from outbox.models import OutboxEvent
+    from wallets.models import Wallet
+    from wallets.selectors import wallet_ledger_reconcile
+
+    connection.close()
+    found: dict[str, list] = {}
+    entries = {str(e["id"]): e for e in JournalEntry.objects.values("id", "kind", "user_id", "amount",
+                                                                   "idempotency_key")}
+    by_key = defaultdict(list)
+    for entry_id, entry in entries.items():
+        by_key[entry["idempotency_key"]].append(entry_id)
+    asked = {c.key: c for c in calls}
+
+    # Every 2xx is exactly one journal entry (its own), every retried key one effect, nothing unasked for.
+    found["unresolved calls (no definite answer)"] = [c.key for c in calls if c.status is None]
+    found["2xx without its journal entry"] = [
+        c.key for c in calls if c.ok and (c.answer.get("transactionId") not in entries
+                                          or entries[c.answer["transactionId"]]["idempotency_key"] != c.key)]
+    found["keys with more than one entry"] = [k for k, ids in by_key.items() if len(ids) > 1]
+    found["entries no 2xx asked for"] = [
+        ids for k, ids in by_key.items() if k not in asked or not asked[k].ok]
+    # Money: the ledger reconciles, sums to zero, and each wallet holds what its client was told.
+    reconciled = wallet_ledger_reconcile(limit=100)
+    found["ledger mismatches (reconcile_ledger)"] = [
+        *[f"wallet {w['id']}" for w in reconciled.wallet_mismatches],
+        *[f"entry {e['id']}" for e in reconciled.unbalanced_entries]]
+    total = Posting.objects.aggregate(total=Sum("amount"))["total"] or 0
+    found["postings not summing to zero"] = [total] if total else []
+    expected_balance = Counter()
+    for call in calls:
+        expected_balance[call.user_id] += call.effect
+    found["wallets whose balance drifted from the answers"] = [
+        f"user {w.user_id}: {w.balance} != {expected_balance[w.user_id]} (held {w.held})"
+        for w in Wallet.objects.all() if w.balance != expected_balance[w.user_id] or w.held]
+
+    # Events: one per entry, all in Kafka, each notified exactly once, in commit order.
+    outbox = list(OutboxEvent.objects.order_by("id").values("id", "event_id", "key", "payload", "created_at",
+                                                            "published_at", "failed_at"))
+    event_of_entry = Counter(o["payload"]["metadata"]["transactionId"] for o in outbox)
+    found["entries without exactly one event"] = [e for e in entries if event_of_entry[e] != 1]
+    found["outbox rows pending or parked"] = [str(o["event_id"]) for o in outbox
+                                              if not o["published_at"] or o["failed_at"]]
+    in_kafka = Counter(kafka_event_ids(settings.KAFKA_TOPIC_WALLET_EVENTS))
+    found["committed events missing from Kafka"] = [str(o["event_id"]) for o in outbox
+                                                    if not in_kafka[str(o["event_id"])]]
+    notifications = list(Notification.objects.order_by("id").values_list("user_id", "event_id"))
+    per_event = Counter(str(e) for _, e in notifications)
+    found["events not notified exactly once"] = [str(o["event_id"]) for o in outbox
+                                                 if per_event[str(o["event_id"])] != 1]
+    committed_order = defaultdict(list)  # per user, its events in commit order (the outbox id order)
+    for o in outbox:
+        committed_order[int(o["key"])].append(str(o["event_id"]))
+    committed = {e for ids in committed_order.values() for e in ids}
+    notified_order = defaultdict(list)
+    for user_id, event_id in notifications:
+        notified_order[user_id].append(str(event_id))
+    found["users notified out of commit order"] = [
+        u for u, ids in committed_order.items() if not in_order_of(notified_order[u], ids)]
+    found["notifications for no committed event"] = [e for e in per_event if e not in committed]
+    # Browsers: each ends with its user's events, each once, in commit order.
+    for browser in browsers:
+        got = [e for e, _ in browser.received]
+        for name, ids in stream_findings(got, committed_order[browser.user.id]).items():
+            found.setdefault(f"browsers {name}", [])
+            if ids:
+                found[f"browsers {name}"].append(f"user {browser.user.id}: {ids[:5]}")
+    # Email and Slack: every event of a user who wants it, delivered (at least once: a consumer killed
+    # between the mail server's answer and recording it sends it again, with the same Message-ID).
+    users = [b.user for b in browsers]
+    mailed = Counter(mail_event_ids(mail))
+    mail_due = {e for u in users if u.email for e in committed_order[u.id]}
+    slack_paths = {slack.path_of(u.id): u for u in users if u.slack}
+    found["emails missing"] = [e for e in mail_due if not mailed[e]]
+    found["emails for no committed event or user who wants none"] = [e for e in mailed if e not in mail_due]
+    found["Slack users short of messages"] = [
+        f"user {u.id}: {slack.paths[p]} < {len(committed_order[u.id])}" for p, u in slack_paths.items()
+        if slack.paths[p] < len(committed_order[u.id])]
+    found["Slack messages to users who want none"] = [p for p in slack.paths if p not in slack_paths]
+    # Nothing parked.
+    found["dead letters stored"] = [
+        f"{d.original_topic}[{d.original_partition}]@{d.original_offset}: {d.exception_type}: "
+        f"{d.exception_message[:200]}" for d in DeadLetter.objects.all()]
+    found["records on the DLT"] = kafka_event_ids(settings.KAFKA_TOPIC_WALLET_EVENTS_DLT)
+    connection.close()
+    return found
+
+
+def stream_findings(got: list[str], want: list[str]) -> dict[str, list[str]]:
+    """What is wrong with the events a browser ``got`` (in arrival order), against the events of its user
+    ``want`` (in commit order): each finding's event ids (all empty: the stream is right)."""
+    got_set, want_set = set(got), set(want)
+    first_arrivals = list(dict.fromkeys(got))
+    return {"missing events": [e for e in want if e not in got_set],
+            "with duplicates": [e for e, n in Counter(got).items() if n > 1],
+            "out of order": [] if in_order_of(first_arrivals, want) else first_arrivals,
+            "given events never committed": [e for e in first_arrivals if e not in want_set]}
+
+
+def in_order_of(seen: list[str], order: list[str]) -> bool:
+    """Whether the events of ``seen`` that are in ``order`` come in that order (missing and extra ones are
+    the other checks' business)."""
+    position = {e: i for i, e in enumerate(order)}
+    ranks = [position[e] for e in seen if e in position]
+    return all(a < b for a, b in itertools.pairwise(ranks))
