@@ -6,11 +6,6 @@ from django.db.models.functions import Coalesce
 from ledger.models import JournalEntry
 
 
-def ledger_entry_reversed_total(*, entry: JournalEntry) -> int:
-    """Won already given back by reversals of ``entry``."""
-    return entry.reversals.aggregate(total=Coalesce(Sum("amount"), 0))["total"]
-
-
 def ledger_unbalanced_entries(*, limit: int = 1000) -> list[dict]:
     """Entries whose postings do not sum to zero or that have fewer than two postings."""
     rows = (

@@ -9,6 +9,7 @@ import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from accounts.services import operator_action_record
 from outbox.models import OutboxEvent
@@ -21,27 +22,22 @@ logger = logging.getLogger(__name__)
 RELAY_QUEUED_FLAG = "outbox:relay:queued"
 
 
-def outbox_event_record(
-    *, event_id: uuid.UUID, event_type: str, key: str, payload: dict, topic: str | None = None
-) -> OutboxEvent:
-    """Record an event to publish, in the caller's open transaction.
+def outbox_event_record(*, event_id: uuid.UUID, event_type: str, key: str, payload: dict,
+                        topic: str | None = None) -> None:
+    """Record an event to publish, in the caller's open transaction: the outbox's one write
+    (``outbox/sql/outbox_event_record.sql``, which the wallet operations call from SQL).
 
     Outside a transaction the event could commit without the change it
     describes (or the reverse), so that is refused. Once the transaction
     commits, a relay run is queued.
     """
     ensure(connection.in_atomic_block, "outbox events are recorded inside the transaction of the change")
-    event = OutboxEvent.objects.create(
-        event_id=event_id,
-        event_type=event_type,
-        topic=topic or settings.KAFKA_TOPIC_WALLET_EVENTS,
-        key=key,
-        payload=payload,
-    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT outbox_event_record(%s, %s, %s, %s, %s)",
+                       [event_id, event_type, topic or settings.KAFKA_TOPIC_WALLET_EVENTS, key, Jsonb(payload)])
     # Registered once per transaction however many events it records.
     if not any(callback is outbox_relay_trigger for _, callback, _ in connection.run_on_commit):
         transaction.on_commit(outbox_relay_trigger)
-    return event
 
 
 @functools.cache
