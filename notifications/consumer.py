@@ -15,7 +15,6 @@ DeadLetter rows for the admin.
 import contextlib
 import logging
 import threading
-import time
 import traceback
 from datetime import datetime
 
@@ -32,6 +31,8 @@ from prepaid.events import InvalidEvent, event_parse
 from prepaid.kafka import kafka_consumer, kafka_producer, kafka_producer_reset
 
 logger = logging.getLogger(__name__)
+
+PARKED = object()  # with_retries' result for a record it parked on the DLT
 
 
 def _where(record) -> str:
@@ -63,6 +64,52 @@ class _Loop:
         """Headers of this loop's own on a record it parks (a channel's name)."""
         return []
 
+    def with_retries(self, record, work, *, unreachable: tuple[type[BaseException], ...] = ()):
+        """Run ``work()`` for ``record``: ``(True, its result)``; or, after it failed
+        ``NOTIFICATIONS_CONSUMER_RETRIES`` more times ``NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS``
+        apart, the record parked on the DLT: ``(parked, PARKED)``; or ``(False, None)`` when the loop
+        is stopped meanwhile (not handled, not committed: read again after the restart).
+
+        What is not the record's fault is waited out without spending its retries: the database
+        out of reach (restarting, failing over: every record of the outage would otherwise go to
+        the DLT, out of order) is asked again every retry interval, as it is ours and back soon;
+        a third party out of reach (``unreachable``: the mail server, Slack) with a back-off doubling
+        up to ``NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S``; a 429 after its Retry-After.
+        """
+        where = _where(record)
+        interval_s = settings.NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS / 1000
+        attempts, backoff_s = 0, interval_s
+        while not self.stop.is_set():
+            attempts += 1
+            try:
+                return True, work()
+            except DATABASE_UNAVAILABLE as exc:
+                attempts -= 1
+                logger.warning("%s: record %s: the database is unavailable (%r); waiting for it", self.group_id,
+                               where, exc)
+                close_old_connections()
+                self.stop.wait(interval_s)
+            except unreachable as exc:
+                attempts -= 1
+                logger.warning("%s: record %s: %s; waiting %.0f s", self.group_id, where, exc, backoff_s)
+                self.stop.wait(backoff_s)
+                backoff_s = min(backoff_s * 2, settings.NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S)
+            except channels.ChannelRateLimited as exc:
+                attempts -= 1
+                logger.warning("%s: rate limited; record %s waits %.1f s (Retry-After)", self.group_id, where,
+                               exc.retry_after_s)
+                self.stop.wait(exc.retry_after_s)
+            except Exception as exc:
+                if attempts > settings.NOTIFICATIONS_CONSUMER_RETRIES:
+                    logger.error("%s: record %s failed %d times (%r): to the DLT", self.group_id, where, attempts, exc)
+                    return self.park(record, exc, attempts), PARKED
+                logger.warning("%s: record %s failed (attempt %d of %d): %r; retrying in %.1f s", self.group_id,
+                               where, attempts, settings.NOTIFICATIONS_CONSUMER_RETRIES + 1, exc, interval_s)
+                # The connection is kept between records; after a failure it may be broken: start afresh.
+                close_old_connections()
+                self.stop.wait(interval_s)
+        return False, None
+
     def park(self, record, exc: BaseException, attempts: int) -> bool:
         """Copy the record to the DLT and wait for the acknowledgement (retrying until stopped)."""
         headers = list(record.headers or []) + [
@@ -86,7 +133,7 @@ class _Loop:
                 kafka_producer_reset()
                 if self.stop.wait(delay_s):
                     return False  # not parked, not committed: it will be read again
-                delay_s = min(delay_s * 2, 30)
+                delay_s = min(delay_s * 2, settings.NOTIFICATIONS_DLT_SEND_BACKOFF_MAX_S)
             else:
                 logger.warning("record %s parked on %s after %d attempt(s)", _where(record),
                                settings.KAFKA_TOPIC_WALLET_EVENTS_DLT, attempts)
@@ -135,7 +182,7 @@ class _Loop:
                     # The broker is restarting or out of reach: wait and ask again (the client reconnects
                     # by itself). Nothing handled is lost: its offset stays pending, or the record is read
                     # again and deduplicated.
-                    delay_s = min(1.0 + unreachable_s, 10.0)
+                    delay_s = min(1.0 + unreachable_s, settings.NOTIFICATIONS_KAFKA_UNREACHABLE_WAIT_MAX_S)
                     logger.warning("%s: Kafka is unreachable (%r); trying again in %.0f s", self.group_id, exc,
                                    delay_s)
                     unreachable_s += delay_s
@@ -200,38 +247,15 @@ class WalletEventConsumer(_Loop):
         return {tp: len(batch) for tp, batch in polled.items()}
 
     def handle(self, record) -> bool:
-        where = _where(record)
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                event = event_parse(key=record.key, value=record.value)
-                result = services.notification_from_event(event=event)
-            except InvalidEvent as exc:
-                logger.warning("record %s is not a wallet event (%s): to the DLT", where, exc)
-                return self.park(record, exc, attempts)
-            except DATABASE_UNAVAILABLE as exc:
-                # The database is unreachable (restarting, failing over): not this record's fault, and
-                # parking would only move every record of the outage to the DLT, out of order. Wait
-                # for it, however long, as Kafka keeps the records; the retries are for the record.
-                logger.warning("record %s: the database is unavailable (%r); waiting for it", where, exc)
-                close_old_connections()
-                if self.stop.wait(settings.NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS / 1000):
-                    return False  # not handled, not committed: read again after the restart
-                attempts -= 1
-            except Exception as exc:
-                if attempts > settings.NOTIFICATIONS_CONSUMER_RETRIES:
-                    logger.error("record %s failed %d times (%r): to the DLT", where, attempts, exc)
-                    return self.park(record, exc, attempts)
-                interval_ms = settings.NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS
-                logger.warning("record %s failed (attempt %d of %d): %r; retrying in %d ms", where, attempts,
-                               settings.NOTIFICATIONS_CONSUMER_RETRIES + 1, exc, interval_ms)
-                # The connection is kept between records; after a failure it may be broken: start afresh.
-                close_old_connections()
-                time.sleep(interval_ms / 1000)
-            else:
-                _log_handled(record, result, event)
-                return True
+        try:
+            event = event_parse(key=record.key, value=record.value)
+        except InvalidEvent as exc:
+            logger.warning("record %s is not a wallet event (%s): to the DLT", _where(record), exc)
+            return self.park(record, exc, 1)
+        done, result = self.with_retries(record, lambda: services.notification_from_event(event=event))
+        if done and result is not PARKED:
+            _log_handled(record, result, event)
+        return done
 
 
 class DeadLetterStore(_Loop):
@@ -310,37 +334,14 @@ class ChannelConsumer(_Loop):
             event = event_parse(key=record.key, value=record.value)
         except InvalidEvent:
             return True  # not an event: the in-app consumer parks it on the DLT, once
-        attempts, unavailable_s = 0, 1.0
-        while not self.stop.is_set():
-            attempts += 1
-            try:
-                outcome = services.channel_deliver(channel=self.channel, group_id=self.group_id, event=event)
-            except (channels.ChannelUnavailable, *DATABASE_UNAVAILABLE) as exc:
-                attempts -= 1  # not this record's fault: the channel or the database is down
-                logger.warning("%s: %s unavailable (%s); record %s waits %.0f s", self.group_id, self.channel, exc,
-                               where, unavailable_s)
-                close_old_connections()
-                self.stop.wait(unavailable_s)
-                unavailable_s = min(unavailable_s * 2, settings.NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S)
-            except channels.ChannelRateLimited as exc:
-                attempts -= 1
-                logger.warning("%s: rate limited; record %s waits %.1f s (Retry-After)", self.group_id, where,
-                               exc.retry_after_s)
-                self.stop.wait(exc.retry_after_s)
-            except Exception as exc:
-                if attempts > settings.NOTIFICATIONS_CONSUMER_RETRIES:
-                    logger.error("%s: record %s failed %d times (%r): to the DLT", self.group_id, where, attempts, exc)
-                    return self.park(record, exc, attempts)
-                logger.warning("%s: record %s failed (attempt %d of %d): %r", self.group_id, where, attempts,
-                               settings.NOTIFICATIONS_CONSUMER_RETRIES + 1, exc)
-                close_old_connections()
-                time.sleep(settings.NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS / 1000)
-            else:
-                logger.info("%s: record %s event=%s user=%s %s", self.group_id, where, event["eventId"],
-                            event["userId"], outcome)
-                metrics.RECORDS.labels(self.group_id, outcome).inc()
-                return True
-        return False
+        done, outcome = self.with_retries(
+            record, lambda: services.channel_deliver(channel=self.channel, group_id=self.group_id, event=event),
+            unreachable=(channels.ChannelUnavailable,))
+        if done and outcome is not PARKED:
+            logger.info("%s: record %s event=%s user=%s %s", self.group_id, where, event["eventId"],
+                        event["userId"], outcome)
+            metrics.RECORDS.labels(self.group_id, outcome).inc()
+        return done
 
     def dlt_headers(self) -> list[tuple[str, bytes]]:
         return [(services.DLT_CHANNEL, self.channel.encode())]

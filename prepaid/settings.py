@@ -441,6 +441,10 @@ NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS = env_int("NOTIFICATIONS_CONSUMER_MA
 # The group that reads the DLT topic into DeadLetter rows, and how long parking a record may wait for Kafka.
 NOTIFICATIONS_DLT_STORE_GROUP = env_str("NOTIFICATIONS_DLT_STORE_GROUP", f"{NOTIFICATIONS_CONSUMER_GROUP}.dlt-store")
 NOTIFICATIONS_DLT_SEND_TIMEOUT_S = env_int("NOTIFICATIONS_DLT_SEND_TIMEOUT_S", 10)
+# Parking a record waits for the DLT's acknowledgement, asking again with a back-off up to this.
+NOTIFICATIONS_DLT_SEND_BACKOFF_MAX_S = env_int("NOTIFICATIONS_DLT_SEND_BACKOFF_MAX_S", 30)
+# A consumer whose broker is out of reach asks again after 1 s, then 2, 3, ... up to this.
+NOTIFICATIONS_KAFKA_UNREACHABLE_WAIT_MAX_S = env_int("NOTIFICATIONS_KAFKA_UNREACHABLE_WAIT_MAX_S", 10)
 # Dedup rows are kept longer than any redelivery can come (Kafka keeps records 7 days).
 NOTIFICATIONS_DEDUP_RETENTION_DAYS = env_int("NOTIFICATIONS_DEDUP_RETENTION_DAYS", 30)
 # Old dedup rows and stored SSE events are deleted this many per statement.
