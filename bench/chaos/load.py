@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from tests.fake_channels import SlackServer
 
 
+@dataclasses.dataclass
 class Call:
     """One operation a client asked for: one Idempotency-Key, however many attempts it took."""
 
