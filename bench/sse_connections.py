@@ -1,14 +1,15 @@
 """Idle SSE streams held by Pushpin: memory per stream, time to open them, delivery to all of them.
 
     .venv/bin/python bench/sse_connections.py [--streams 10000] [--users 10000] [--connect-concurrency 100]
-                                              [--py-spy web]
+                                              [--burst] [--py-spy web]
 
 1. Starts the platform as ``make run`` does (a Pushpin of its own in front of the
    Procfile's web process; the worker, beat and consumer too) on the bench database.
 2. Creates ``--users`` users and opens ``--streams`` authenticated streams through
    Pushpin (each with a stream token and its user's current position, as the API's
    stream-token grant gives them), at most ``--connect-concurrency`` opening at once,
-   from one asyncio process; reports how long they took to open.
+   from one asyncio process (``--burst``: all at once, as every browser reconnecting after a
+   restart does); reports how long they took to open and how many were refused.
 3. Reports the memory (PSS) of Pushpin's processes and of the web processes
    before and after, per stream.
 4. Stores and publishes one notification per user (the consumer's own code:
@@ -217,11 +218,15 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--connect-concurrency", type=int, default=100)
+    parser.add_argument("--burst", action="store_true",
+                        help="open every stream at once (a reconnect storm), not --connect-concurrency at a time")
     parser.add_argument("--warm-up", type=int, default=500, help="streams opened and closed before measuring")
     parser.add_argument("--port", type=int, default=8768)
     parser.add_argument("--py-spy", metavar="PROCESS",
                         help="sample this Procfile process (e.g. web) while the streams open")
     args = parser.parse_args()
+    if args.burst:
+        args.connect_concurrency = args.streams
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.streams + 1000)), hard))
     setup()
