@@ -246,7 +246,10 @@ def channel_deliver(*, channel: str, group_id: str, event: dict) -> str:
     if not address:
         return "skipped"
     try:
-        sender.send(event_id=str(event_id), address=address, rendered=render(event))
+        rendered = render(event)
+        rendered = dataclasses.replace(rendered, title=sender.escape(rendered.title),
+                                       message=sender.escape(rendered.message))
+        sender.send(event_id=str(event_id), address=address, rendered=rendered)
     except channels.ChannelRejected as exc:
         off = {sender.enabled_field: False}
         if sender.disabled_reason_field:

@@ -39,6 +39,9 @@ class Channel:
     - ``label``: what the wallet page shows;
     - ``address``: where this user's messages go, from their preferences ("": nowhere);
     - ``send``: deliver one event's text there (raises the exceptions above);
+    - ``escape``: what makes user-written text (a description, a transfer's message) plain
+      text in the channel's medium, applied to the title and the message before ``send``
+      (Slack: its mrkdwn control characters; email escapes its HTML part itself);
     - ``disabled_reason_field``: the preference column that keeps why the channel was switched
       off when its destination refused for good (None: the channel keeps no reason).
 
@@ -50,6 +53,7 @@ class Channel:
     label: str
     address: Callable[[object], str]
     send: Callable[..., None]  # (*, event_id: str, address: str, rendered: Rendered) -> None
+    escape: Callable[[str], str]
     disabled_reason_field: str | None = None
 
     @property

@@ -37,5 +37,6 @@ def email_deliver(*, event_id: str, address: str, rendered: Rendered) -> None:
         raise
 
 
+# Plain text as it is; email_message escapes the HTML part itself.
 CHANNEL = Channel(name="email", label="Email", address=lambda preference: preference.user.email or "",
-                  send=email_deliver)
+                  send=email_deliver, escape=str)

@@ -38,6 +38,13 @@ def slack_url_masked(url: str) -> str:
     return f"{parsed.scheme}://{parsed.host}{':' + str(parsed.port) if parsed.port else ''}/…"
 
 
+def slack_escape(text: str) -> str:
+    """Text shown as written in Slack's mrkdwn: ``&``, ``<`` and ``>`` escaped as Slack documents
+    (https://api.slack.com/reference/surfaces/formatting#escaping), so that no ``<!channel>``
+    mention or ``<url|disguised link>`` can come from what a user wrote."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_deliver(*, event_id: str, address: str, rendered: Rendered) -> None:
     url = address
     try:
@@ -62,4 +69,4 @@ def slack_deliver(*, event_id: str, address: str, rendered: Rendered) -> None:
 
 
 CHANNEL = Channel(name="slack", label="Slack", address=lambda preference: preference.slack_webhook_url,
-                  send=slack_deliver, disabled_reason_field="slack_disabled_reason")
+                  send=slack_deliver, escape=slack_escape, disabled_reason_field="slack_disabled_reason")

@@ -21,7 +21,7 @@ def test_each_channel_has_its_group_preference_columns_and_sender():
         assert channel.group_id == settings.NOTIFICATIONS_CHANNEL_GROUPS[channel.name]
         assert {channel.enabled_field, channel.event_types_field} <= columns
         assert channel.disabled_reason_field in columns | {None}
-        assert callable(channel.send) and channel.label
+        assert callable(channel.send) and callable(channel.escape) and channel.label
 
 
 def test_an_unknown_channel_is_named_as_such():

@@ -70,6 +70,26 @@ def test_a_charge_is_mailed_and_posted_once_with_the_toasts_text(subscriber, mai
     assert posted == {"text": "*충전 완료*\n₩10,000가 충전되었습니다. 현재 잔액: ₩50,000"}
 
 
+def test_what_a_user_wrote_cannot_mention_everyone_or_disguise_a_link_in_slack(subscriber, mail, slack):
+    """A spend's description is shown as written: Slack's control characters escaped for Slack, the
+    mail's HTML escaped for HTML, the mail's plain text left plain."""
+    written = "<!channel> 환불 받으세요 <https://evil.example/|https://bank.example> & more"
+    event = wallet_event(subscriber.id, eventType="SPEND_COMPLETED", amount=1_000, description=written,
+                         newBalance=49_000)
+    for key in ("paymentKey", "orderId"):
+        event.pop(key)
+    for channel in ("email", "slack"):
+        assert services.channel_deliver(channel=channel, group_id=f"g-{channel}", event=event) == "delivered"
+    ((_, posted),) = slack.received
+    escaped = "&lt;!channel&gt; 환불 받으세요 &lt;https://evil.example/|https://bank.example&gt; &amp; more"
+    assert escaped in posted["text"]
+    assert "<!channel>" not in posted["text"] and "<https://" not in posted["text"]
+    (message,) = mail.messages
+    plain = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
+    assert written in plain and "&lt;!channel&gt;" in html and "<!channel>" not in html
+
+
 def test_only_the_channels_and_events_the_user_chose(subscriber, mail, slack):
     NotificationPreference.objects.filter(user=subscriber).update(email_event_types=["SPEND_COMPLETED"],
                                                                   slack_enabled=False)
