@@ -5,13 +5,32 @@ operator can only look and revoke (delete). Users create their tokens themselves
 (``POST /api/v1/auth/tokens``) and operators with ``manage.py create_api_token``.
 """
 
-from django.contrib import admin
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
+from django.contrib import admin, messages
 from knox.models import AuthToken
 
 from accounts.models import OperatorAction
+from accounts.services import login_lockout_lift
 from prepaid.admin import ReadOnlyAdmin
 
 admin.site.unregister(AuthToken)
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class LockoutAdmin(AccessAttemptAdmin):
+    """Failed sign-ins (axes): an operator lifts a lockout here, recorded as an operator action."""
+
+    actions = ["lift_lockout"]
+
+    @admin.action(description="Lift the lockout of the selected usernames and addresses")
+    def lift_lockout(self, request, queryset):
+        lifted = 0
+        for username, address in set(queryset.values_list("username", "ip_address")):
+            lifted += login_lockout_lift(by=request.user, username=username) if username else 0
+            lifted += login_lockout_lift(by=request.user, address=address) if address else 0
+        self.message_user(request, f"Lockout lifted ({lifted} failed attempt row(s) forgotten).", messages.SUCCESS)
 
 
 @admin.register(AuthToken)

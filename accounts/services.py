@@ -1,4 +1,5 @@
-"""API tokens: create (the secret is shown once), revoke, purge the expired.
+"""API tokens: create (the secret is shown once), revoke, purge the expired. Sign-in: lift a
+lockout, the staff's second factor (enrol, verify, reset).
 
 Tokens are django-rest-knox's: 256 random bits behind a ``prepaid_`` prefix (so that
 secret scanners can spot a leaked one), stored as a SHA-512 digest. A database dump
@@ -7,8 +8,13 @@ holds no usable token.
 
 import datetime
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
+from django_otp import match_token
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
 from accounts.models import OperatorAction
@@ -57,3 +63,60 @@ def operator_action_record(*, user, action: str, target: str, detail: str = "") 
     OperatorAction.objects.create(user=user if user and user.pk else None,
                                   username=getattr(user, "username", "") or "system", action=action,
                                   target=target[:200], detail=detail)
+
+
+# --- Sign-in: lockouts and the staff's second factor ----------------------------------------
+
+
+class SignInErrorCode(ErrorCode):
+    TWO_FACTOR_REQUIRED = "two_factor_required", 403
+
+
+def login_lockout_lift(*, by, username: str | None = None, address: str | None = None, detail: str = "") -> int:
+    """Lift the lockout of a username or a client address before its cool-off ends (its failed
+    attempts forgotten), recorded as an operator action; return how many attempt rows went."""
+    if not username and not address:
+        raise ValueError("name a username or an address")
+    lifted = axes_reset(username=username or None, ip=address or None)
+    target = f"user:{username}" if username else f"address:{address}"
+    operator_action_record(user=by, action="login_lockout_lift", target=target,
+                           detail=" ".join(filter(None, [f"{lifted} attempt row(s)", detail])))
+    return lifted
+
+
+def two_factor_enrolment_start(*, user) -> TOTPDevice:
+    """The user's authenticator being set up: an unconfirmed TOTP device (the same one until confirmed)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("id").first()
+    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+def two_factor_enrolment_confirm(*, user, token: str) -> tuple[TOTPDevice, list[str]] | None:
+    """Confirm the authenticator with a code it shows; on success, new recovery codes (shown once:
+    each signs in once in place of a code). None: the code was wrong."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("id").first()
+    if device is None or not device.verify_token(token):
+        return None
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).exclude(id=device.id).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        StaticDevice.objects.filter(user=user).delete()
+        recovery = StaticDevice.objects.create(user=user, name="recovery codes", confirmed=True)
+        codes = [StaticToken.random_token() for _ in range(settings.TWO_FACTOR_RECOVERY_CODES)]
+        StaticToken.objects.bulk_create([StaticToken(device=recovery, token=code) for code in codes])
+    return device, codes
+
+
+def two_factor_verify(*, user, token: str):
+    """The device that accepts ``token`` (the authenticator's code, or a recovery code, which is then
+    used up), or None. django-otp throttles each device: every failure doubles the wait."""
+    return match_token(user, token.replace(" ", ""))
+
+
+def two_factor_reset(*, user, by, detail: str = "") -> int:
+    """Forget a user's second factor (a lost phone): they enrol again at their next sign-in.
+    Recorded as an operator action; returns how many devices went."""
+    removed = sum(model.objects.filter(user=user).delete()[0] for model in (TOTPDevice, StaticDevice))
+    operator_action_record(user=by, action="two_factor_reset", target=f"user:{user.get_username()}",
+                           detail=" ".join(filter(None, [f"{removed} device row(s)", detail])))
+    return removed

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import TokenAuthentication, user_is_active
+from accounts.services import SignInErrorCode
 from notifications import selectors, services, sse
 from notifications.channels.slack import slack_url_masked
 from prepaid import openapi, throttling
@@ -171,7 +172,8 @@ class DeadLetterOutputSerializer(serializers.Serializer):
     discardReason = serializers.CharField(source="discard_reason")
 
 
-_STAFF = (CommonErrorCode.PERMISSION_DENIED,)
+# Not staff; or a staff session without its second factor (accounts/middleware.py).
+_STAFF = (CommonErrorCode.PERMISSION_DENIED, SignInErrorCode.TWO_FACTOR_REQUIRED)
 
 
 _ID = OpenApiParameter("dead_letter_id", int, OpenApiParameter.PATH)

@@ -12,9 +12,11 @@ it and its settings prefixed by it (``OUTBOX_*``; ``NOTIFICATIONS_*`` and
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -97,6 +99,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_eventstream",
     "django_prometheus",
+    # Sign-in protection: failed logins locked out (axes), a second factor for staff (django-otp:
+    # TOTP and recovery codes), a content security policy on every page (django-csp).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     # SQL kept as code: makemigrations writes a migration for each changed <app>/sql/ file (prepaid/sql.py).
     "django_migrate_sql",
     "prepaid",
@@ -118,9 +127,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a second factor
+    "accounts.middleware.StaffSessionMiddleware",  # staff: a second factor, and sessions that expire when idle
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "prepaid.errors.DatabaseUnavailableMiddleware",  # a 503, not a 500, while the database is out of reach
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # a locked-out login answered with its lockout page (axes: last)
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -376,6 +389,30 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# Every password check goes through axes first: LOGIN_FAILURES_MAX failed logins within
+# LOGIN_LOCKOUT_S for one username, or from one client address (the trusted proxy's
+# X-Forwarded-For, as the rates read it), lock that username or address out for
+# LOGIN_LOCKOUT_S (on the admin's login, the site's, any form that checks a password). API
+# tokens are another credential: a locked-out user's tokens keep working.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURES_MAX = env_int("LOGIN_FAILURES_MAX", 5)
+LOGIN_LOCKOUT_S = env_int("LOGIN_LOCKOUT_S", 900)
+AXES_FAILURE_LIMIT = LOGIN_FAILURES_MAX
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_S)
+AXES_USE_ATTEMPT_EXPIRATION = True  # failures older than the window no longer count
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_CLIENT_IP_CALLABLE = "prepaid.http.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# Staff sign in with a password and a one-time code (TOTP, or one of their recovery codes);
+# enrolment is forced at the first sign-in. A staff session idle for STAFF_SESSION_IDLE_S
+# ends (others last SESSION_COOKIE_AGE).
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "prepaid")
+TWO_FACTOR_RECOVERY_CODES = 10
+STAFF_SESSION_IDLE_S = env_int("STAFF_SESSION_IDLE_S", 1800)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "Asia/Seoul"
 USE_I18N = True
@@ -526,3 +563,34 @@ if PAYMENT_GATEWAY == "toss" and not (TOSS_SECRET_KEY and TOSS_CLIENT_KEY):
 # (the request that made it died, or the gateway did not answer it).
 PAYMENT_RECOVERY_AFTER_S = env_int("PAYMENT_RECOVERY_AFTER_S", 120)
 PAYMENT_RECOVERY_BATCH_SIZE = env_int("PAYMENT_RECOVERY_BATCH_SIZE", 100)
+
+
+# --- Content security policy (django-csp) ----------------------------------------------------
+# Every page's scripts, styles, frames and connections come from this origin alone, and with
+# PAYMENT_GATEWAY=toss from Toss's widget (its script from js.tosspayments.com, its frames and
+# calls under *.tosspayments.com, as Toss documents); an inline script runs only with the
+# response's nonce. Violations are reported to /csp-report (logged, counted). CSP_REPORT_ONLY=1
+# sends the policy as Content-Security-Policy-Report-Only, to roll it out watching the reports.
+SECURITY_POLICY_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", False)  # (a CSP_ setting would read as django-csp 3)
+_TOSS_ORIGINS = ["https://*.tosspayments.com"] if PAYMENT_GATEWAY == "toss" else []
+_CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
+    "default-src": [csp_constants.SELF],
+    "script-src": [csp_constants.SELF, csp_constants.NONCE, *_TOSS_ORIGINS],
+    "style-src": [csp_constants.SELF, *_TOSS_ORIGINS],
+    "img-src": [csp_constants.SELF, "data:", *_TOSS_ORIGINS],
+    "font-src": [csp_constants.SELF, *_TOSS_ORIGINS],
+    "connect-src": [csp_constants.SELF, *_TOSS_ORIGINS],
+    "frame-src": _TOSS_ORIGINS or [csp_constants.NONE],
+    "frame-ancestors": [csp_constants.NONE],
+    "form-action": [csp_constants.SELF],
+    "base-uri": [csp_constants.SELF],
+    "object-src": [csp_constants.NONE],
+    "report-uri": "/csp-report",
+}}
+if SECURITY_POLICY_REPORT_ONLY:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CONTENT_SECURITY_POLICY
+    CONTENT_SECURITY_POLICY = None
+else:
+    CONTENT_SECURITY_POLICY = _CONTENT_SECURITY_POLICY
+# The API documentation page's Swagger UI comes from its CDN (drf-spectacular's default).
+API_DOCS_ORIGINS = ["https://cdn.jsdelivr.net"]

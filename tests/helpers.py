@@ -82,3 +82,17 @@ def wallet_event(user_id: int, **overrides) -> dict:
         "amount": 10_000, "newBalance": 50_000, "paymentKey": "pk", "orderId": "order-123456",
     }
     return {**event, **overrides}
+
+
+def staff_sign_in(client, user) -> None:
+    """Sign ``client`` in as staff ``user`` with a password and a second factor, as the admin, the
+    operations page and a session's use of the staff API require (accounts/middleware.py)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client.force_login(user)
+    device = (TOTPDevice.objects.filter(user=user, confirmed=True).first()
+              or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True))
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()

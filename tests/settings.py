@@ -18,6 +18,8 @@ os.environ.setdefault("API_WRITES_PER_USER_PER_MINUTE", "1000000")
 os.environ.setdefault("API_WRITES_PER_ADDRESS_PER_MINUTE", "1000000")
 os.environ.setdefault("API_STREAM_TOKENS_PER_USER_PER_MINUTE", "1000000")
 os.environ.setdefault("API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE", "1000000")
+# Failed logins: the suite's own come from one address; the lockout tests set theirs.
+os.environ.setdefault("LOGIN_FAILURES_MAX", "1000")
 # Cache keys (request counts) of this test run only: a user id or address of an earlier run is not
 # this run's. Set once, so that the processes the tests start share it.
 os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:12]}")

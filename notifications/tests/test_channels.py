@@ -14,7 +14,7 @@ from notifications import services
 from notifications.consumer import ChannelConsumer
 from notifications.models import NotificationPreference
 from tests.fake_channels import MailServer, SlackServer
-from tests.helpers import wallet_event
+from tests.helpers import staff_sign_in, wallet_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,7 +190,7 @@ def test_the_dead_letter_admin_names_the_channel_that_parked_it(staff_user, clie
     for offset, channel in ((1, b"email"), (2, None)):
         services.dead_letter_store(topic="test.wallet-events.DLT", partition=0, offset=offset, key=b"1", value=b"{}",
                                    headers=[(services.DLT_CHANNEL, channel)] if channel else [])
-    client.force_login(staff_user)
+    staff_sign_in(client, staff_user)
     page = client.get("/admin/notifications/deadletter/").content.decode()
     assert '<td class="field-channel">email</td>' in page and '<td class="field-channel">in-app</td>' in page
 

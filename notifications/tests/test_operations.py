@@ -10,7 +10,7 @@ from accounts.models import OperatorAction
 from notifications import services
 from notifications.models import DeadLetter
 from outbox.models import OutboxEvent
-from tests.helpers import SPENDS, api_post, api_token, charge
+from tests.helpers import SPENDS, api_post, api_token, charge, staff_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def ops(staff_user):
 @pytest.fixture
 def staff_browser(staff_user):
     client = Client()
-    client.force_login(staff_user)
+    staff_sign_in(client, staff_user)
     return client
 
 
@@ -110,7 +110,7 @@ def test_the_admin_retries_a_parked_outbox_row(api, user, staff_browser, django_
     from django.contrib.auth.models import Permission
     viewer.user_permissions.add(Permission.objects.get(codename="view_outboxevent"))
     looking = Client()
-    looking.force_login(viewer)
+    staff_sign_in(looking, viewer)
     refused = looking.post(url, {"action": "retry", "_selected_action": [row.id], "index": 0}, follow=True)
     assert "needs the permission" in refused.content.decode()
     assert OutboxEvent.objects.get(id=row.id).failed_at is not None

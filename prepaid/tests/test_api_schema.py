@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from accounts.services import TokenErrorCode
+from accounts.services import SignInErrorCode, TokenErrorCode
 from notifications.services import DeadLetterErrorCode
 from prepaid.errors import CommonErrorCode
 from wallets.errors import WalletErrorCode
 
 pytestmark = pytest.mark.django_db
 # Every error code there is, and its HTTP status.
-CODES = {str(code): code.http_status for cls in (CommonErrorCode, WalletErrorCode, TokenErrorCode, DeadLetterErrorCode)
+CODES = {str(code): code.http_status
+         for cls in (CommonErrorCode, WalletErrorCode, TokenErrorCode, SignInErrorCode, DeadLetterErrorCode)
          for code in cls}
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,6 +11,8 @@ import pytest
 from django.contrib import admin
 from django.test import RequestFactory
 
+from tests.helpers import staff_sign_in
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,6 +35,7 @@ def test_check_deploy_flags_plain_http_settings():  # the check above can fail
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "SECURE_SSL_REDIRECT" in result.stderr + result.stdout
+
 
 
 @pytest.mark.django_db
@@ -61,7 +64,7 @@ def test_money_records_are_read_only_in_the_admin_even_for_a_superuser(django_us
         assert not model_admin.has_add_permission(request)
         assert not model_admin.has_change_permission(request)
         assert not model_admin.has_delete_permission(request)
-    client.force_login(superuser)
+    staff_sign_in(client, superuser)
     for model in money_admins:
         meta = model._meta
         assert client.get(f"/admin/{meta.app_label}/{meta.model_name}/").status_code == 200  # may look

@@ -34,9 +34,14 @@ def page(minji, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         page = context.new_page()
+        # Every page runs under the content security policy: what it blocks, Chromium says on the console.
+        page.csp_violations = []
+        page.on("console", lambda message: page.csp_violations.append(message.text)
+                if "Content Security Policy" in message.text else None)
         yield page
         page.screenshot(path=str(tmp_path / "wallet.png"), full_page=True)
         browser.close()
+        assert page.csp_violations == [] or getattr(page, "csp_violations_expected", False), page.csp_violations
 
 
 def test_log_in_charge_and_see_the_toast_and_the_new_balance(platform, page):
@@ -230,3 +235,22 @@ def test_the_page_sets_the_slack_channel_and_refuses_a_url_that_is_not_slacks(pl
     with concurrent.futures.ThreadPoolExecutor(1) as thread:
         saved = thread.submit(lambda: NotificationPreference.objects.get(user=minji)).result()
     assert saved.slack_enabled and saved.slack_webhook_url.endswith("/secret")
+
+
+def test_the_pages_run_under_a_content_security_policy_that_blocks_foreign_scripts(platform, page):
+    """The wallet page and the checkout run without a violation (the fixture checks every test's pages);
+    a script injected without the page's nonce is refused, reported and never runs."""
+    response = page.goto(f"{platform.base_url}/accounts/login/")
+    assert "script-src 'self';" in response.headers["content-security-policy"]  # no inline script at all
+    page.fill("input[name=username]", "minji")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    policy = page.goto(f"{platform.base_url}/").headers["content-security-policy"]
+    assert "script-src 'self' 'nonce-" in policy and "frame-ancestors 'none'" in policy
+    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)  # its nonced script ran
+    page.evaluate("""() => { const s = document.createElement('script');
+                             s.textContent = 'window.injected = true'; document.body.appendChild(s); }""")
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.injected") is None
+    assert any("script-src" in v for v in page.csp_violations)
+    page.csp_violations_expected = True

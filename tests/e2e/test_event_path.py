@@ -21,7 +21,7 @@ from notifications.sse import sse_stream_position, user_channel
 from outbox.models import OutboxEvent
 from prepaid.events import event_headers
 from prepaid.kafka import kafka_admin, kafka_headers_encode
-from tests.helpers import api_token, new_order_id
+from tests.helpers import api_token, new_order_id, staff_sign_in
 from tests.support import SSEClient, free_port, terminate_database_connections, wait_until
 from wallets import services
 
@@ -277,7 +277,7 @@ def test_a_poison_record_is_retried_then_parked_and_replayed_from_the_admin(plat
     # The operator fixes the cause (the user exists now) and replays from the admin.
     django_user_model.objects.create_user(id=missing_user_id, username="late-user", password="pw")
     admin = Client()
-    admin.force_login(django_user_model.objects.create_superuser("ops", "ops@example.com", "pw"))
+    staff_sign_in(admin, django_user_model.objects.create_superuser("ops", "ops@example.com", "pw"))
     for _ in range(2):  # a second replay of a handled event is deduplicated
         response = admin.post("/admin/notifications/deadletter/",
                               {"action": "replay", "_selected_action": [poison.id]}, follow=True)

@@ -4,7 +4,7 @@ import pytest
 
 from ledger.models import JournalEntry
 from outbox.models import OutboxEvent
-from tests.helpers import new_order_id
+from tests.helpers import new_order_id, staff_sign_in
 from wallets import services
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff_client(client, django_user_model):
     admin = django_user_model.objects.create_superuser("ops", "ops@example.com", "pw")
-    client.force_login(admin)
+    staff_sign_in(client, admin)
     return client
 
 

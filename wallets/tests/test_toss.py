@@ -10,7 +10,16 @@ import pytest
 from ledger.models import JournalEntry
 from outbox.models import OutboxEvent
 from tests.fake_toss import GARBLED, SECRET_KEY
-from tests.helpers import CHARGES, REVERSALS, SPENDS, api_post, assert_ledger_consistent, balance_of, new_order_id
+from tests.helpers import (
+    CHARGES,
+    REVERSALS,
+    SPENDS,
+    api_post,
+    assert_ledger_consistent,
+    balance_of,
+    new_order_id,
+    staff_sign_in,
+)
 from wallets import metrics, services
 from wallets.models import Payment, PaymentStatus, Refund, RefundStatus, Wallet
 
@@ -347,7 +356,7 @@ def test_other_webhook_events_are_acknowledged_and_ignored(client):
 
 @pytest.fixture
 def staff_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("ops", "ops@example.com", "pw"))
+    staff_sign_in(client, django_user_model.objects.create_superuser("ops", "ops@example.com", "pw"))
     return client
 
 
