@@ -8,6 +8,8 @@ operator can only look and revoke (delete). Users create their tokens themselves
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django.contrib import admin, messages
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
 from accounts.models import OperatorAction
@@ -16,6 +18,10 @@ from prepaid.admin import ReadOnlyAdmin
 
 admin.site.unregister(AuthToken)
 admin.site.unregister(AccessAttempt)
+# Second-factor devices hold their users' secrets (a TOTP key, recovery codes): not shown, not made
+# here. A lost device is reset with `manage.py two_factor_reset` (recorded).
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
 
 
 @admin.register(AccessAttempt)

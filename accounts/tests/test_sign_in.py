@@ -168,6 +168,13 @@ def test_a_session_without_a_second_factor_cannot_use_the_staff_api_but_a_token_
     assert token.get("/api/v1/ops/dead-letters").status_code == 200
 
 
+def test_the_admin_shows_no_second_factor_secret(staff_user):
+    browser = Client()
+    staff_sign_in(browser, staff_user)
+    assert browser.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert browser.get("/admin/otp_static/staticdevice/").status_code == 404
+
+
 def test_a_lost_device_is_reset_by_command_and_recorded(django_user_model, staff_user):
     ops = django_user_model.objects.create_superuser("ops", "ops@example.com", "right-password-1")
     TOTPDevice.objects.create(user=ops, name="authenticator", confirmed=True)

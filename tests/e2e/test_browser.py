@@ -254,3 +254,35 @@ def test_the_pages_run_under_a_content_security_policy_that_blocks_foreign_scrip
     assert page.evaluate("() => window.injected") is None
     assert any("script-src" in v for v in page.csp_violations)
     page.csp_violations_expected = True
+
+
+@pytest.fixture
+def operator(platform, django_user_model):
+    return django_user_model.objects.create_superuser("operator", "ops@example.com", "correct horse operator")
+
+
+def test_an_operator_enrols_a_second_factor_from_the_shown_key_and_works_in_the_admin(platform, operator, page):
+    """The first staff sign-in: password, then the authenticator set up from the key the page shows (a code
+    computed from it, as an app does), the recovery codes, then the admin and the operations page; all under
+    the content security policy (the fixture fails on a violation)."""
+    import base64
+
+    from django_otp.oath import totp
+
+    page.goto(f"{platform.base_url}/admin/")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", "correct horse operator")
+    page.click("input[type=submit]")
+    expect(page.locator("h1")).to_have_text("Set up two-factor sign-in")
+    expect(page.locator("figure.qr svg")).to_be_visible()
+    secret = page.locator("#totp-secret").inner_text()
+    page.fill("input[name=token]", f"{totp(base64.b32decode(secret)):06d}")
+    page.click("main button[type=submit]")  # (the header's is Log out)
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    page.click("text=Continue")
+    expect(page).to_have_url(f"{platform.base_url}/admin/")
+    expect(page.locator("#site-name")).to_be_visible()
+    page.goto(f"{platform.base_url}/admin/operations/")
+    expect(page.locator("body")).to_contain_text("Outbox")
+    page.goto(f"{platform.base_url}/admin/wallets/wallet/")
+    expect(page.locator("#changelist")).to_be_visible()
