@@ -28,6 +28,8 @@ class StaffSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return self.get_response(request)  # no session (an API client's token, a probe): nothing to do
         user = request.user
         if user.is_authenticated and user.is_staff:
             request.session.set_expiry(settings.STAFF_SESSION_IDLE_S)
