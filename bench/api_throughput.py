@@ -83,8 +83,8 @@ def prepare_wallets(prefix: str, count: int) -> list[tuple[str, str]]:
     from django.contrib.auth.models import User
     from django.db.models import Sum
 
-    from ledger.models import JournalEntry
     from wallets import services
+    from wallets.models import Operation
     from wallets.selectors import wallet_get
 
     rows = []
@@ -94,10 +94,11 @@ def prepare_wallets(prefix: str, count: int) -> list[tuple[str, str]]:
         if wallet is None or wallet.balance < 2_000_000:
             services.wallet_charge(user_id=user.id, amount=5_000_000, payment_key="pk-bench",
                                    order_id=f"bench-{uuid.uuid4().hex}")
-        target = (JournalEntry.objects.filter(user=user, kind="SPEND", description="bench: to reverse")
+        target = (Operation.objects.filter(user=user, kind="SPEND", description="bench: to reverse")
                   .annotate(reversed_total=Sum("reversals__amount")).order_by("-created_at").first())
         if target is None or target.amount - (target.reversed_total or 0) < 100_000:
-            target = services.wallet_spend(user_id=user.id, amount=1_000_000, description="bench: to reverse").entry
+            target = services.wallet_spend(user_id=user.id, amount=1_000_000,
+                                           description="bench: to reverse").transaction
         rows.append((api_authorization(user), str(target.id)))
     return rows
 

@@ -6,7 +6,7 @@ from prepaid.admin import ReadOnlyAdmin
 
 class PostingInline(admin.TabularInline):
     model = Posting
-    fields = ("account", "amount")
+    fields = ("account", "amount", "balance_after")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -17,10 +17,9 @@ class PostingInline(admin.TabularInline):
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "user", "amount", "balance_after", "order_id", "created_at")
+    list_display = ("id", "kind", "description", "created_at")
     list_filter = ("kind", "created_at")
-    search_fields = ("=id", "user__username", "=user__id", "=order_id", "=payment_key", "=idempotency_key")
-    list_select_related = ("user",)
+    search_fields = ("=id",)
     readonly_fields = [f.name for f in JournalEntry._meta.fields]
     inlines = [PostingInline]
     date_hierarchy = "created_at"
@@ -37,7 +36,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
 @admin.register(Posting)
 class PostingAdmin(ReadOnlyAdmin):
-    list_display = ("id", "entry", "account", "amount")
+    list_display = ("id", "entry", "account", "amount", "balance_after", "created_at")
     search_fields = ("=entry__id", "account__code")
     list_select_related = ("entry", "account")
     show_full_result_count = False

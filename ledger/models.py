@@ -13,7 +13,6 @@ user (it raises the balance); system accounts take the opposite side.
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -43,55 +42,25 @@ class Account(models.Model):
         return self.code
 
 
-class EntryKind(models.TextChoices):
-    CHARGE = "CHARGE"
-    SPEND = "SPEND"
-    REVERSAL = "REVERSAL"
-
-
 class JournalEntry(models.Model):
-    """One wallet operation. ``id`` is the public transaction id."""
+    """A movement of money between accounts: two or more postings summing to zero.
+
+    ``kind`` and ``description`` are the writer's words (the wallets app writes its operation
+    kinds, ``wallets.models.OperationKind``); what made the entry (who, which payment, which
+    request) is the writer's to keep. A wallet operation's id is its entry's id.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="journal_entries")
-    # Positive won: what was charged, spent or reversed.
-    amount = models.BigIntegerField()
-    # The user's wallet balance right after this entry (a statement column).
-    balance_after = models.BigIntegerField()
-    reverses = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals"
-    )
-    # External references: the payment gateway's keys (charges), free text (spends, reversals).
-    payment_key = models.CharField(max_length=200, blank=True, default="")
-    order_id = models.CharField(max_length=64, blank=True, default="")
+    kind = models.CharField(max_length=32)
     description = models.CharField(max_length=500, blank=True, default="")
-    # The Idempotency-Key of the request that wrote it (for operators; the key's record, written in
-    # the same transaction, is what makes a repeat replay instead of writing again).
-    idempotency_key = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
         verbose_name_plural = "journal entries"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"], name="entry_user_created_idx")]
-        constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="entry_amount_positive"),
-            models.CheckConstraint(condition=Q(balance_after__gte=0), name="entry_balance_after_non_negative"),
-            # Only reversals point at an entry, and every reversal does.
-            models.CheckConstraint(
-                condition=(Q(kind=EntryKind.REVERSAL) & Q(reverses__isnull=False))
-                | (~Q(kind=EntryKind.REVERSAL) & Q(reverses__isnull=True)),
-                name="entry_reverses_only_for_reversals",
-            ),
-            # The same order can never be credited twice.
-            models.UniqueConstraint(
-                fields=["order_id"], condition=Q(kind=EntryKind.CHARGE), name="entry_charge_order_unique"
-            ),
-        ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount} ({self.id})"
+        return f"{self.kind} ({self.id})"
 
 
 class Posting(models.Model):
@@ -99,9 +68,16 @@ class Posting(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
     # Signed won; the postings of one entry sum to zero.
     amount = models.BigIntegerField()
+    # The account's balance right after this posting, where the account's balance is kept (a wallet's:
+    # its owner locks it); null on the system accounts, which every operation touches and none locks.
+    balance_after = models.BigIntegerField(null=True, blank=True)
+    # The entry's time, kept with the posting: an account's history and its balance at a moment are
+    # read from one index (account, time).
+    created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["account", "created_at"], name="posting_account_time_idx")]
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="posting_amount_non_zero")]
 
     def __str__(self) -> str:

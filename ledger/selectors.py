@@ -12,6 +12,6 @@ def ledger_unbalanced_entries(*, limit: int = 1000) -> list[dict]:
         JournalEntry.objects.annotate(posting_sum=Coalesce(Sum("postings__amount"), 0), posting_count=Count("postings"))
         .filter(~Q(posting_sum=0) | Q(posting_count__lt=2))
         .order_by("created_at")
-        .values("id", "kind", "user_id", "posting_sum", "posting_count")[:limit]
+        .values("id", "kind", "posting_sum", "posting_count")[:limit]
     )
     return list(rows)

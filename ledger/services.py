@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import connection
 from django.utils import timezone
 
-from ledger.models import Account, AccountKind, EntryKind, JournalEntry
+from ledger.models import Account, AccountKind, JournalEntry
 from prepaid.money import CURRENCY
 
 SYSTEM_ACCOUNT_KINDS = {
@@ -29,30 +29,23 @@ def ledger_system_account(*, code: str) -> Account:
 
 def ledger_entry_record(
     *,
-    kind: EntryKind,
-    user_id: int,
-    amount: int,
-    balance_after: int,
+    kind: str,
     legs: list[tuple[Account, int]],
-    reverses: JournalEntry | None = None,
-    payment_key: str = "",
-    order_id: str = "",
     description: str = "",
-    idempotency_key: str = "",
+    balances_after: list[int | None] | None = None,
     created_at: datetime | None = None,
 ) -> JournalEntry:
     """Append one journal entry with its postings (``legs``: account, signed won), in the caller's transaction.
 
-    The database refuses legs that are fewer than two, zero, or do not sum to zero
-    (``IntegrityError``), before writing and again at commit.
+    ``balances_after``: each leg's account balance after it, where the caller keeps that
+    balance (None where it does not). The database refuses legs that are fewer than two,
+    zero, or do not sum to zero (``IntegrityError``), before writing and again at commit.
     """
     entry_id = uuid.uuid4()
-    created_at = created_at or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT ledger_entry_append(%s, %s, %s, %s, %s, %s::bigint[], %s::bigint[], %s, %s, %s, %s, %s, %s)",
-            [entry_id, kind, user_id, amount, balance_after, [account.id for account, _ in legs],
-             [leg for _, leg in legs], reverses.id if reverses else None, payment_key, order_id, description,
-             idempotency_key, created_at],
+            "SELECT ledger_entry_append(%s, %s, %s, %s, %s::bigint[], %s::bigint[], %s::bigint[])",
+            [entry_id, kind, description, created_at or timezone.now(), [account.id for account, _ in legs],
+             [leg for _, leg in legs], balances_after or [None] * len(legs)],
         )
     return JournalEntry.objects.get(id=entry_id)

@@ -17,7 +17,7 @@ class NewestFirstPagination(CursorPagination):
     gave, is a 400 naming it (DRF would ignore the one and answer 404 to the other).
     """
 
-    ordering = ("-created_at", "-id")
+    ordering = ("-created_at", "-pk")
     page_size_query_param = "pageSize"
 
     def get_page_size(self, request):

@@ -6,7 +6,7 @@ from django.db.models import Sum
 
 from ledger.models import JournalEntry, Posting
 from outbox.models import OutboxEvent
-from wallets.models import Payment, Wallet
+from wallets.models import Operation, Payment, Wallet
 
 CHARGES, SPENDS, REVERSALS = "/api/v1/wallet/charges", "/api/v1/wallet/spends", "/api/v1/wallet/reversals"
 
@@ -23,11 +23,11 @@ def new_order_id() -> str:
 
 
 def charge(user, amount: int = 10_000, **kw):
-    """Charge ``user``'s wallet through the services (the sandbox gateway confirms); its journal entry."""
+    """Charge ``user``'s wallet through the services (the sandbox gateway confirms); its wallet operation."""
     from wallets import services
 
     return services.wallet_charge(user_id=user.id, amount=amount, payment_key=kw.pop("payment_key", "pk_test"),
-                                  order_id=kw.pop("order_id", None) or new_order_id(), **kw).entry
+                                  order_id=kw.pop("order_id", None) or new_order_id(), **kw).transaction
 
 
 def balance_of(user_id: int) -> int:
@@ -43,13 +43,18 @@ def posted_balance_of(user_id: int) -> int:
 
 
 def assert_ledger_consistent(user_id: int) -> None:
-    """Balance = postings; every entry of the user sums to zero; one outbox event per entry."""
+    """Balance = postings, and each wallet posting's balance after is the running sum; every operation
+    of the user is an entry summing to zero; one outbox event per operation."""
     assert balance_of(user_id) == posted_balance_of(user_id)
     assert balance_of(user_id) >= 0
-    entries = JournalEntry.objects.filter(user_id=user_id)
-    for entry in entries:
-        assert sum(p.amount for p in entry.postings.all()) == 0
-        assert entry.postings.count() == 2
+    running = 0
+    for posting in Posting.objects.filter(account__wallet__user_id=user_id).order_by("created_at", "id"):
+        running += posting.amount
+        assert posting.balance_after == running, (posting.id, posting.balance_after, running)
+    entries = Operation.objects.filter(user_id=user_id).select_related("entry")
+    for operation in entries:
+        assert sum(p.amount for p in operation.entry.postings.all()) == 0
+        assert operation.entry.postings.count() == 2
     assert OutboxEvent.objects.filter(key=str(user_id)).count() == entries.count()
     event_transaction_ids = set(
         OutboxEvent.objects.filter(key=str(user_id)).values_list("payload__metadata__transactionId", flat=True)

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from prepaid.admin import ReadOnlyAdmin
 from prepaid.errors import ApplicationError
 from wallets import services
-from wallets.models import IdempotencyRecord, Payment, Refund, RefundStatus, Wallet
+from wallets.models import IdempotencyRecord, Operation, Payment, Refund, RefundStatus, Wallet
 from wallets.payments import PaymentGatewayUnavailable, payment_gateway
 
 
@@ -15,6 +15,19 @@ class WalletAdmin(ReadOnlyAdmin):
     search_fields = ("user__username", "=user__id")
     list_select_related = ("user",)
     readonly_fields = ("user", "account", "currency", "balance", "held", "created_at", "updated_at")
+
+
+@admin.register(Operation)
+class OperationAdmin(ReadOnlyAdmin):
+    """Wallet operations: who moved what; the journal entry (its id) holds the postings."""
+
+    list_display = ("entry", "kind", "user", "amount", "reverses", "order_id", "created_at")
+    list_filter = ("kind", "created_at")
+    search_fields = ("=entry__id", "user__username", "=user__id", "=order_id", "=payment_key", "=idempotency_key")
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in Operation._meta.fields]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
 
 
 class RefundInline(admin.TabularInline):

@@ -54,7 +54,7 @@ def _text_field(**kwargs) -> StrictCharField:
 
 @extend_schema_serializer(component_name="Transaction")
 class TransactionOutputSerializer(serializers.Serializer):
-    transactionId = serializers.UUIDField(source="id")
+    transactionId = serializers.UUIDField(source="pk")
     type = serializers.CharField(source="kind")
     amount = serializers.IntegerField()
     newBalance = serializers.IntegerField(source="balance_after")
@@ -109,7 +109,7 @@ def validated(serializer_class: type[serializers.Serializer], data) -> dict:
 def created(operation: services.WalletOperation) -> Response:
     """201 with the operation's transaction; marked when it is the answer of an earlier identical request."""
     headers = {REPLAYED_HEADER: "true"} if operation.replayed else None
-    return Response(TransactionOutputSerializer(operation.entry).data, status=201, headers=headers)
+    return Response(TransactionOutputSerializer(operation.transaction).data, status=201, headers=headers)
 
 
 class ChargeAPI(APIView):

@@ -35,6 +35,59 @@ class Wallet(models.Model):
         return f"wallet of {self.user} ({self.balance:,} {self.currency})"
 
 
+class OperationKind(models.TextChoices):
+    CHARGE = "CHARGE"
+    SPEND = "SPEND"
+    REVERSAL = "REVERSAL"
+
+
+class Operation(models.Model):
+    """What makes a journal entry a wallet operation: who asked, what, how much, the entry it
+    reverses, the payment's references and the request's Idempotency-Key. Its id is its entry's
+    (the public transaction id); the wallet's balance after it is its posting's
+    (``wallets.selectors``)."""
+
+    entry = models.OneToOneField("ledger.JournalEntry", primary_key=True, db_column="id", on_delete=models.PROTECT,
+                                 related_name="operation")
+    kind = models.CharField(max_length=16, choices=OperationKind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet_operations")
+    # Positive won: what was charged, spent or reversed.
+    amount = models.BigIntegerField()
+    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
+    # External references: the payment gateway's keys (charges), free text (spends, reversals).
+    payment_key = models.CharField(max_length=200, blank=True, default="")
+    order_id = models.CharField(max_length=64, blank=True, default="")
+    description = models.CharField(max_length=500, blank=True, default="")
+    # The Idempotency-Key of the request that wrote it (for operators; the key's record, written in
+    # the same transaction, is what makes a repeat replay instead of writing again).
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-entry"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="operation_user_created_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
+            # Only reversals point at an operation, and every reversal does.
+            models.CheckConstraint(
+                condition=(Q(kind=OperationKind.REVERSAL) & Q(reverses__isnull=False))
+                | (~Q(kind=OperationKind.REVERSAL) & Q(reverses__isnull=True)),
+                name="operation_reverses_only_for_reversals",
+            ),
+            # The same order can never be credited twice.
+            models.UniqueConstraint(fields=["order_id"], condition=Q(kind=OperationKind.CHARGE),
+                                    name="operation_charge_order_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:,} ({self.pk})"
+
+    @property
+    def id(self):
+        """The transaction id (its journal entry's)."""
+        return self.pk
+
+
 class PaymentStatus(models.TextChoices):
     # Recorded before the gateway is asked: a crash after the gateway confirmed
     # leaves this row behind, and payment recovery settles it.

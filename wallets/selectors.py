@@ -2,27 +2,32 @@
 
 import dataclasses
 
-from django.db.models import BigIntegerField, F, Func, QuerySet, Sum
+from django.db.models import BigIntegerField, F, Func, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from ledger.models import JournalEntry
+from ledger.models import Posting
 from ledger.selectors import ledger_unbalanced_entries
-from wallets.models import ChargeOrder, Wallet
+from wallets.models import ChargeOrder, Operation, Wallet
 
 
 def wallet_get(*, user_id: int) -> Wallet | None:
     return Wallet.objects.filter(user_id=user_id).first()
 
 
-def wallet_transactions(*, user_id: int) -> QuerySet[JournalEntry]:
-    """The user's journal entries, newest first, with how much of each was reversed and how much
-    can still be: the rule ``wallet_reverse`` applies (wallets/sql/wallet_reversible_amount.sql)."""
+def wallet_transactions(*, user_id: int) -> QuerySet[Operation]:
+    """The user's wallet operations, newest first, each with the wallet's balance after it (its
+    posting's), how much of it was reversed and how much can still be: the rule ``wallet_reverse``
+    applies (wallets/sql/wallet_reversible_amount.sql)."""
+    balance_after = Posting.objects.filter(entry_id=OuterRef("pk"), account__wallet__user_id=user_id)
+    reversed_amount = (Operation.objects.filter(reverses_id=OuterRef("pk")).order_by()
+                       .values("reverses_id").annotate(total=Sum("amount")).values("total"))
     return (
-        JournalEntry.objects.filter(user_id=user_id)
-        .annotate(reversed_amount=Coalesce(Sum("reversals__amount"), 0),
-                  reversible_amount=Func(F("id"), function="wallet_reversible_amount",
+        Operation.objects.filter(user_id=user_id)
+        .annotate(balance_after=Subquery(balance_after.values("balance_after")[:1]),
+                  reversed_amount=Coalesce(Subquery(reversed_amount), 0),
+                  reversible_amount=Func(F("pk"), function="wallet_reversible_amount",
                                          output_field=BigIntegerField()))
-        .order_by("-created_at", "-id")
+        .order_by("-created_at", "-pk")
     )
 
 

@@ -47,14 +47,13 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from accounts.services import operator_action_record
-from ledger.models import JournalEntry
 from outbox.services import outbox_relay_trigger
 from prepaid.db import delete_in_batches
 from prepaid.errors import ApplicationError, CommonErrorCode
 from prepaid.money import CURRENCY
 from wallets import metrics, selectors
 from wallets.errors import WalletErrorCode, WalletRefusal, wallet_error
-from wallets.models import ChargeOrder, IdempotencyRecord, Payment, PaymentStatus, Refund, RefundStatus
+from wallets.models import ChargeOrder, IdempotencyRecord, Operation, Payment, PaymentStatus, Refund, RefundStatus
 from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
 logger = logging.getLogger(__name__)
@@ -78,10 +77,11 @@ def idempotency_key(*, key: str, method: str, path: str, body: object) -> Idempo
 
 @dataclasses.dataclass(frozen=True)
 class WalletOperation:
-    """What an operation did: its journal entry. ``replayed``: the entry was written by an
-    earlier request with the same Idempotency-Key, and is that request's answer again."""
+    """What an operation did: the wallet operation written (with ``balance_after``, the wallet's balance
+    after it). ``replayed``: it was written by an earlier request with the same Idempotency-Key, and
+    is that request's answer again."""
 
-    entry: JournalEntry
+    transaction: Operation
     replayed: bool = False
 
 
@@ -124,16 +124,16 @@ def _answer(result: _Result, *, user_id: int, event_id: uuid.UUID | None = None)
     """The operation's entry, or its refusal raised as an ApplicationError."""
     if result.error_code:
         raise _refusal(result)
-    entry = JournalEntry(id=result.entry_id, kind=result.kind, user_id=user_id, amount=result.amount,
-                         balance_after=result.balance_after, reverses_id=result.reverses_id,
-                         payment_key=result.payment_key, order_id=result.order_id, description=result.description,
-                         created_at=result.created_at)
+    entry = Operation(entry_id=result.entry_id, kind=result.kind, user_id=user_id, amount=result.amount,
+                      reverses_id=result.reverses_id, payment_key=result.payment_key, order_id=result.order_id,
+                      description=result.description, created_at=result.created_at)
+    entry.balance_after = result.balance_after  # the wallet's, after it (its posting's)
     entry._state.adding = False  # it is in the database
     if result.outcome == Outcome.DONE:
         # The first line of an event's path (then the relay's "published", the consumer's "record").
         logger.info("committed %s entry=%s event=%s user=%s", result.kind, result.entry_id, event_id, user_id)
         outbox_relay_trigger()  # the operation has committed: its event can go
-    return WalletOperation(entry=entry, replayed=result.outcome == Outcome.REPLAYED)
+    return WalletOperation(transaction=entry, replayed=result.outcome == Outcome.REPLAYED)
 
 
 def _key_params(idempotency: IdempotencyKey | None) -> dict:
@@ -295,7 +295,7 @@ def _charge(*, user_id: int, amount: int, payment_key: str, order_id: str,
     _payment_confirm(payment=payment, key=key)
     operation = _payment_credit(payment_id=payment.id, user_id=user_id, key=key)
     logger.info("charge committed: user=%s amount=%s order=%s entry=%s", user_id, amount, order_id,
-                operation.entry.id)
+                operation.transaction.id)
     return operation
 
 

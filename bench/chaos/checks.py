@@ -74,16 +74,16 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     from django.db import connection
     from django.db.models import Sum
 
-    from ledger.models import JournalEntry, Posting
+    from ledger.models import Posting
     from notifications.models import DeadLetter, Notification
     from outbox.models import OutboxEvent
-    from wallets.models import Wallet
+    from wallets.models import Operation, Wallet
     from wallets.selectors import wallet_ledger_reconcile
 
     connection.close()
     found: dict[str, list] = {}
-    entries = {str(e["id"]): e for e in JournalEntry.objects.values("id", "kind", "user_id", "amount",
-                                                                   "idempotency_key")}
+    entries = {str(e["pk"]): e for e in Operation.objects.values("pk", "kind", "user_id", "amount",
+                                                                "idempotency_key")}
     by_key = defaultdict(list)
     for entry_id, entry in entries.items():
         by_key[entry["idempotency_key"]].append(entry_id)

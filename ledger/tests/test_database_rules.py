@@ -4,7 +4,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from ledger.models import Account, AccountKind, EntryKind, JournalEntry, Posting
+from ledger.models import Account, AccountKind, JournalEntry, Posting
 from ledger.services import ledger_entry_record, ledger_system_account
 
 
@@ -13,8 +13,8 @@ def charged_entry(user, amount=10_000) -> JournalEntry:
     account = Account.objects.create(code=f"wallet:{user.id}", kind=AccountKind.WALLET)
     clearing = ledger_system_account(code=Account.PAYMENT_CLEARING_CODE)
     with transaction.atomic():
-        return ledger_entry_record(kind=EntryKind.CHARGE, user_id=user.id, amount=amount, balance_after=amount,
-                                   legs=[(account, amount), (clearing, -amount)])
+        return ledger_entry_record(kind="CHARGE", legs=[(account, amount), (clearing, -amount)],
+                                   balances_after=[amount, None])
 
 
 @pytest.mark.django_db
@@ -22,9 +22,10 @@ def test_entries_and_postings_cannot_be_updated_or_deleted(user):
     entry = charged_entry(user)
     # Raw SQL, as a careless script or a psql session would: the database itself refuses.
     statements = [
-        ("UPDATE ledger_journalentry SET amount = 1 WHERE id = %s", [entry.id]),
+        ("UPDATE ledger_journalentry SET description = 'edited' WHERE id = %s", [entry.id]),
         ("DELETE FROM ledger_journalentry WHERE id = %s", [entry.id]),
         ("UPDATE ledger_posting SET amount = amount + 1 WHERE entry_id = %s", [entry.id]),
+        ("UPDATE ledger_posting SET balance_after = 0 WHERE entry_id = %s", [entry.id]),
         ("DELETE FROM ledger_posting WHERE entry_id = %s", [entry.id]),
     ]
     for sql, params in statements:
@@ -38,13 +39,11 @@ def test_the_database_refuses_an_unbalanced_entry_at_commit(user):
     wallet_account = Account.objects.create(code=f"wallet:{user.id}", kind=AccountKind.WALLET)
     clearing = ledger_system_account(code=Account.PAYMENT_CLEARING_CODE)
     with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic():
-        entry = JournalEntry.objects.create(kind=EntryKind.CHARGE, user=user, amount=100, balance_after=100,
-                                            created_at=timezone.now())
-        Posting.objects.create(entry=entry, account=wallet_account, amount=100)
-        Posting.objects.create(entry=entry, account=clearing, amount=-99)
+        entry = JournalEntry.objects.create(kind="CHARGE", created_at=timezone.now())
+        Posting.objects.create(entry=entry, account=wallet_account, amount=100, created_at=entry.created_at)
+        Posting.objects.create(entry=entry, account=clearing, amount=-99, created_at=entry.created_at)
     with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic():
-        JournalEntry.objects.create(kind=EntryKind.CHARGE, user=user, amount=100, balance_after=100,
-                                    created_at=timezone.now())
+        JournalEntry.objects.create(kind="CHARGE", created_at=timezone.now())
     assert not JournalEntry.objects.exists()
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM ledger_posting")

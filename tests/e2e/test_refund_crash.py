@@ -9,12 +9,11 @@ import httpx
 import psutil
 import pytest
 
-from ledger.models import JournalEntry
 from tests.fake_toss import CLIENT_KEY, SECRET_KEY
 from tests.helpers import CHARGES, REVERSALS, api_token, assert_ledger_consistent, balance_of, new_order_id
 from tests.support import wait_until
 from wallets import services
-from wallets.models import Refund, RefundStatus, Wallet
+from wallets.models import Operation, Refund, RefundStatus, Wallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -47,7 +46,7 @@ def test_a_worker_killed_mid_refund_is_recovered_refunding_once_and_debiting_onc
     (refund,) = Refund.objects.filter(user=user)
     assert refund.status == RefundStatus.REQUESTED
     assert balance_of(user.id) == 10_000 and Wallet.objects.get(user=user).held == 7_000
-    assert not JournalEntry.objects.filter(user=user, kind="REVERSAL").exists()
+    assert not Operation.objects.filter(user=user, kind="REVERSAL").exists()
 
     assert services.payment_recover_pending(older_than_s=0)["refunded"] == 1  # the beat's minute task
     assert services.payment_recover_pending(older_than_s=0)["refunded"] == 0
@@ -59,6 +58,6 @@ def test_a_worker_killed_mid_refund_is_recovered_refunding_once_and_debiting_onc
     retried = client.post(REVERSALS, json=body, headers={"Idempotency-Key": key})
     assert (retried.status_code, retried.headers.get("Idempotent-Replayed")) == (201, "true"), retried.text
     assert retried.json()["transactionId"] == str(refund.reversal_id)
-    assert JournalEntry.objects.filter(user=user, kind="REVERSAL").count() == 1
+    assert Operation.objects.filter(user=user, kind="REVERSAL").count() == 1
     assert_ledger_consistent(user.id)
     client.close()

@@ -5,7 +5,7 @@ CREATE OR REPLACE FUNCTION wallet_idempotency_claim(p_user_id integer, p_key tex
 RETURNS wallet_operation_result LANGUAGE plpgsql AS $$
 DECLARE
   claimed wallets_idempotencyrecord;
-  earlier ledger_journalentry;
+  earlier wallets_operation;
 BEGIN
   -- A transaction still running with this key holds the lock until it ends.
   IF NOT pg_try_advisory_xact_lock(hashtextextended(p_user_id::text || ':' || p_key, 7310)) THEN
@@ -38,8 +38,8 @@ BEGIN
     RETURN wallet_refusal('idempotency_request_in_flight', NULL);
   END IF;
   IF claimed.entry_id IS NOT NULL THEN
-    SELECT * INTO earlier FROM ledger_journalentry WHERE id = claimed.entry_id;
-    RETURN wallet_entry_result('replayed', earlier);
+    SELECT * INTO earlier FROM wallets_operation WHERE id = claimed.entry_id;
+    RETURN wallet_entry_result('replayed', earlier, wallet_operation_balance_after(earlier));
   END IF;
   RETURN ROW('replayed', claimed.error_code, claimed.error_detail, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
              NULL, NULL)::wallet_operation_result;

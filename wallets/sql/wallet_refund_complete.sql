@@ -5,7 +5,7 @@ DECLARE
   refund wallets_refund;
   payment wallets_payment;
   wallet wallets_wallet;
-  done ledger_journalentry;
+  done wallets_operation;
   answer wallet_operation_result;
 BEGIN
   SELECT * INTO wallet FROM wallets_wallet
@@ -14,8 +14,8 @@ BEGIN
   IF refund.id IS NULL THEN
     RAISE EXCEPTION 'no refund %', p_reversal_id USING ERRCODE = 'no_data_found';
   ELSIF refund.status = 'SUCCEEDED' THEN  -- completed by a concurrent attempt: never twice
-    SELECT * INTO done FROM ledger_journalentry WHERE id = refund.entry_id;
-    RETURN wallet_entry_result('replayed', done);
+    SELECT * INTO done FROM wallets_operation WHERE id = refund.entry_id;
+    RETURN wallet_entry_result('replayed', done, wallet_operation_balance_after(done));
   ELSIF refund.status <> 'REQUESTED' THEN
     RAISE EXCEPTION 'refund % is %, the gateway cancelled it', p_reversal_id, refund.status
       USING ERRCODE = 'check_violation';

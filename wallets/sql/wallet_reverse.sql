@@ -11,7 +11,7 @@ CREATE OR REPLACE FUNCTION wallet_reverse(
 DECLARE
   answer wallet_operation_result;
   wallet wallets_wallet;
-  original ledger_journalentry;
+  original wallets_operation;
   payment wallets_payment;
   refund wallets_refund;
   remaining bigint;
@@ -31,7 +31,7 @@ BEGIN
   END IF;
   SELECT * INTO wallet FROM wallets_wallet WHERE user_id = p_user_id FOR UPDATE;
   -- Another user's entry is "not found" too: its existence is not disclosed.
-  SELECT * INTO original FROM ledger_journalentry WHERE id = p_transaction_id AND user_id = p_user_id;
+  SELECT * INTO original FROM wallets_operation WHERE id = p_transaction_id AND user_id = p_user_id;
   IF original.id IS NULL THEN
     answer := wallet_refusal('transaction_not_found', jsonb_build_object('transactionId', p_transaction_id));
   ELSIF original.kind = 'REVERSAL' THEN

@@ -5,9 +5,9 @@ CREATE OR REPLACE FUNCTION wallet_reversible_amount(p_entry_id uuid) RETURNS big
 LANGUAGE sql STABLE AS $$
   SELECT CASE WHEN e.kind = 'REVERSAL' THEN 0 ELSE
            e.amount
-           - coalesce((SELECT sum(r.amount) FROM ledger_journalentry r WHERE r.reverses_id = e.id), 0)
+           - coalesce((SELECT sum(r.amount) FROM wallets_operation r WHERE r.reverses_id = e.id), 0)
            - coalesce((SELECT sum(f.amount) FROM wallets_refund f JOIN wallets_payment p ON p.id = f.payment_id
                         WHERE p.entry_id = e.id AND f.status IN ('REQUESTED', 'UNCOVERED')), 0)
          END::bigint
-    FROM ledger_journalentry e WHERE e.id = p_entry_id;
+    FROM wallets_operation e WHERE e.id = p_entry_id;
 $$;

@@ -19,12 +19,13 @@ def staff_client(client, django_user_model):
 
 def test_admin_lists_and_searches(staff_client, user):
     entry = services.wallet_charge(user_id=user.id, amount=10_000, payment_key="pk_find_me",
-                                   order_id="order-find-me").entry
+                                   order_id="order-find-me").transaction
     event = OutboxEvent.objects.get()
     pages = {
-        "/admin/ledger/journalentry/?q=order-find-me": str(entry.id),
-        "/admin/ledger/journalentry/?q=pk_find_me": str(entry.id),
-        f"/admin/ledger/journalentry/?q={user.username}": str(entry.id),
+        "/admin/wallets/operation/?q=order-find-me": str(entry.id),
+        "/admin/wallets/operation/?q=pk_find_me": str(entry.id),
+        f"/admin/wallets/operation/?q={user.username}": str(entry.id),
+        f"/admin/ledger/journalentry/?q={entry.id}": str(entry.id),
         "/admin/wallets/payment/?q=order-find-me": "order-find-me",
         "/admin/wallets/wallet/?q=" + user.username: "10000",
         f"/admin/outbox/outboxevent/?q={event.event_id}": str(event.event_id),
@@ -41,9 +42,12 @@ def test_admin_lists_and_searches(staff_client, user):
 
 
 def test_ledger_and_outbox_are_read_only_in_the_admin(staff_client, user):
-    entry = services.wallet_charge(user_id=user.id, amount=1_000, payment_key="pk", order_id=new_order_id()).entry
+    entry = services.wallet_charge(user_id=user.id, amount=1_000, payment_key="pk", order_id=new_order_id()).transaction
     event = OutboxEvent.objects.get()
     assert staff_client.get("/admin/ledger/journalentry/add/").status_code == 403
+    assert staff_client.get("/admin/wallets/operation/add/").status_code == 403
+    response = staff_client.post(f"/admin/wallets/operation/{entry.id}/delete/", {"post": "yes"})
+    assert response.status_code == 403
     assert staff_client.get("/admin/outbox/outboxevent/add/").status_code == 403
     response = staff_client.post(f"/admin/ledger/journalentry/{entry.id}/delete/", {"post": "yes"})
     assert response.status_code == 403

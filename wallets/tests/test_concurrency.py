@@ -9,11 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from ledger.models import JournalEntry
 from outbox.models import OutboxEvent
 from prepaid.errors import ApplicationError
 from tests.helpers import assert_ledger_consistent, balance_of, new_order_id
 from wallets import services
+from wallets.models import Operation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,7 +61,7 @@ def test_concurrent_spends_never_overdraw(user):
 
 def test_concurrent_reversals_of_one_spend_never_exceed_it(user):
     services.wallet_charge(user_id=user.id, amount=10_000, payment_key="pk", order_id=new_order_id())
-    spend = services.wallet_spend(user_id=user.id, amount=7_000, description="big spend").entry
+    spend = services.wallet_spend(user_id=user.id, amount=7_000, description="big spend").transaction
     results = run_concurrently(
         lambda i: services.wallet_reverse(user_id=user.id, transaction_id=spend.id, amount=100, reason=f"r{i}"),
         THREADS,
@@ -69,7 +69,7 @@ def test_concurrent_reversals_of_one_spend_never_exceed_it(user):
     counts = Counter(outcome(r) for r in results)
     assert counts == {"ok": 70, "already_fully_reversed": 130}
     assert balance_of(user.id) == 10_000
-    assert sum(JournalEntry.objects.filter(reverses=spend).values_list("amount", flat=True)) == 7_000
+    assert sum(Operation.objects.filter(reverses=spend).values_list("amount", flat=True)) == 7_000
     assert OutboxEvent.objects.filter(event_type="REVERSAL_COMPLETED").count() == 70
     assert_ledger_consistent(user.id)
     call_command("reconcile_ledger")
@@ -109,7 +109,7 @@ def test_parallel_requests_with_one_idempotency_key_have_one_effect(api_client_f
     assert len(created) == 1  # every 201 is the same transaction (first or replay)
     assert all(r.json()["code"] == "idempotency_request_in_flight" for r in responses if r.status_code == 409)
     assert balance_of(user.id) == 9_000
-    assert JournalEntry.objects.filter(kind="SPEND").count() == 1
+    assert Operation.objects.filter(kind="SPEND").count() == 1
     assert_ledger_consistent(user.id)
 
 

@@ -4,11 +4,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.models import JournalEntry
 from ledger.selectors import ledger_unbalanced_entries
 from prepaid.errors import ApplicationError
 from tests.helpers import assert_ledger_consistent, balance_of, new_order_id
 from wallets import services
+from wallets.models import Operation
 from wallets.selectors import wallet_balance_mismatches
 
 amounts = st.integers(min_value=1, max_value=30_000)
@@ -29,7 +29,7 @@ operations = st.lists(
 def test_any_sequence_of_operations_keeps_the_invariants(user_factory, ops):
     user = user_factory()
     expected_balance = 0
-    reversible: list[tuple[JournalEntry, str]] = []  # (entry, kind)
+    reversible: list[tuple[Operation, str]] = []  # (entry, kind)
     reversed_total: dict = {}
     succeeded = 0
 
@@ -37,11 +37,11 @@ def test_any_sequence_of_operations_keeps_the_invariants(user_factory, ops):
         try:
             if op[0] == "charge":
                 entry = services.wallet_charge(user_id=user.id, amount=op[1], payment_key="pk",
-                                               order_id=new_order_id()).entry
+                                               order_id=new_order_id()).transaction
                 expected_balance += op[1]
                 reversible.append((entry, "CHARGE"))
             elif op[0] == "spend":
-                entry = services.wallet_spend(user_id=user.id, amount=op[1], description="d").entry
+                entry = services.wallet_spend(user_id=user.id, amount=op[1], description="d").transaction
                 expected_balance -= op[1]
                 reversible.append((entry, "SPEND"))
             else:
@@ -49,7 +49,7 @@ def test_any_sequence_of_operations_keeps_the_invariants(user_factory, ops):
                     continue
                 original, kind = reversible[op[1] % len(reversible)]
                 entry = services.wallet_reverse(user_id=user.id, transaction_id=original.id, amount=op[2],
-                                                reason="r").entry
+                                                reason="r").transaction
                 reversed_total[original.id] = reversed_total.get(original.id, 0) + entry.amount
                 expected_balance += entry.amount if kind == "SPEND" else -entry.amount
             succeeded += 1
@@ -60,7 +60,7 @@ def test_any_sequence_of_operations_keeps_the_invariants(user_factory, ops):
         assert expected_balance >= 0
 
     assert_ledger_consistent(user.id)
-    assert JournalEntry.objects.filter(user=user).count() == succeeded
+    assert Operation.objects.filter(user=user).count() == succeeded
     for original, _ in reversible:
         assert reversed_total.get(original.id, 0) <= original.amount
     assert wallet_balance_mismatches() == []

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from django.conf import settings
 
-from ledger.models import Account, AccountKind, EntryKind
+from ledger.models import Account, AccountKind
 from prepaid.events import SCHEMA_PATH, SCHEMA_VERSION, EventType
 from prepaid.money import CURRENCY
 from prepaid.sql import split_top_level, sql_directory
 from wallets.errors import WalletErrorCode, WalletRefusal
-from wallets.models import WALLET_ACCOUNT_CODE_PREFIX, PaymentStatus, RefundStatus
+from wallets.models import WALLET_ACCOUNT_CODE_PREFIX, OperationKind, PaymentStatus, RefundStatus
 from wallets.services import Outcome
 
 SQL_APPS = ("ledger", "outbox", "wallets")
@@ -77,7 +77,7 @@ def _detail_keys_read_by_python() -> set[str]:
     return {a or b for a, b in re.findall(r"""(?:\bd|detail)\[["'](\w+)["']\]|\bd\.get\(["'](\w+)["']""", source)}
 
 
-UPPER_CASE = {*EntryKind.values, *PaymentStatus.values, *RefundStatus.values, *AccountKind.values, *EventType,
+UPPER_CASE = {*OperationKind.values, *PaymentStatus.values, *RefundStatus.values, *AccountKind.values, *EventType,
               CURRENCY}
 SYSTEM_ACCOUNT_CODES = {Account.PAYMENT_CLEARING_CODE, Account.MERCHANT_SETTLEMENT_CODE}
 
@@ -90,7 +90,8 @@ def test_every_upper_case_literal_in_the_sql_is_a_python_kind_status_event_type_
 
 def test_every_kind_status_and_event_type_python_defines_is_written_by_the_sql():
     used = set(_literals(_sql()))
-    written_by_sql = {*EntryKind.values, *PaymentStatus.values, *RefundStatus.values, *AccountKind.values, *EventType}
+    written_by_sql = {*OperationKind.values, *PaymentStatus.values, *RefundStatus.values, *AccountKind.values,
+                      *EventType}
     assert written_by_sql - used == set()
 
 

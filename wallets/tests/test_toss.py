@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 
-from ledger.models import JournalEntry
 from outbox.models import OutboxEvent
 from tests.fake_toss import GARBLED, SECRET_KEY
 from tests.helpers import (
@@ -21,7 +20,7 @@ from tests.helpers import (
     staff_sign_in,
 )
 from wallets import metrics, services
-from wallets.models import Payment, PaymentStatus, Refund, RefundStatus, Wallet
+from wallets.models import Operation, Payment, PaymentStatus, Refund, RefundStatus, Wallet
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +88,7 @@ def test_a_confirm_that_timed_out_is_credited_once_by_recovery(api, user, toss):
     assert services.payment_recover_pending(older_than_s=0)["credited"] == 1  # DONE at Toss: credited
     assert services.payment_recover_pending(older_than_s=0)["credited"] == 0
     assert balance_of(user.id) == 5_000
-    assert JournalEntry.objects.filter(user=user, kind="CHARGE").count() == 1
+    assert Operation.objects.filter(user=user, kind="CHARGE").count() == 1
     assert [c for c in toss.calls if c == ("POST", "/v1/payments/confirm")] == [("POST", "/v1/payments/confirm")]
 
 
@@ -161,7 +160,7 @@ def test_partial_refunds_add_up_to_the_charge(api, user, toss):
     assert [c["cancelAmount"] for c in toss.payments[payment_key]["cancels"]] == [3_000, 2_000, 5_000]
     assert reverse(api, charge_id, 1).json()["code"] == "already_fully_reversed"
     assert balance_of(user.id) == 0
-    assert sum(e.amount for e in JournalEntry.objects.filter(user=user, kind="REVERSAL")) == 10_000
+    assert sum(e.amount for e in Operation.objects.filter(user=user, kind="REVERSAL")) == 10_000
     assert_ledger_consistent(user.id)
 
 
@@ -173,7 +172,7 @@ def test_a_refund_toss_refuses_leaves_the_wallet_untouched(api, user, toss):
     assert answer.status_code == 422 and answer.json()["code"] == "refund_refused"
     assert answer.json()["fields"] == {"transactionId": ["NOT_CANCELABLE_PAYMENT"]}
     assert balance_of(user.id) == 10_000 and Wallet.objects.get(user=user).held == 0
-    assert not JournalEntry.objects.filter(user=user, kind="REVERSAL").exists()
+    assert not Operation.objects.filter(user=user, kind="REVERSAL").exists()
     assert Refund.objects.get(user=user).status == RefundStatus.FAILED
     replayed = reverse(api, charged.json()["transactionId"], 4_000, key=key)  # the same answer, nothing asked
     assert (replayed.status_code, replayed.headers["Idempotent-Replayed"]) == (422, "true")
@@ -202,7 +201,7 @@ def test_a_refund_toss_did_not_answer_holds_the_money_until_recovery_debits_it_o
     assert balance_of(user.id) == 4_000 and Wallet.objects.get(user=user).held == 0
     replayed = reverse(api, charged.json()["transactionId"], 6_000, key=key)
     assert (replayed.status_code, replayed.headers["Idempotent-Replayed"]) == (201, "true")
-    assert JournalEntry.objects.filter(user=user, kind="REVERSAL").count() == 1
+    assert Operation.objects.filter(user=user, kind="REVERSAL").count() == 1
     assert_ledger_consistent(user.id)
 
 
@@ -229,7 +228,7 @@ def test_a_cancel_answer_we_cannot_read_leaves_the_refund_open_and_recovery_fini
     assert services.payment_recover_pending(older_than_s=0)["refunded"] == 1  # the same key: Toss's first answer
     assert toss.cancelled_amount(payment_key) == 6_000  # cancelled once
     assert balance_of(user.id) == 4_000 and Wallet.objects.get(user=user).held == 0
-    assert JournalEntry.objects.filter(user=user, kind="REVERSAL").count() == 1
+    assert Operation.objects.filter(user=user, kind="REVERSAL").count() == 1
     assert_ledger_consistent(user.id)
 
 
@@ -290,7 +289,7 @@ def test_a_cancel_in_tosss_console_reverses_the_charge_once_however_often_the_we
     answers = [api.post(WEBHOOK, body, format="json").json()["outcome"] for _ in range(7)]
     assert answers == ["reversed"] + ["unchanged"] * 6
     assert balance_of(user.id) == 6_000
-    (reversal,) = JournalEntry.objects.filter(user=user, kind="REVERSAL")
+    (reversal,) = Operation.objects.filter(user=user, kind="REVERSAL")
     assert (reversal.amount, str(reversal.reverses_id)) == (4_000, charged.json()["transactionId"])
     (event,) = OutboxEvent.objects.filter(event_type="REVERSAL_COMPLETED", key=str(user.id))  # notified once
     assert (event.payload["reversedAmount"], event.payload["reason"]) == (4_000, "결제사에서 취소됨")

@@ -22,7 +22,7 @@ class Command(BaseCommand):
             )
         for row in entries:
             self.stdout.write(
-                f"entry {row['id']} ({row['kind']}, user {row['user_id']}): "
+                f"entry {row['id']} ({row['kind']}): "
                 f"{row['posting_count']} posting(s) summing to {row['posting_sum']}"
             )
         if not found.clean:

@@ -21,9 +21,10 @@ def test_the_answer_is_recorded_with_the_operation_and_replayed(user):
     body = {"amount": 1_000, "description": "once"}
     first = services.wallet_spend(user_id=user.id, amount=1_000, description="once", idempotency=key_for(body))
     record = IdempotencyRecord.objects.get(user=user, key="k1")
-    assert (record.entry_id, record.error_code, record.in_flight) == (first.entry.id, "", False)
+    assert (record.entry_id, record.error_code, record.in_flight) == (first.transaction.id, "", False)
     again = services.wallet_spend(user_id=user.id, amount=1_000, description="once", idempotency=key_for(body))
-    assert (again.replayed, again.entry.id, again.entry.balance_after) == (True, first.entry.id, 9_000)
+    replayed = again.transaction
+    assert (again.replayed, replayed.id, replayed.balance_after) == (True, first.transaction.id, 9_000)
     assert not first.replayed
 
 

@@ -2,13 +2,13 @@
 
 import pytest
 
-from ledger.models import Account, EntryKind, JournalEntry
+from ledger.models import Account
 from outbox.models import OutboxEvent
 from prepaid.errors import ApplicationError
 from prepaid.events import event_validate
 from tests.helpers import assert_ledger_consistent, balance_of, charge
 from wallets import services
-from wallets.models import Payment, PaymentStatus
+from wallets.models import Operation, OperationKind, Payment, PaymentStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +17,8 @@ def test_charge_credits_wallet_with_balanced_entry_and_one_event(user):
     entry = charge(user, 10_000, payment_key="pk_abc", order_id="order-0001")
 
     assert balance_of(user.id) == 10_000
-    assert (entry.kind, entry.amount, entry.balance_after) == (EntryKind.CHARGE, 10_000, 10_000)
-    postings = {p.account.code: p.amount for p in entry.postings.select_related("account")}
+    assert (entry.kind, entry.amount, entry.balance_after) == (OperationKind.CHARGE, 10_000, 10_000)
+    postings = {p.account.code: p.amount for p in entry.entry.postings.select_related("account")}
     assert postings == {f"wallet:{user.id}": 10_000, Account.PAYMENT_CLEARING_CODE: -10_000}
     payment = Payment.objects.get(order_id="order-0001")
     assert (payment.status, payment.entry_id) == (PaymentStatus.CREDITED, entry.id)
@@ -47,7 +47,7 @@ def test_the_same_order_is_never_credited_twice(user_factory):
         assert err.value.code == "duplicate_order"
     assert balance_of(alice.id) == 5_000
     assert balance_of(bob.id) == 0
-    assert JournalEntry.objects.filter(order_id="order-dup-1").count() == 1
+    assert Operation.objects.filter(order_id="order-dup-1").count() == 1
 
 
 def test_declined_payment_marks_it_failed_and_credits_nothing(user, settings):

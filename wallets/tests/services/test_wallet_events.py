@@ -12,8 +12,9 @@ from wallets import services
 
 @pytest.fixture
 def three_events(db, user):
-    charge = services.wallet_charge(user_id=user.id, amount=10_000, payment_key="pk_x", order_id=new_order_id()).entry
-    spend = services.wallet_spend(user_id=user.id, amount=4_000, description="books").entry
+    charge = services.wallet_charge(user_id=user.id, amount=10_000, payment_key="pk_x",
+                                    order_id=new_order_id()).transaction
+    spend = services.wallet_spend(user_id=user.id, amount=4_000, description="books").transaction
     services.wallet_reverse(user_id=user.id, transaction_id=spend.id, amount=None, reason="returned")
     assert charge
     return {e.event_type: e.event for e in OutboxEvent.objects.order_by("id")}

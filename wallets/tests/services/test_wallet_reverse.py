@@ -14,11 +14,11 @@ pytestmark = pytest.mark.django_db
 
 def test_reversing_a_spend_gives_the_money_back_in_parts(user):
     charge(user, 10_000)
-    spend = services.wallet_spend(user_id=user.id, amount=4_000, description="shoes").entry
+    spend = services.wallet_spend(user_id=user.id, amount=4_000, description="shoes").transaction
     first = services.wallet_reverse(user_id=user.id, transaction_id=spend.id, amount=1_500,
-                                    reason="one pair back").entry
+                                    reason="one pair back").transaction
     assert balance_of(user.id) == 7_500
-    rest = services.wallet_reverse(user_id=user.id, transaction_id=spend.id, amount=None, reason="the rest").entry
+    rest = services.wallet_reverse(user_id=user.id, transaction_id=spend.id, amount=None, reason="the rest").transaction
     assert rest.amount == 2_500
     assert balance_of(user.id) == 10_000
     assert first.reverses_id == spend.id == rest.reverses_id
@@ -36,7 +36,7 @@ def test_reversing_a_spend_gives_the_money_back_in_parts(user):
 
 def test_reversal_beyond_what_is_left_is_refused(user):
     charge(user, 10_000)
-    spend = services.wallet_spend(user_id=user.id, amount=4_000, description="shoes").entry
+    spend = services.wallet_spend(user_id=user.id, amount=4_000, description="shoes").transaction
     services.wallet_reverse(user_id=user.id, transaction_id=spend.id, amount=3_000, reason="part")
     with pytest.raises(ApplicationError) as err:
         services.wallet_reverse(user_id=user.id, transaction_id=spend.id, amount=1_001, reason="too much")
@@ -50,17 +50,18 @@ def test_reversing_a_charge_takes_the_money_back_only_if_the_balance_covers_it(u
     with pytest.raises(ApplicationError) as err:
         services.wallet_reverse(user_id=user.id, transaction_id=top_up.id, amount=None, reason="cancel")
     assert err.value.code == "insufficient_funds"
-    reversal = services.wallet_reverse(user_id=user.id, transaction_id=top_up.id, amount=3_000, reason="cancel").entry
+    reversal = services.wallet_reverse(user_id=user.id, transaction_id=top_up.id, amount=3_000,
+                                       reason="cancel").transaction
     assert reversal.balance_after == 0
-    postings = {p.account.code: p.amount for p in reversal.postings.select_related("account")}
+    postings = {p.account.code: p.amount for p in reversal.entry.postings.select_related("account")}
     assert postings == {f"wallet:{user.id}": -3_000, Account.PAYMENT_CLEARING_CODE: 3_000}
     assert_ledger_consistent(user.id)
 
 
 def test_a_reversal_cannot_be_reversed(user):
     charge(user, 1_000)
-    spend = services.wallet_spend(user_id=user.id, amount=500, description="x").entry
-    reversal = services.wallet_reverse(user_id=user.id, transaction_id=spend.id, amount=None, reason="r").entry
+    spend = services.wallet_spend(user_id=user.id, amount=500, description="x").transaction
+    reversal = services.wallet_reverse(user_id=user.id, transaction_id=spend.id, amount=None, reason="r").transaction
     with pytest.raises(ApplicationError) as err:
         services.wallet_reverse(user_id=user.id, transaction_id=reversal.id, amount=None, reason="r")
     assert err.value.code == "not_reversible"

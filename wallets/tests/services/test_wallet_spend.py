@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_spend_debits_wallet(user):
     charge(user, 10_000)
-    entry = services.wallet_spend(user_id=user.id, amount=2_500, description="coffee").entry
+    entry = services.wallet_spend(user_id=user.id, amount=2_500, description="coffee").transaction
     assert balance_of(user.id) == 7_500
     assert entry.balance_after == 7_500
     event = OutboxEvent.objects.get(event_type="SPEND_COMPLETED")
