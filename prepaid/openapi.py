@@ -142,7 +142,8 @@ def close_request_bodies(result, generator, request, public):
     return result
 
 
-# Links between operations (OpenAPI links): a charge or a spend's transaction can be reversed.
+# Links between operations (OpenAPI links): a charge's, a spend's, a transfer's or a capture's transaction
+# can be reversed (a transfer by its recipient: its sender is refused); a hold can be captured or voided.
 _REVERSAL_LINK = {
     "operationId": "wallet_reversals_create",
     "requestBody": {"transactionId": "$response.body#/transactionId", "reason": "linked reversal"},
@@ -153,8 +154,19 @@ _REVERSAL_LINK = {
 def link_operations(result, generator, request, public):
     """drf-spectacular hook: the links between operations (clients and stateful tests follow them)."""
     for path, operation_id in (("/api/v1/wallet/charges", "wallet_charges_create"),
-                               ("/api/v1/wallet/spends", "wallet_spends_create")):
+                               ("/api/v1/wallet/spends", "wallet_spends_create"),
+                               ("/api/v1/wallet/transfers", "wallet_transfers_create"),
+                               ("/api/v1/wallet/holds/{hold_id}/captures", "wallet_holds_captures_create")):
         operation = result["paths"].get(path, {}).get("post")
         if operation and operation.get("operationId") == operation_id and "201" in operation["responses"]:
             operation["responses"]["201"]["links"] = {"ReverseTransaction": _REVERSAL_LINK}
+    placed = result["paths"].get("/api/v1/wallet/holds", {}).get("post")
+    if placed and "201" in placed["responses"]:
+        hold = {"hold_id": "$response.body#/holdId"}
+        placed["responses"]["201"]["links"] = {
+            "CaptureHold": {"operationId": "wallet_holds_captures_create", "parameters": hold,
+                            "requestBody": {"amount": 1}, "description": "Capture part of this hold."},
+            "VoidHold": {"operationId": "wallet_holds_void_create", "parameters": hold,
+                         "description": "Void this hold."},
+        }
     return result

@@ -239,6 +239,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 600.0,
         "options": {"expires": 590},
     },
+    "hold-expire-due": {
+        "task": "wallets.tasks.hold_expire_due",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
     "ledger-reconcile": {
         "task": "wallets.tasks.wallet_ledger_reconcile",
         "schedule": 3600.0,
@@ -535,6 +540,17 @@ WALLET_AMOUNT_MAX = env_int("WALLET_AMOUNT_MAX", 10_000_000)
 # Largest balance a wallet may hold, in won.
 WALLET_BALANCE_MAX = env_int("WALLET_BALANCE_MAX", 1_000_000_000)
 WALLET_TEXT_MAX_LENGTH = env_int("WALLET_TEXT_MAX_LENGTH", 200)
+# A statement's longest period, and the most lines it may hold (a longer one: ask for a shorter period).
+STATEMENT_PERIOD_MAX_DAYS = env_int("STATEMENT_PERIOD_MAX_DAYS", 366)
+STATEMENT_LINES_MAX = env_int("STATEMENT_LINES_MAX", 10_000)
+# A hold's longest life (its expiresInS at most this); the expiry sweep's batch.
+HOLD_EXPIRY_MAX_S = env_int("HOLD_EXPIRY_MAX_S", 30 * 24 * 3600)
+HOLD_EXPIRY_BATCH_SIZE = env_int("HOLD_EXPIRY_BATCH_SIZE", 500)
+# Most won one user may send to others in a day (Korean time, from midnight); returns do not count.
+TRANSFER_DAILY_MAX_WON = env_int("TRANSFER_DAILY_MAX_WON", 2_000_000)
+# Recipient look-ups (and transfers, which look the recipient up) per user per minute: what keeps a
+# client from enumerating accounts.
+API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE = env_int("API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE", 20)
 
 # Idempotency-Key on POSTs: how long a key and its response are kept, and after
 # how long an "in flight" key left by a crashed request may be taken over.

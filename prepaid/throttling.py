@@ -114,5 +114,10 @@ class StreamTokensPerAddress(_PerAddress):
     setting = "API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE"
 
 
+class RecipientLookupsPerUser(_PerUser):
+    scope = "recipient-lookups-user"
+    setting = "API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE"
+
+
 WRITES = [WritesPerUser, WritesPerAddress]
 STREAM_TOKENS = [StreamTokensPerUser, StreamTokensPerAddress]

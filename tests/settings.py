@@ -17,6 +17,7 @@ os.environ.setdefault("HTTPS_ONLY", "0")  # plain HTTP, locally
 os.environ.setdefault("API_WRITES_PER_USER_PER_MINUTE", "1000000")
 os.environ.setdefault("API_WRITES_PER_ADDRESS_PER_MINUTE", "1000000")
 os.environ.setdefault("API_STREAM_TOKENS_PER_USER_PER_MINUTE", "1000000")
+os.environ.setdefault("API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE", "1000000")
 os.environ.setdefault("API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE", "1000000")
 # Failed logins: the suite's own come from one address; the lockout tests set theirs.
 os.environ.setdefault("LOGIN_FAILURES_MAX", "1000")

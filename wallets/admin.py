@@ -1,9 +1,12 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import BigIntegerField, F, Func
+from django.template.response import TemplateResponse
 
 from prepaid.admin import ReadOnlyAdmin
 from prepaid.errors import ApplicationError
 from wallets import services
-from wallets.models import IdempotencyRecord, Operation, Payment, Refund, RefundStatus, Wallet
+from wallets.models import IdempotencyRecord, Operation, OperationKind, Payment, Refund, RefundStatus, Wallet
 from wallets.payments import PaymentGatewayUnavailable, payment_gateway
 
 
@@ -11,23 +14,55 @@ from wallets.payments import PaymentGatewayUnavailable, payment_gateway
 class WalletAdmin(ReadOnlyAdmin):
     """Balances change only through wallet operations, never by hand."""
 
-    list_display = ("user", "balance", "held", "currency", "updated_at")
+    list_display = ("user", "balance", "held", "available", "currency", "updated_at")
     search_fields = ("user__username", "=user__id")
     list_select_related = ("user",)
-    readonly_fields = ("user", "account", "currency", "balance", "held", "created_at", "updated_at")
+    readonly_fields = ("user", "account", "currency", "balance", "held", "available", "created_at", "updated_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            held_now=Func(F("user_id"), function="wallet_held", output_field=BigIntegerField()))
+
+    @admin.display(description="held (active holds)")
+    def held(self, wallet: Wallet) -> int:
+        return wallet.held_now
+
+    @admin.display(description="available")
+    def available(self, wallet: Wallet) -> int:
+        return wallet.balance - wallet.held_now
 
 
 @admin.register(Operation)
 class OperationAdmin(ReadOnlyAdmin):
     """Wallet operations: who moved what; the journal entry (its id) holds the postings."""
 
-    list_display = ("entry", "kind", "user", "amount", "reverses", "order_id", "created_at")
+    list_display = ("entry", "kind", "user", "counterparty", "amount", "reverses", "order_id", "created_at")
     list_filter = ("kind", "created_at")
-    search_fields = ("=entry__id", "user__username", "=user__id", "=order_id", "=payment_key", "=idempotency_key")
-    list_select_related = ("user",)
+    search_fields = ("=entry__id", "user__username", "=user__id", "counterparty__username", "=order_id",
+                     "=payment_key", "=idempotency_key")
+    list_select_related = ("user", "counterparty")
     readonly_fields = [f.name for f in Operation._meta.fields]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    actions = ["return_transfers"]
+
+    @admin.action(description="Return transfers to their senders, with a reason")
+    def return_transfers(self, request, queryset):
+        transfers = queryset.filter(kind=OperationKind.TRANSFER).select_related("user", "counterparty")
+        if "confirm" not in request.POST:
+            return TemplateResponse(request, "admin/wallets/operation/return_transfer.html", {
+                **self.admin_site.each_context(request), "title": "Return transfers", "transfers": transfers,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "opts": self.model._meta})
+        for transfer in transfers[:100]:
+            try:
+                returned = services.transfer_return_by_operator(transaction_id=transfer.pk,
+                                                                reason=request.POST.get("reason", ""), by=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"Transfer {transfer.pk}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, f"Transfer {transfer.pk}: {returned.transaction.amount:,} won returned",
+                                  messages.SUCCESS)
+        return None
 
 
 class RefundInline(admin.TabularInline):

@@ -1,13 +1,27 @@
 """HTTP API of the wallet (camelCase JSON under /api/v1/). Views validate, call one service, serialise."""
 
+import csv
+import io
 import re
+import uuid
+from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_serializer
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,7 +29,13 @@ from prepaid import openapi, throttling
 from prepaid.errors import REPLAYED_HEADER
 from prepaid.money import CURRENCY
 from prepaid.pagination import NewestFirstPagination, page_parameters, page_serializer
-from prepaid.serializers import StrictCharField, StrictInputSerializer, StrictUUIDField
+from prepaid.serializers import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictInputSerializer,
+    StrictIntegerField,
+    StrictUUIDField,
+)
 from wallets import selectors, services
 from wallets.errors import WalletErrorCode, wallet_error
 from wallets.payments import payment_gateway
@@ -71,6 +91,10 @@ class TransactionOutputSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="TransactionListItem")
 class TransactionListItemSerializer(TransactionOutputSerializer):
+    direction = serializers.ChoiceField(choices=["in", "out"],
+                                        help_text="Whether the money came into this wallet or went out of it.")
+    counterparty = serializers.CharField(source="counterparty_name", allow_null=True,
+                                         help_text="A transfer's or a return's other user (null otherwise).")
     reversedAmount = serializers.IntegerField(source="reversed_amount")
     reversibleAmount = serializers.IntegerField(
         source="reversible_amount",
@@ -208,6 +232,70 @@ class SpendAPI(APIView):
                                              description=data["description"], idempotency=idempotency))
 
 
+def masked_name(user) -> str:
+    """How a recipient is shown before money is sent (as Korean banking apps do): enough to recognise
+    them, not to learn their name: 김민수 -> 김*수, alice -> a***e."""
+    # A Korean name reads family name first (김 민수 -> 김민수); others as Django joins them.
+    korean = any("\uac00" <= c <= "\ud7a3" for c in user.last_name + user.first_name)
+    name = (user.last_name + user.first_name if korean else user.get_full_name()) or user.username
+    if len(name) <= 2:
+        return name[0] + "*" * (len(name) - 1)
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+class RecipientAPI(APIView):
+    """Who a transfer would reach, named masked: what the sender checks before sending. Rate limited
+    per user (``API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE``, shared with transfers) so that the
+    accounts cannot be enumerated."""
+
+    throttle_classes = [throttling.RecipientLookupsPerUser]
+
+    @extend_schema_serializer(component_name="Recipient")
+    class OutputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        displayName = serializers.CharField(help_text="The name, masked (김*수).")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("username", str, OpenApiParameter.PATH, description="The recipient's username.")],
+        responses={200: OutputSerializer, **openapi.errors(
+            "Recipient", *openapi.AUTHENTICATION, *openapi.THROTTLED, WalletErrorCode.RECIPIENT_NOT_FOUND)},
+        summary="Look up a transfer's recipient (masked name)")
+    def get(self, request, username: str):
+        recipient = selectors.recipient_get(username=username)
+        if recipient is None:
+            raise wallet_error(WalletErrorCode.RECIPIENT_NOT_FOUND, {"to": username})
+        return Response(self.OutputSerializer({"username": recipient.username,
+                                               "displayName": masked_name(recipient)}).data)
+
+
+class TransferAPI(APIView):
+    throttle_classes = [*throttling.WRITES, throttling.RecipientLookupsPerUser]
+
+    @extend_schema_serializer(component_name="TransferRequest")
+    class InputSerializer(StrictInputSerializer):
+        to = StrictCharField(max_length=150, help_text="The recipient's username.")
+        amount = WonField()
+        message = _text_field(required=False, allow_blank=True, default="",
+                              help_text="Shown to both (받는 분에게 표시).")
+
+    @extend_schema(
+        request=InputSerializer, parameters=openapi.idempotency_parameters() + [openapi.RETRY_AFTER],
+        responses={201: TransactionOutputSerializer, **openapi.errors(
+            "Transfer", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED, *IDEMPOTENCY_ERRORS,
+            WalletErrorCode.RECIPIENT_NOT_FOUND, WalletErrorCode.TRANSFER_TO_SELF, WalletErrorCode.INSUFFICIENT_FUNDS,
+            WalletErrorCode.TRANSFER_DAILY_LIMIT_EXCEEDED, WalletErrorCode.RECIPIENT_BALANCE_LIMIT_EXCEEDED)},
+        examples=[OpenApiExample("A transfer", request_only=True,
+                                 value={"to": "minsu", "amount": 15_000, "message": "점심값"})],
+        summary="Send money to another user's wallet (송금)",
+        description="Final for the sender: the recipient may send it back (a reversal of it, by the recipient); "
+                    "an operator may return it. Both users are notified on every channel they chose.")
+    def post(self, request):
+        idempotency = idempotency_key_of(request)
+        data = validated(self.InputSerializer, request.data)
+        return created(services.wallet_transfer(user_id=request.user.id, to=data["to"], amount=data["amount"],
+                                                message=data["message"], idempotency=idempotency))
+
+
 class ReversalAPI(APIView):
     throttle_classes = throttling.WRITES
 
@@ -226,10 +314,11 @@ class ReversalAPI(APIView):
             WalletErrorCode.INSUFFICIENT_FUNDS, WalletErrorCode.REFUND_REFUSED, WalletErrorCode.REFUND_PENDING)},
         examples=[OpenApiExample("A partial reversal", request_only=True, value={
             "transactionId": "0b9e6c1e-3f4a-4c8e-9b7d-2a1f5e6d7c8b", "amount": 1_000, "reason": "refund"})],
-        summary="Reverse (cancel) all or part of an earlier charge or spend",
+        summary="Reverse (cancel) all or part of an earlier charge or spend, or return a transfer received",
         description="Reversing a charge refunds that amount on the card first: the wallet is debited if and "
                     "only if the payment gateway cancels it (`refund_refused`: it did not, nothing changed; "
-                    "`refund_pending`: no answer yet, retried automatically).")
+                    "`refund_pending`: no answer yet, retried automatically). A transfer received is returned "
+                    "to its sender; a transfer sent is final (`not_reversible`).")
     def post(self, request):
         idempotency = idempotency_key_of(request)
         data = validated(self.InputSerializer, request.data)
@@ -239,17 +328,255 @@ class ReversalAPI(APIView):
 
 
 class WalletAPI(APIView):
+    @extend_schema_serializer(component_name="WalletQuery")
+    class QuerySerializer(StrictInputSerializer):
+        asOf = serializers.DateTimeField(required=False, help_text="A past moment (ISO 8601; Korean time "
+                                                                   "without an offset): the balance then.")
+
+        def validate(self, data):
+            if "asOf" in self.initial_data and "asOf" not in data:  # asOf= (empty) is not "now"
+                raise serializers.ValidationError({"asOf": ["Must be a date and time."]})
+            return data
+
     @extend_schema_serializer(component_name="Wallet")
     class OutputSerializer(serializers.Serializer):
         balance = serializers.IntegerField()
+        available = serializers.IntegerField(required=False,
+                                             help_text="What can be spent now: the balance less active holds "
+                                                       "(now only).")
         currency = serializers.CharField()
+        asOf = serializers.DateTimeField(required=False, default_timezone=UTC,
+                                         help_text="The moment asked for, in UTC (with asOf only).")
 
-    @extend_schema(responses={200: OutputSerializer, **openapi.errors("Wallet", *openapi.AUTHENTICATION)},
-                   summary="The wallet's balance")
+    @extend_schema(parameters=[QuerySerializer],
+                   responses={200: OutputSerializer,
+                              **openapi.errors("Wallet", *openapi.AUTHENTICATION, *openapi.PAGE)},
+                   summary="The wallet's balance, now or at a past moment")
     def get(self, request):
-        wallet = selectors.wallet_get(user_id=request.user.id)
-        data = {"balance": wallet.balance if wallet else 0, "currency": CURRENCY}
+        query = validated(self.QuerySerializer, request.query_params)
+        if "asOf" in query:
+            data = {"balance": selectors.wallet_balance_at(user_id=request.user.id, at=query["asOf"]),
+                    "currency": CURRENCY, "asOf": query["asOf"]}
+        else:
+            wallet = selectors.wallet_with_held(user_id=request.user.id)
+            data = {"balance": wallet.balance if wallet else 0,
+                    "available": wallet.balance - wallet.held if wallet else 0, "currency": CURRENCY}
         return Response(self.OutputSerializer(data).data)
+
+
+@extend_schema_serializer(component_name="Hold")
+class HoldOutputSerializer(serializers.Serializer):
+    holdId = serializers.UUIDField(source="hold.id")
+    status = serializers.ChoiceField(choices=["ACTIVE", "CAPTURED", "VOIDED", "EXPIRED"], source="hold.status")
+    amount = serializers.IntegerField(source="hold.amount", help_text="Won authorized.")
+    captured = serializers.IntegerField(source="hold.captured")
+    remaining = serializers.IntegerField(source="hold.remaining", help_text="What it still keeps (0 once ended).")
+    description = serializers.CharField(source="hold.description")
+    expiresAt = serializers.DateTimeField(source="hold.expires_at")
+    createdAt = serializers.DateTimeField(source="hold.created_at")
+    endedAt = serializers.DateTimeField(source="hold.ended_at", allow_null=True)
+    balance = serializers.IntegerField(allow_null=True, help_text="The wallet's balance (with a write's answer).")
+    available = serializers.IntegerField(allow_null=True,
+                                         help_text="The wallet's available balance (with a write's answer).")
+
+
+def _hold_answer(answer: services.HoldAnswer, status: int) -> Response:
+    headers = {REPLAYED_HEADER: "true"} if answer.replayed else None
+    return Response(HoldOutputSerializer(answer).data, status=status, headers=headers)
+
+
+HOLD_ERRORS = (WalletErrorCode.HOLD_NOT_FOUND, WalletErrorCode.HOLD_NOT_ACTIVE)
+HOLD_ID = OpenApiParameter("hold_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The hold's id.")
+
+
+def _hold_id(raw: str) -> uuid.UUID:
+    """The hold id in the path; one that is not a UUID names no hold (a JSON 404, not the router's page)."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise wallet_error(WalletErrorCode.HOLD_NOT_FOUND, {"holdId": raw[:64]}) from None
+
+
+class HoldsAPI(APIView):
+    throttle_classes = throttling.WRITES
+
+    @extend_schema_serializer(component_name="HoldRequest")
+    class InputSerializer(StrictInputSerializer):
+        amount = WonField()
+        description = _text_field()
+        expiresInS = StrictIntegerField(min_value=1, max_value=settings.HOLD_EXPIRY_MAX_S,
+                                        help_text="Seconds until what is left is released.")
+
+    @extend_schema(
+        request=InputSerializer, parameters=openapi.idempotency_parameters() + [openapi.RETRY_AFTER],
+        responses={201: HoldOutputSerializer, **openapi.errors(
+            "Hold", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED, *IDEMPOTENCY_ERRORS,
+            WalletErrorCode.INSUFFICIENT_FUNDS)},
+        examples=[OpenApiExample("A hold", request_only=True,
+                                 value={"amount": 30_000, "description": "주유 선승인", "expiresInS": 3_600})],
+        summary="Place a hold: the available balance drops, the balance does not")
+    def post(self, request):
+        idempotency = idempotency_key_of(request)
+        data = validated(self.InputSerializer, request.data)
+        return _hold_answer(services.hold_place(user_id=request.user.id, amount=data["amount"],
+                                                description=data["description"], expires_in_s=data["expiresInS"],
+                                                idempotency=idempotency), 201)
+
+
+class HoldAPI(APIView):
+    @extend_schema(parameters=[HOLD_ID], responses={200: HoldOutputSerializer, **openapi.errors(
+                       "HoldRead", *openapi.AUTHENTICATION, WalletErrorCode.HOLD_NOT_FOUND)},
+                   summary="A hold")
+    def get(self, request, hold_id):
+        hold = selectors.hold_get(user_id=request.user.id, hold_id=_hold_id(hold_id))
+        if hold is None:
+            raise wallet_error(WalletErrorCode.HOLD_NOT_FOUND, {"holdId": str(hold_id)})
+        return Response(HoldOutputSerializer({"hold": hold, "balance": None, "available": None}).data)
+
+
+class HoldCaptureAPI(APIView):
+    throttle_classes = throttling.WRITES
+
+    @extend_schema_serializer(component_name="HoldCaptureRequest")
+    class InputSerializer(StrictInputSerializer):
+        amount = WonField(required=False, help_text="Part of it (default: all that is left).")
+        final = StrictBooleanField(required=False, default=False,
+                                   help_text="End the hold with this capture, releasing what is left.")
+
+    @extend_schema(
+        request=InputSerializer, parameters=openapi.idempotency_parameters() + [openapi.RETRY_AFTER, HOLD_ID],
+        responses={201: TransactionOutputSerializer, **openapi.errors(
+            "HoldCapture", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED, *IDEMPOTENCY_ERRORS,
+            *HOLD_ERRORS, WalletErrorCode.CAPTURE_EXCEEDS_HOLD)},
+        summary="Capture part or all of a hold (a spend from it)")
+    def post(self, request, hold_id):
+        idempotency = idempotency_key_of(request)
+        data = validated(self.InputSerializer, request.data)
+        return created(services.hold_capture(user_id=request.user.id, hold_id=_hold_id(hold_id),
+                                             amount=data.get("amount"), final=data["final"], idempotency=idempotency))
+
+
+class HoldVoidAPI(APIView):
+    throttle_classes = throttling.WRITES
+
+    @extend_schema(
+        request=None, parameters=openapi.idempotency_parameters() + [openapi.RETRY_AFTER, HOLD_ID],
+        responses={200: HoldOutputSerializer, **openapi.errors(
+            "HoldVoid", *openapi.AUTHENTICATION, *openapi.THROTTLED, *IDEMPOTENCY_ERRORS, *HOLD_ERRORS)},
+        summary="Void a hold: what is left of it is released")
+    def post(self, request, hold_id):
+        idempotency = idempotency_key_of(request)
+        return _hold_answer(services.hold_void(user_id=request.user.id, hold_id=_hold_id(hold_id),
+                                               idempotency=idempotency), 200)
+
+
+class StatementCSVRenderer(BaseRenderer):
+    """A statement as CSV for a spreadsheet: UTF-8 with a byte order mark (without it Excel reads Hangul
+    as mojibake), integer won, Korean headings; an error as its code and message."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+    HEADINGS = ["일시", "구분", "입출금", "금액", "잔액", "상대방", "내용", "거래 ID"]
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        if "lines" not in (data or {}):
+            writer.writerow(["code", "message"])
+            writer.writerow([data.get("code", ""), data.get("message", "")] if data else ["", ""])
+        else:
+            writer.writerow(self.HEADINGS)
+            writer.writerow([data["from"], "기초 잔액", "", "", data["openingBalance"], "", "", ""])
+            for line in data["lines"]:
+                writer.writerow([line["createdAt"], line["type"], "입금" if line["direction"] == "in" else "출금",
+                                 line["amount"], line["balanceAfter"], line["counterparty"] or "",
+                                 _spreadsheet_safe(line["description"]), line["transactionId"]])
+            writer.writerow([data["to"], "기말 잔액", "", "", data["closingBalance"], "", "", ""])
+        return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """Free text a user typed, never read by a spreadsheet as a formula (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class StatementAPI(APIView):
+    renderer_classes = [JSONRenderer, StatementCSVRenderer]
+    FORMATS = ("json", "csv")
+
+    def perform_content_negotiation(self, request, force=False):
+        # An unknown ?format= is a 400 naming it (DRF would answer 404).
+        if not force and request.query_params.get("format", "json") not in self.FORMATS:
+            raise ValidationError({"format": [f"Must be one of: {', '.join(self.FORMATS)}."]})
+        return super().perform_content_negotiation(request, force)
+
+    @extend_schema_serializer(component_name="StatementQuery")
+    class QuerySerializer(StrictInputSerializer):
+        # "from" is a Python keyword: the field is declared below.
+        to = serializers.DateField(help_text="The last day (Korean time), included.")
+
+        def validate(self, data):
+            start, end = data["from"], data["to"]
+            if end < start:
+                raise serializers.ValidationError({"to": ["Must not be before from."]})
+            if (end - start).days + 1 > settings.STATEMENT_PERIOD_MAX_DAYS:
+                raise serializers.ValidationError(
+                    {"to": [f"A statement covers at most {settings.STATEMENT_PERIOD_MAX_DAYS} days."]})
+            return data
+
+    QuerySerializer._declared_fields["from"] = serializers.DateField(help_text="The first day (Korean time).")
+
+    @extend_schema_serializer(component_name="StatementLine")
+    class LineSerializer(serializers.Serializer):
+        transactionId = serializers.UUIDField(source="transaction_id")
+        createdAt = serializers.DateTimeField(source="created_at")
+        type = serializers.CharField(source="kind")
+        direction = serializers.ChoiceField(choices=["in", "out"])
+        amount = serializers.IntegerField()
+        balanceAfter = serializers.IntegerField(source="balance_after")
+        counterparty = serializers.CharField(allow_null=True)
+        description = serializers.CharField()
+
+    @extend_schema_serializer(component_name="Statement")
+    class OutputSerializer(serializers.Serializer):
+        currency = serializers.CharField()
+        openingBalance = serializers.IntegerField(source="opening_balance")
+        closingBalance = serializers.IntegerField(source="closing_balance")
+        totalIn = serializers.IntegerField(source="total_in")
+        totalOut = serializers.IntegerField(source="total_out")
+
+    OutputSerializer._declared_fields["lines"] = LineSerializer(many=True)
+    OutputSerializer._declared_fields["from"] = serializers.DateField()
+    OutputSerializer._declared_fields["to"] = serializers.DateField()
+
+    @extend_schema(
+        parameters=[QuerySerializer, OpenApiParameter("format", str, enum=list(FORMATS), required=False,
+                                                      description="csv: the same as Accept: text/csv.")],
+        responses={(200, "application/json"): OutputSerializer, (200, "text/csv"): {"type": "string"},
+                   **openapi.errors("Statement", *openapi.AUTHENTICATION, *openapi.PAGE,
+                                    WalletErrorCode.STATEMENT_TOO_LONG)},
+        summary="The wallet's statement for a period: opening balance, every transaction, closing balance",
+        description="JSON, or CSV with `Accept: text/csv` (or `?format=csv`): UTF-8 with a byte order mark, "
+                    "integer won, for a spreadsheet.")
+    def get(self, request, format=None):
+        query = validated(self.QuerySerializer, {k: v for k, v in request.query_params.items() if k != "format"})
+        start, last = query["from"], query["to"]
+        zone = timezone.get_current_timezone()
+        try:
+            statement = selectors.wallet_statement(
+                user_id=request.user.id, start=datetime.combine(start, time.min, zone),
+                end=datetime.combine(last + timedelta(days=1), time.min, zone), lines_max=settings.STATEMENT_LINES_MAX)
+        except selectors.StatementTooLong:
+            raise wallet_error(WalletErrorCode.STATEMENT_TOO_LONG, {"linesMax": settings.STATEMENT_LINES_MAX}) from None
+        body = self.OutputSerializer({
+            "currency": CURRENCY, "from": start, "to": last, "opening_balance": statement.opening_balance,
+            "closing_balance": statement.closing_balance, "total_in": statement.total_in,
+            "total_out": statement.total_out, "lines": statement.lines}).data
+        headers = None
+        if request.accepted_renderer.format == "csv":
+            headers = {"Content-Disposition": f'attachment; filename="statement-{start}-{last}.csv"'}
+        return Response(body, headers=headers)
 
 
 class TransactionListAPI(APIView):

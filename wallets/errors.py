@@ -26,6 +26,14 @@ class WalletErrorCode(ErrorCode):
     AMOUNT_MISMATCH = "amount_mismatch", 422
     REFUND_REFUSED = "refund_refused", 422
     REFUND_PENDING = "refund_pending", 503
+    RECIPIENT_NOT_FOUND = "recipient_not_found", 404
+    TRANSFER_TO_SELF = "transfer_to_self", 422
+    TRANSFER_DAILY_LIMIT_EXCEEDED = "transfer_daily_limit_exceeded", 422
+    RECIPIENT_BALANCE_LIMIT_EXCEEDED = "recipient_balance_limit_exceeded", 422
+    STATEMENT_TOO_LONG = "statement_too_long", 422
+    HOLD_NOT_FOUND = "hold_not_found", 404
+    HOLD_NOT_ACTIVE = "hold_not_active", 409
+    CAPTURE_EXCEEDS_HOLD = "capture_exceeds_hold", 422
     IDEMPOTENCY_KEY_MISSING = "idempotency_key_missing", 400
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid", 400
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 422
@@ -60,7 +68,8 @@ _MESSAGES = {
     WalletErrorCode.TRANSACTION_NOT_FOUND: lambda d: (
         f"transactionId: no transaction {d['transactionId']} in this wallet", {"transactionId": ["Not found."]}),
     WalletErrorCode.NOT_REVERSIBLE: lambda d: (
-        "transactionId: a reversal cannot itself be reversed", {"transactionId": ["Not reversible."]}),
+        "transactionId: a transfer is final for its sender; its recipient may send it back" if d.get("transfer")
+        else "transactionId: a reversal cannot itself be reversed", {"transactionId": ["Not reversible."]}),
     WalletErrorCode.ALREADY_FULLY_REVERSED: lambda d: (
         f"transactionId: transaction {d['transactionId']} is already fully reversed",
         {"transactionId": ["Already fully reversed."]}),
@@ -78,6 +87,26 @@ _MESSAGES = {
     WalletErrorCode.REFUND_PENDING: lambda d: (
         "transactionId: the payment gateway did not answer the card refund; it is asked again automatically and "
         "the reversal is written when it confirms. Retry with the same Idempotency-Key for the outcome", None),
+    WalletErrorCode.RECIPIENT_NOT_FOUND: lambda d: (
+        f"to: no user {d['to']} to send money to", {"to": ["Not found."]}),
+    WalletErrorCode.TRANSFER_TO_SELF: lambda d: ("to: money cannot be sent to your own wallet", {"to": ["Yourself."]}),
+    WalletErrorCode.TRANSFER_DAILY_LIMIT_EXCEEDED: lambda d: (
+        f"amount: {won(d['amount'])} more would take today's transfers past the daily limit of {won(d['dailyMax'])} "
+        f"({won(d['sentToday'])} sent today)", {"amount": [f"At most {d['dailyMax'] - d['sentToday']} more today."]}),
+    WalletErrorCode.RECIPIENT_BALANCE_LIMIT_EXCEEDED: lambda d: (
+        f"amount: the recipient's wallet cannot take {won(d['amount'])} more (its balance limit)",
+        {"amount": ["The recipient's balance limit."]}),
+    WalletErrorCode.HOLD_NOT_FOUND: lambda d: (
+        f"holdId: no hold {d['holdId']} in this wallet", {"holdId": ["Not found."]}),
+    WalletErrorCode.HOLD_NOT_ACTIVE: lambda d: (
+        f"holdId: hold {d['holdId']} is {d['status'].lower()}: nothing more can be captured or voided",
+        {"holdId": [f"{d['status'].capitalize()}."]}),
+    WalletErrorCode.CAPTURE_EXCEEDS_HOLD: lambda d: (
+        f"amount: {won(d['amount'])} is more than the {won(d['remaining'])} left on the hold",
+        {"amount": [f"At most {d['remaining']} can be captured."]}),
+    WalletErrorCode.STATEMENT_TOO_LONG: lambda d: (
+        f"to: the period holds more than {d['linesMax']:,} transactions; ask for a shorter one",
+        {"to": ["Too many transactions in the period."]}),
     WalletErrorCode.IDEMPOTENCY_KEY_MISSING: lambda d: ("Idempotency-Key: the header is required on every POST", None),
     WalletErrorCode.IDEMPOTENCY_KEY_INVALID: lambda d: (
         f"Idempotency-Key: 1 to {d['maxLength']} printable ASCII characters", None),

@@ -5,7 +5,8 @@ from prometheus_client import Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-OPERATIONS = Counter("prepaid_wallet_operations", "Wallet operations asked for, by type (charge, spend, reversal) "
+OPERATIONS = Counter("prepaid_wallet_operations", "Wallet operations asked for, by type (charge, spend, reversal, "
+                     "transfer, hold, capture, hold_void, hold_expiry) "
                      "and outcome (done, replayed, refused, unavailable).", ["type", "outcome"])
 GATEWAY_ANSWERS_UNREADABLE = Counter(
     "prepaid_gateway_answers_unreadable", "Successful answers of the payment gateway that could not be read (not "
@@ -27,8 +28,19 @@ class PaymentCollector(Collector):
                 "(SELECT count(*) FROM wallets_refund WHERE status = 'REQUESTED'), "
                 "(SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM wallets_refund "
                 " WHERE status = 'REQUESTED'), "
-                "(SELECT count(*) FROM wallets_refund WHERE status = 'UNCOVERED')")
-            pending, oldest_s, refunds_requested, refund_oldest_s, refunds_uncovered = cursor.fetchone()
+                "(SELECT count(*) FROM wallets_refund WHERE status = 'UNCOVERED'), "
+                "(SELECT count(*) FROM wallets_hold WHERE status = 'ACTIVE'), "
+                "(SELECT coalesce(sum(amount - captured), 0) FROM wallets_hold WHERE status = 'ACTIVE'), "
+                "(SELECT coalesce(extract(epoch FROM now() - min(expires_at)), 0) FROM wallets_hold "
+                " WHERE status = 'ACTIVE' AND expires_at <= now())")
+            (pending, oldest_s, refunds_requested, refund_oldest_s, refunds_uncovered, holds_active, held_won,
+             overdue_s) = cursor.fetchone()
+        yield GaugeMetricFamily("prepaid_holds_active", "Holds still active (client holds and refunds' holds).",
+                                holds_active)
+        yield GaugeMetricFamily("prepaid_holds_active_won", "Won the active holds keep out of available balances.",
+                                float(held_won))
+        yield GaugeMetricFamily("prepaid_holds_overdue_seconds", "How long the oldest active hold has been past its "
+                                "expiry (0 when none): the expiry sweep is behind when this grows.", float(overdue_s))
         payments = GaugeMetricFamily("prepaid_payments", "Payments by status: PENDING ones wait for the gateway "
                                      "or recovery (settled ones are counted by prepaid_wallet_operations_total).",
                                      labels=["status"])

@@ -18,16 +18,12 @@ class Wallet(models.Model):
     account = models.OneToOneField("ledger.Account", on_delete=models.PROTECT, related_name="wallet")
     currency = models.CharField(max_length=3, default=CURRENCY)
     balance = models.BigIntegerField(default=0)
-    # Won held for refunds on their way to the card (wallets.models.Refund): still in the
-    # balance, but no spend or other reversal can take them.
-    held = models.BigIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_non_negative"),
-            models.CheckConstraint(condition=Q(held__gte=0, held__lte=F("balance")), name="wallet_held_within_balance"),
             models.CheckConstraint(condition=Q(currency=CURRENCY), name="wallet_currency_krw"),
         ]
 
@@ -39,6 +35,8 @@ class OperationKind(models.TextChoices):
     CHARGE = "CHARGE"
     SPEND = "SPEND"
     REVERSAL = "REVERSAL"
+    TRANSFER = "TRANSFER"
+    CAPTURE = "CAPTURE"  # a spend from a hold
 
 
 class Operation(models.Model):
@@ -51,9 +49,13 @@ class Operation(models.Model):
                                  related_name="operation")
     kind = models.CharField(max_length=16, choices=OperationKind.choices)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet_operations")
-    # Positive won: what was charged, spent or reversed.
+    # The other wallet's user: a transfer's recipient; a return's payee (the transfer's sender).
+    counterparty = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="wallet_operations_received")
+    # Positive won: what was charged, spent, transferred or reversed.
     amount = models.BigIntegerField()
     reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
+    hold = models.ForeignKey("wallets.Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="captures")
     # External references: the payment gateway's keys (charges), free text (spends, reversals).
     payment_key = models.CharField(max_length=200, blank=True, default="")
     order_id = models.CharField(max_length=64, blank=True, default="")
@@ -65,7 +67,11 @@ class Operation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-entry"]
-        indexes = [models.Index(fields=["user", "-created_at"], name="operation_user_created_idx")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="operation_user_created_idx"),
+            models.Index(fields=["counterparty", "-created_at"], condition=Q(counterparty__isnull=False),
+                         name="operation_counterparty_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
             # Only reversals point at an operation, and every reversal does.
@@ -74,6 +80,16 @@ class Operation(models.Model):
                 | (~Q(kind=OperationKind.REVERSAL) & Q(reverses__isnull=True)),
                 name="operation_reverses_only_for_reversals",
             ),
+            # Only transfers and their returns have a counterparty, and it is another user.
+            models.CheckConstraint(
+                condition=Q(counterparty__isnull=True) | (Q(kind__in=[OperationKind.TRANSFER, OperationKind.REVERSAL])
+                                                          & ~Q(counterparty=F("user"))),
+                name="operation_counterparty_of_transfers"),
+            models.CheckConstraint(condition=~Q(kind=OperationKind.TRANSFER) | Q(counterparty__isnull=False),
+                                   name="operation_transfer_has_counterparty"),
+            models.CheckConstraint(condition=(Q(kind=OperationKind.CAPTURE) & Q(hold__isnull=False))
+                                   | (~Q(kind=OperationKind.CAPTURE) & Q(hold__isnull=True)),
+                                   name="operation_capture_of_a_hold"),
             # The same order can never be credited twice.
             models.UniqueConstraint(fields=["order_id"], condition=Q(kind=OperationKind.CHARGE),
                                     name="operation_charge_order_unique"),
@@ -86,6 +102,58 @@ class Operation(models.Model):
     def id(self):
         """The transaction id (its journal entry's)."""
         return self.pk
+
+
+class HoldStatus(models.TextChoices):
+    ACTIVE = "ACTIVE"  # holding what is left of it (amount less captured) until it ends or expires
+    CAPTURED = "CAPTURED"  # used up, or captured and marked final: it holds nothing more
+    VOIDED = "VOIDED"  # released by its holder (or, a refund's, because the gateway refused the refund)
+    EXPIRED = "EXPIRED"  # released by the expiry sweep
+
+
+class HoldPurpose(models.TextChoices):
+    CLIENT = "CLIENT"  # placed through the API: captured by the client, or voided, or it expires
+    REFUND = "REFUND"  # a card refund on its way (Refund): captured by its reversal, voided if refused
+
+
+class Hold(models.Model):
+    """Money set aside in a wallet (authorize, then capture or void): the available balance (the balance
+    less what active holds keep) drops, the balance does not. Captures, each a wallet operation, take
+    from it until it is used up or marked final; what is left is released when it is voided or when it
+    expires (``hold_expire_due``). A hold past its expiry holds nothing even before the sweep ends it."""
+
+    id = models.UUIDField(primary_key=True)  # the public hold id
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="holds")
+    purpose = models.CharField(max_length=16, choices=HoldPurpose.choices, default=HoldPurpose.CLIENT)
+    amount = models.BigIntegerField()  # won authorized
+    captured = models.BigIntegerField(default=0)  # won captured so far
+    status = models.CharField(max_length=16, choices=HoldStatus.choices, default=HoldStatus.ACTIVE)
+    description = models.CharField(max_length=500, blank=True, default="")
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)  # none: a refund's, held until the gateway answers
+    created_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user"], condition=Q(status="ACTIVE"), name="hold_active_user_idx"),
+            models.Index(fields=["expires_at"], condition=Q(status="ACTIVE"), name="hold_active_expiry_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(condition=Q(captured__gte=0, captured__lte=F("amount")),
+                                   name="hold_captured_within_amount"),
+            models.CheckConstraint(condition=Q(status="ACTIVE", ended_at__isnull=True)
+                                   | (~Q(status="ACTIVE") & Q(ended_at__isnull=False)),
+                                   name="hold_ended_when_not_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.amount:,} ({self.status})"
+
+    @property
+    def remaining(self) -> int:
+        return self.amount - self.captured if self.status == HoldStatus.ACTIVE else 0
 
 
 class PaymentStatus(models.TextChoices):
@@ -174,6 +242,9 @@ class Refund(models.Model):
     entry = models.OneToOneField(
         "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="refund"
     )
+    # What keeps the amount in the wallet while the gateway is asked (REQUESTED); captured by the
+    # reversal, voided if the gateway refuses.
+    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="refund")
     gateway_transaction_key = models.CharField(max_length=64, blank=True, default="")
     failure_code = models.CharField(max_length=64, blank=True, default="")
     failure_message = models.CharField(max_length=500, blank=True, default="")

@@ -1,13 +1,29 @@
 """Reads of wallets and their transactions. Every list is bounded (paginated)."""
 
 import dataclasses
+from datetime import datetime
 
-from django.db.models import BigIntegerField, F, Func, OuterRef, QuerySet, Subquery, Sum
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from ledger.models import Posting
 from ledger.selectors import ledger_unbalanced_entries
-from wallets.models import ChargeOrder, Operation, Wallet
+from wallets.models import ChargeOrder, Hold, HoldPurpose, Operation, OperationKind, Wallet
 
 
 def wallet_get(*, user_id: int) -> Wallet | None:
@@ -15,20 +31,138 @@ def wallet_get(*, user_id: int) -> Wallet | None:
 
 
 def wallet_transactions(*, user_id: int) -> QuerySet[Operation]:
-    """The user's wallet operations, newest first, each with the wallet's balance after it (its
-    posting's), how much of it was reversed and how much can still be: the rule ``wallet_reverse``
-    applies (wallets/sql/wallet_reversible_amount.sql)."""
-    balance_after = Posting.objects.filter(entry_id=OuterRef("pk"), account__wallet__user_id=user_id)
+    """The wallet's operations as its user sees them, newest first: theirs, and the transfers and returns
+    they received. Each with the wallet's balance after it and the way the money went (its posting's),
+    the other user of a transfer, how much of it was reversed and how much the user can still reverse:
+    the rule ``wallet_reverse`` applies (wallets/sql/wallet_reversible_amount.sql; a transfer is final
+    for its sender)."""
+    posting = Posting.objects.filter(entry_id=OuterRef("pk"), account__wallet__user_id=user_id)
     reversed_amount = (Operation.objects.filter(reverses_id=OuterRef("pk")).order_by()
                        .values("reverses_id").annotate(total=Sum("amount")).values("total"))
     return (
-        Operation.objects.filter(user_id=user_id)
-        .annotate(balance_after=Subquery(balance_after.values("balance_after")[:1]),
+        Operation.objects.filter(Q(user_id=user_id) | Q(counterparty_id=user_id))
+        .annotate(balance_after=Subquery(posting.values("balance_after")[:1]),
+                  posted=Subquery(posting.values("amount")[:1]),
+                  direction=Case(When(posted__gt=0, then=Value("in")), default=Value("out"),
+                                 output_field=CharField()),
+                  counterparty_name=Case(When(counterparty__isnull=True, then=Value(None)),
+                                         When(user_id=user_id, then=F("counterparty__username")),
+                                         default=F("user__username"), output_field=CharField()),
                   reversed_amount=Coalesce(Subquery(reversed_amount), 0),
-                  reversible_amount=Func(F("pk"), function="wallet_reversible_amount",
-                                         output_field=BigIntegerField()))
+                  reversible_amount=Case(
+                      When(kind=OperationKind.TRANSFER, user_id=user_id, then=0),
+                      When(kind=OperationKind.REVERSAL, then=0),
+                      default=Func(F("pk"), function="wallet_reversible_amount", output_field=BigIntegerField()),
+                      output_field=BigIntegerField()))
         .order_by("-created_at", "-pk")
     )
+
+
+def wallet_with_held(*, user_id: int) -> Wallet | None:
+    """The user's wallet with ``held``: what its active holds keep (one query)."""
+    return (Wallet.objects.filter(user_id=user_id)
+            .annotate(held=Func(F("user_id"), function="wallet_held", output_field=BigIntegerField())).first())
+
+
+def wallet_held(*, user_id: int) -> int:
+    """What the user's active holds keep of the balance (wallets/sql/wallet_held.sql)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wallet_held(%s)", [user_id])
+        return cursor.fetchone()[0]
+
+
+def hold_get(*, user_id: int, hold_id) -> Hold | None:
+    """The user's own hold placed through the API (another user's, or a refund's, is not found)."""
+    return Hold.objects.filter(id=hold_id, user_id=user_id, purpose=HoldPurpose.CLIENT).first()
+
+
+def wallet_balance_at(*, user_id: int, at: datetime) -> int:
+    """The wallet's balance at the moment ``at``: the balance after its last posting up to then (one
+    index read: posting (account, time)); 0 before its first."""
+    wallet = wallet_get(user_id=user_id)
+    if wallet is None:
+        return 0
+    return (Posting.objects.filter(account_id=wallet.account_id, created_at__lte=at).order_by("-created_at", "-id")
+            .values_list("balance_after", flat=True).first()) or 0
+
+
+@dataclasses.dataclass(frozen=True)
+class StatementLine:
+    transaction_id: str
+    created_at: datetime
+    kind: str
+    direction: str  # "in" or "out"
+    amount: int  # positive won
+    balance_after: int
+    counterparty: str | None
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Statement:
+    """A wallet's statement for [start, end): the balance at its start, every posting in it, the balance
+    at its end. Checked when read: each line's balance after is the opening balance plus the lines so far,
+    so the closing balance is both."""
+
+    start: datetime
+    end: datetime
+    opening_balance: int
+    closing_balance: int
+    lines: list[StatementLine]
+
+    @property
+    def total_in(self) -> int:
+        return sum(line.amount for line in self.lines if line.direction == "in")
+
+    @property
+    def total_out(self) -> int:
+        return sum(line.amount for line in self.lines if line.direction == "out")
+
+
+class StatementTooLong(Exception):
+    """More lines in the period than a statement may hold."""
+
+
+class StatementMismatch(Exception):
+    """The postings do not add up (a broken ledger: never expected; reconcile_ledger says where)."""
+
+
+def wallet_statement(*, user_id: int, start: datetime, end: datetime, lines_max: int) -> Statement:
+    """The statement of ``user_id``'s wallet from ``start`` (included) to ``end`` (excluded); at most
+    ``lines_max`` lines, else ``StatementTooLong``."""
+    wallet = wallet_get(user_id=user_id)
+    if wallet is None:
+        return Statement(start=start, end=end, opening_balance=0, closing_balance=0, lines=[])
+    opening = (Posting.objects.filter(account_id=wallet.account_id, created_at__lt=start)
+               .order_by("-created_at", "-id").values_list("balance_after", flat=True).first()) or 0
+    postings = list(
+        Posting.objects.filter(account_id=wallet.account_id, created_at__gte=start, created_at__lt=end)
+        .select_related("entry__operation__user", "entry__operation__counterparty")
+        .order_by("created_at", "id")[:lines_max + 1])
+    if len(postings) > lines_max:
+        raise StatementTooLong(lines_max)
+    lines, running = [], opening
+    for posting in postings:
+        running += posting.amount
+        if posting.balance_after != running:
+            raise StatementMismatch(f"posting {posting.id}: balance after {posting.balance_after}, running {running}")
+        operation = posting.entry.operation
+        other = None
+        if operation.counterparty_id is not None:
+            other = operation.counterparty if operation.user_id == user_id else operation.user
+        lines.append(StatementLine(
+            transaction_id=str(operation.pk), created_at=posting.created_at, kind=operation.kind,
+            direction="in" if posting.amount > 0 else "out", amount=abs(posting.amount),
+            balance_after=posting.balance_after, counterparty=other.username if other else None,
+            description=operation.description))
+    # The closing balance is the opening one plus the lines, each line's balance after checked on the way
+    # (the ledger wrote them under the wallet's lock; a posting that does not add up raises).
+    return Statement(start=start, end=end, opening_balance=opening, closing_balance=running, lines=lines)
+
+
+def recipient_get(*, username: str):
+    """The active user named ``username``, who may be sent money; None if there is none."""
+    return get_user_model().objects.filter(username=username, is_active=True).first()
 
 
 def wallet_balance_mismatches(*, limit: int = 1000) -> list[dict]:

@@ -53,7 +53,18 @@ from prepaid.errors import ApplicationError, CommonErrorCode
 from prepaid.money import CURRENCY
 from wallets import metrics, selectors
 from wallets.errors import WalletErrorCode, WalletRefusal, wallet_error
-from wallets.models import ChargeOrder, IdempotencyRecord, Operation, Payment, PaymentStatus, Refund, RefundStatus
+from wallets.models import (
+    ChargeOrder,
+    Hold,
+    HoldStatus,
+    IdempotencyRecord,
+    Operation,
+    OperationKind,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
 logger = logging.getLogger(__name__)
@@ -184,6 +195,154 @@ def _spend(*, user_id: int, amount: int, description: str, idempotency: Idempote
         event_id=event_id, topic=settings.KAFKA_TOPIC_WALLET_EVENTS, **_key_params(idempotency),
     )
     return _answer(result, user_id=user_id, event_id=event_id)
+
+
+# --- Transfer (송금) --------------------------------------------------------------
+
+
+def wallet_transfer(*, user_id: int, to: str, amount: int, message: str,
+                    idempotency: IdempotencyKey | None = None) -> WalletOperation:
+    """Send ``amount`` won to the user named ``to`` (``wallets/sql/wallet_transfer.sql``): final for the
+    sender; the recipient may send it back (``wallet_reverse`` on it)."""
+    return _counted("transfer", lambda: _transfer(user_id=user_id, to=to, amount=amount, message=message,
+                                                  idempotency=idempotency))
+
+
+def _transfer(*, user_id: int, to: str, amount: int, message: str,
+              idempotency: IdempotencyKey | None) -> WalletOperation:
+    _check_amount(amount)
+    recipient = selectors.recipient_get(username=to)
+    if recipient is None:
+        raise wallet_error(WalletErrorCode.RECIPIENT_NOT_FOUND, {"to": to})
+    event_id = uuid.uuid4()
+    day_start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    result = _call(
+        "wallet_transfer", user_id=user_id, recipient_id=recipient.id, amount=amount, message=message,
+        entry_id=uuid.uuid4(), sent_event_id=event_id, received_event_id=uuid.uuid4(),
+        topic=settings.KAFKA_TOPIC_WALLET_EVENTS, balance_max=settings.WALLET_BALANCE_MAX,
+        daily_max=settings.TRANSFER_DAILY_MAX_WON, day_start=day_start, **_key_params(idempotency),
+    )
+    return _answer(result, user_id=user_id, event_id=event_id)
+
+
+def transfer_return_by_operator(*, transaction_id: uuid.UUID, reason: str, by) -> WalletOperation:
+    """Send a transfer back from its recipient's wallet to its sender's, as its recipient may, on an
+    operator's decision (a mistaken or fraudulent transfer); recorded with the reason."""
+    if not reason.strip():
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "reason: an operator's return needs a reason",
+                               fields={"reason": ["Required."]})
+    transfer = Operation.objects.filter(pk=transaction_id, kind=OperationKind.TRANSFER).first()
+    if transfer is None:
+        raise wallet_error(WalletErrorCode.TRANSACTION_NOT_FOUND, {"transactionId": str(transaction_id)})
+    operation = wallet_reverse(user_id=transfer.counterparty_id, transaction_id=transfer.pk, amount=None,
+                               reason=f"운영자 반환: {reason.strip()}"[:settings.WALLET_TEXT_MAX_LENGTH])
+    operator_action_record(user=by, action="transfer_return", target=f"transaction:{transfer.pk}",
+                           detail=f"{operation.transaction.amount} won: {reason.strip()}"[:500])
+    return operation
+
+
+# --- Holds: authorize, then capture or void ------------------------------------------
+
+# A row of wallet_hold_result (wallets/sql/wallet_hold_result.sql).
+_HoldResult = collections.namedtuple("_HoldResult", [
+    "outcome", "error_code", "error_detail", "hold_id", "amount", "captured", "status", "description", "expires_at",
+    "created_at", "ended_at", "balance", "available",
+])
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldAnswer:
+    """A hold after its placement or void, with the wallet's balance and available balance then."""
+
+    hold: Hold
+    balance: int
+    available: int
+    replayed: bool = False
+
+
+def _hold_call(function: str, **params) -> HoldAnswer:
+    if connection.in_atomic_block and not connection.atomic_blocks[-1]._from_testcase:
+        raise RuntimeError("A hold operation is durable: it cannot run inside another atomic block.")
+    placeholders = ", ".join(f"p_{name} => %({name})s" for name in params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(_HoldResult._fields)} FROM {function}({placeholders})", params)  # noqa: S608
+        result = _HoldResult(*cursor.fetchone())
+    if result.error_code:
+        detail = json.loads(result.error_detail) if isinstance(result.error_detail, str) else result.error_detail
+        raise wallet_error(result.error_code, detail, replayed=result.outcome == Outcome.REPLAYED)
+    hold = Hold(id=result.hold_id, user_id=params["user_id"], amount=result.amount, captured=result.captured,
+                status=result.status, description=result.description, expires_at=result.expires_at,
+                created_at=result.created_at, ended_at=result.ended_at)
+    hold._state.adding = False
+    if result.outcome == Outcome.DONE:
+        outbox_relay_trigger()
+    return HoldAnswer(hold=hold, balance=result.balance, available=result.available,
+                      replayed=result.outcome == Outcome.REPLAYED)
+
+
+def _hold_counted(kind: str, run):
+    try:
+        answer = run()
+    except ApplicationError:
+        metrics.OPERATIONS.labels(kind, "refused").inc()
+        raise
+    metrics.OPERATIONS.labels(kind, "replayed" if answer.replayed else "done").inc()
+    return answer
+
+
+def hold_place(*, user_id: int, amount: int, description: str, expires_in_s: int,
+               idempotency: IdempotencyKey | None = None) -> HoldAnswer:
+    """Set ``amount`` won aside (``wallets/sql/wallet_hold_place.sql``) until captured, voided or expired
+    ``expires_in_s`` seconds from now."""
+    _check_amount(amount)
+    if type(expires_in_s) is not int or not 1 <= expires_in_s <= settings.HOLD_EXPIRY_MAX_S:
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT,
+                               f"expiresInS: must be an integer from 1 to {settings.HOLD_EXPIRY_MAX_S}",
+                               fields={"expiresInS": [f"From 1 to {settings.HOLD_EXPIRY_MAX_S}."]})
+    return _hold_counted("hold", lambda: _hold_call(
+        "wallet_hold_place", user_id=user_id, hold_id=uuid.uuid4(), amount=amount, description=description,
+        expires_at=timezone.now() + timedelta(seconds=expires_in_s), event_id=uuid.uuid4(),
+        topic=settings.KAFKA_TOPIC_WALLET_EVENTS, **_key_params(idempotency)))
+
+
+def hold_void(*, user_id: int, hold_id: uuid.UUID, idempotency: IdempotencyKey | None = None) -> HoldAnswer:
+    """Release what is left of an active hold."""
+    return _hold_counted("hold_void", lambda: _hold_call(
+        "wallet_hold_void", user_id=user_id, hold_id=hold_id, event_id=uuid.uuid4(),
+        topic=settings.KAFKA_TOPIC_WALLET_EVENTS, **_key_params(idempotency)))
+
+
+def hold_capture(*, user_id: int, hold_id: uuid.UUID, amount: int | None, final: bool = False,
+                 idempotency: IdempotencyKey | None = None) -> WalletOperation:
+    """Take ``amount`` won (default: all that is left) of an active hold: a CAPTURE operation. The hold
+    ends when used up or when ``final``."""
+    def run():
+        if amount is not None:
+            _check_amount(amount)
+        event_id = uuid.uuid4()
+        result = _call("wallet_hold_capture", user_id=user_id, hold_id=hold_id, amount=amount, final=final,
+                       entry_id=uuid.uuid4(), event_id=event_id, topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
+                       **_key_params(idempotency))
+        return _answer(result, user_id=user_id, event_id=event_id)
+    return _counted("capture", run)
+
+
+def hold_expire_due(*, batch_size: int | None = None) -> int:
+    """The expiry sweep: end the active holds past their expiry (each in its own transaction, the wallet
+    locked first, as a capture locks it); return how many it ended."""
+    batch_size = batch_size or settings.HOLD_EXPIRY_BATCH_SIZE
+    due = (Hold.objects.filter(status=HoldStatus.ACTIVE, expires_at__lte=timezone.now())
+           .order_by("expires_at").values_list("id", flat=True)[:batch_size])
+    expired = 0
+    for hold_id in due:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT wallet_hold_expire(%s, %s, %s)",
+                           [hold_id, uuid.uuid4(), settings.KAFKA_TOPIC_WALLET_EVENTS])
+            expired += cursor.fetchone()[0]
+    if expired:
+        metrics.OPERATIONS.labels("hold_expiry", "done").inc(expired)
+        outbox_relay_trigger()
+    return expired
 
 
 # --- Reverse -----------------------------------------------------------------------

@@ -7,6 +7,8 @@ change of the type drops and creates them again (prepaid/sql.py).
 from prepaid.sql import sql_file
 
 RESULT = ("wallets", "wallet_operation_result")
+HOLD_RESULT = ("wallets", "wallet_hold_result")
+HELD = ("wallets", "wallet_held")
 
 
 def _function(name: str, *more: tuple[str, str]):
@@ -24,7 +26,20 @@ sql_items = [
     sql_file("wallets", "wallet_payment_clearing_account", dependencies=(("ledger", "ledger_system_account_id"),)),
     _function("wallet_idempotency_claim", ("wallets", "wallet_operation_balance_after")),
     _function("wallet_idempotency_answer"),
+    sql_file("wallets", "wallet_event_record", dependencies=(("outbox", "outbox_event_record"),)),
+    sql_file("wallets", "wallet_open"),
     _function("wallet_entry_apply"),
+    sql_file("wallets", "wallet_held"),
+    sql_file("wallets", "wallet_hold_result"),
+    sql_file("wallets", "wallet_hold_answer", dependencies=(HOLD_RESULT, HELD)),
+    sql_file("wallets", "wallet_hold_refusal", dependencies=(HOLD_RESULT, RESULT)),
+    sql_file("wallets", "wallet_hold_release"),
+    sql_file("wallets", "wallet_hold_place", dependencies=(HOLD_RESULT,)),
+    sql_file("wallets", "wallet_hold_void", dependencies=(HOLD_RESULT,)),
+    sql_file("wallets", "wallet_hold_expire"),
+    _function("wallet_hold_capture"),
+    _function("wallet_transfer_apply"),
+    _function("wallet_transfer"),
     _function("wallet_spend"),
     sql_file("wallets", "wallet_reversible_amount"),
     _function("wallet_reverse"),

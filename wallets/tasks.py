@@ -13,6 +13,11 @@ def payment_recover_pending() -> dict:
 
 
 @shared_task
+def hold_expire_due() -> int:
+    return services.hold_expire_due()
+
+
+@shared_task
 def idempotency_purge_expired() -> int:
     return services.idempotency_purge_expired()
 

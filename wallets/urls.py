@@ -5,9 +5,16 @@ from wallets import apis
 urlpatterns = [
     path("wallet", apis.WalletAPI.as_view(), name="wallet"),
     path("wallet/transactions", apis.TransactionListAPI.as_view(), name="wallet-transactions"),
+    path("wallet/statement", apis.StatementAPI.as_view(), name="wallet-statement"),
     path("wallet/charges", apis.ChargeAPI.as_view(), name="wallet-charges"),
     path("wallet/charge-orders", apis.ChargeOrderAPI.as_view(), name="wallet-charge-orders"),
     path("wallet/spends", apis.SpendAPI.as_view(), name="wallet-spends"),
     path("wallet/reversals", apis.ReversalAPI.as_view(), name="wallet-reversals"),
+    path("wallet/transfers", apis.TransferAPI.as_view(), name="wallet-transfers"),
+    path("wallet/recipients/<str:username>", apis.RecipientAPI.as_view(), name="wallet-recipient"),
+    path("wallet/holds", apis.HoldsAPI.as_view(), name="wallet-holds"),
+    path("wallet/holds/<str:hold_id>", apis.HoldAPI.as_view(), name="wallet-hold"),
+    path("wallet/holds/<str:hold_id>/captures", apis.HoldCaptureAPI.as_view(), name="wallet-hold-captures"),
+    path("wallet/holds/<str:hold_id>/void", apis.HoldVoidAPI.as_view(), name="wallet-hold-void"),
     path("payments/toss/webhook", apis.TossWebhookAPI.as_view(), name="payments-toss-webhook"),
 ]

@@ -2,6 +2,7 @@
 (or, with the sandbox gateway, a local page that behaves like it) sends the browser back."""
 
 import uuid
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from notifications.channels import CHANNELS
@@ -44,8 +46,18 @@ def wallet_page(request):
         "preference": notification_preference_get(user_id=user_id),
         "channels": CHANNELS,
         "event_types": list(EventType),
+        "statements": _statement_months(),
     }
     return render(request, "wallets/page.html", context)
+
+
+def _statement_months() -> list[dict]:
+    """This month's and last month's statement periods (Korean time), for the page's links."""
+    today = timezone.localdate()
+    this_first = today.replace(day=1)
+    last_last = this_first - timedelta(days=1)
+    return [{"label": "this month", "first": this_first, "last": today},
+            {"label": "last month", "first": last_last.replace(day=1), "last": last_last}]
 
 
 @login_required

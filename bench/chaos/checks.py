@@ -78,7 +78,7 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     from notifications.models import DeadLetter, Notification
     from outbox.models import OutboxEvent
     from wallets.models import Operation, Wallet
-    from wallets.selectors import wallet_ledger_reconcile
+    from wallets.selectors import wallet_held, wallet_ledger_reconcile
 
     connection.close()
     found: dict[str, list] = {}
@@ -108,8 +108,9 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     for call in calls:
         expected_balance[call.user_id] += call.effect
     found["wallets whose balance drifted from the answers"] = [
-        f"user {w.user_id}: {w.balance} != {expected_balance[w.user_id]} (held {w.held})"
-        for w in Wallet.objects.all() if w.balance != expected_balance[w.user_id] or w.held]
+        f"user {w.user_id}: {w.balance} != {expected_balance[w.user_id]} (held {held})"
+        for w, held in ((w, wallet_held(user_id=w.user_id)) for w in Wallet.objects.all())
+        if w.balance != expected_balance[w.user_id] or held]
 
     # Events: one per entry, all in Kafka, each notified exactly once, in commit order.
     outbox = list(OutboxEvent.objects.order_by("id").values("id", "event_id", "key", "payload", "created_at",

@@ -19,7 +19,8 @@ from tests.helpers import staff_sign_in, wallet_event
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PREFERENCES = "/api/v1/notification-preferences"
-ALL = ["CHARGE_COMPLETED", "SPEND_COMPLETED", "REVERSAL_COMPLETED"]
+ALL = ["CHARGE_COMPLETED", "SPEND_COMPLETED", "REVERSAL_COMPLETED", "TRANSFER_SENT", "TRANSFER_RECEIVED",
+       "HOLD_PLACED", "HOLD_CAPTURED", "HOLD_RELEASED"]
 
 
 @pytest.fixture

@@ -32,3 +32,16 @@ def test_the_events_the_write_path_produces_render(user):
     event = OutboxEvent.objects.get().event
     parsed = event_parse(key=str(user.id).encode(), value=json.dumps(event).encode())
     assert render(parsed).message == "₩5,000가 충전되었습니다. 현재 잔액: ₩5,000"
+
+
+def test_transfers_and_their_returns_read_from_each_side():
+    sent = render({"eventType": "TRANSFER_SENT", "amount": 15_000, "newBalance": 5_000, "message": "점심값",
+                   "counterparty": "minsu", "metadata": {}})
+    assert (sent.title, sent.message) == ("송금 완료", "minsu님에게 ₩15,000을 보냈습니다 (점심값). 현재 잔액: ₩5,000")
+    received = render({"eventType": "TRANSFER_RECEIVED", "amount": 15_000, "newBalance": 15_000, "message": "",
+                       "counterparty": "jiyoung", "metadata": {}})
+    assert (received.title, received.message) == ("입금", "jiyoung님에게서 ₩15,000을 받았습니다. 현재 잔액: ₩15,000")
+    back = render({"eventType": "TRANSFER_RECEIVED", "amount": 5_000, "newBalance": 10_000, "message": "잘못 보냄",
+                   "counterparty": "minsu", "metadata": {"returnedTransactionId": "x"}})
+    assert (back.title, back.message) == ("송금 반환",
+                                          "minsu님에게서 ₩5,000을 돌려받았습니다 (잘못 보냄). 현재 잔액: ₩10,000")

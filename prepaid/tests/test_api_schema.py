@@ -76,7 +76,7 @@ def test_lists_are_documented_as_the_pages_they_are(schema):
 
 def test_components_have_their_own_names(schema):
     wallet = schema["paths"]["/api/v1/wallet"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    assert set(resolve(schema, wallet["$ref"])["properties"]) == {"balance", "currency"}
+    assert set(resolve(schema, wallet["$ref"])["properties"]) == {"balance", "available", "currency", "asOf"}
     names = set(schema["components"]["schemas"])
     assert {"Transaction", "ChargeRequest", "SpendRequest", "ReversalRequest", "StreamToken", "ApiToken"} <= names
     assert not {"Input", "Output"} & names

@@ -5,7 +5,7 @@ import json
 import jsonschema
 import pytest
 
-from prepaid.events import SCHEMA_PATH, InvalidEvent, event_parse
+from prepaid.events import SCHEMA_PATH, EventType, InvalidEvent, event_parse
 from tests.helpers import wallet_event
 
 
@@ -24,5 +24,4 @@ def test_a_record_keyed_to_another_user_is_poison():
 def test_schema_file_is_a_valid_json_schema():
     schema = json.loads(SCHEMA_PATH.read_text())
     jsonschema.validators.validator_for(schema).check_schema(schema)
-    assert schema["properties"]["eventType"]["enum"] == ["CHARGE_COMPLETED", "SPEND_COMPLETED",
-                                                          "REVERSAL_COMPLETED"]
+    assert schema["properties"]["eventType"]["enum"] == [t.value for t in EventType]

@@ -71,6 +71,9 @@ def test_log_in_charge_and_see_the_toast_and_the_new_balance(platform, page):
     expect(page.locator("#toasts .toast", has_text="사용 완료")).to_contain_text(
         "₩2,500가 사용되었습니다 (커피). 현재 잔액: ₩7,500", timeout=15_000)
     expect(page.locator("#balance")).to_have_text("₩7,500")
+    # The form's own answer is in (its row added, the form reset): the toast can come before it.
+    expect(page.locator("#transactions tr", has_text="커피")).to_have_count(1)
+    expect(page.locator("#spend-form button")).to_be_enabled()
 
     page.fill("#spend-form input[name=amount]", "999999")
     page.fill("#spend-form input[name=description]", "too much")

@@ -10,10 +10,18 @@ import psutil
 import pytest
 
 from tests.fake_toss import CLIENT_KEY, SECRET_KEY
-from tests.helpers import CHARGES, REVERSALS, api_token, assert_ledger_consistent, balance_of, new_order_id
+from tests.helpers import (
+    CHARGES,
+    REVERSALS,
+    api_token,
+    assert_ledger_consistent,
+    balance_of,
+    held_of,
+    new_order_id,
+)
 from tests.support import wait_until
 from wallets import services
-from wallets.models import Operation, Refund, RefundStatus, Wallet
+from wallets.models import Operation, Refund, RefundStatus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -45,14 +53,14 @@ def test_a_worker_killed_mid_refund_is_recovered_refunding_once_and_debiting_onc
     # Between the point of no return and the debit: the card has the money back, the wallet holds it.
     (refund,) = Refund.objects.filter(user=user)
     assert refund.status == RefundStatus.REQUESTED
-    assert balance_of(user.id) == 10_000 and Wallet.objects.get(user=user).held == 7_000
+    assert balance_of(user.id) == 10_000 and held_of(user.id) == 7_000
     assert not Operation.objects.filter(user=user, kind="REVERSAL").exists()
 
     assert services.payment_recover_pending(older_than_s=0)["refunded"] == 1  # the beat's minute task
     assert services.payment_recover_pending(older_than_s=0)["refunded"] == 0
     assert len(toss.payments[payment_key]["cancels"]) == 1  # asked again with its key: cancelled once
     assert toss.cancelled_amount(payment_key) == 7_000
-    assert balance_of(user.id) == 3_000 and Wallet.objects.get(user=user).held == 0
+    assert balance_of(user.id) == 3_000 and held_of(user.id) == 0
 
     wait_until(lambda: len(psutil.Process(platform.web.pid).children()) == 2, timeout_s=30, what="new workers")
     retried = client.post(REVERSALS, json=body, headers={"Idempotency-Key": key})

@@ -14,24 +14,14 @@ BEGIN
     RETURN wallet_idempotency_answer(payment.user_id, p_key,
       wallet_refusal('duplicate_order', jsonb_build_object('orderId', payment.order_id)));
   END IF;
+  PERFORM wallet_open(payment.user_id, p_currency);  -- the user's first charge opens the wallet
   SELECT * INTO wallet FROM wallets_wallet WHERE user_id = payment.user_id FOR UPDATE;
-  IF wallet.id IS NULL THEN
-    -- The user's first charge opens the wallet and its ledger account (a concurrent first
-    -- charge may win the race; then its wallet is the one locked).
-    INSERT INTO ledger_account (code, kind, currency, created_at)
-    VALUES ('wallet:' || payment.user_id, 'WALLET', p_currency, now()) ON CONFLICT (code) DO NOTHING;
-    INSERT INTO wallets_wallet (user_id, account_id, currency, balance, created_at, updated_at)
-    SELECT payment.user_id, a.id, p_currency, 0, now(), now() FROM ledger_account a
-     WHERE a.code = 'wallet:' || payment.user_id
-    ON CONFLICT (user_id) DO NOTHING;
-    SELECT * INTO wallet FROM wallets_wallet WHERE user_id = payment.user_id FOR UPDATE;
-  END IF;
   -- The money has been taken from the card: it is credited even if the balance cap
   -- (checked before confirming) was crossed meanwhile.
   answer := wallet_entry_apply(
     wallet, 'CHARGE', payment.amount, wallet_payment_clearing_account(), p_entry_id, p_event_id, 'CHARGE_COMPLETED',
     jsonb_build_object('amount', payment.amount, 'paymentKey', payment.payment_key, 'orderId', payment.order_id),
-    '{}', NULL, payment.payment_key, payment.order_id, '', p_key, p_topic);
+    '{}', NULL, payment.payment_key, payment.order_id, '', p_key, p_topic, NULL);
   UPDATE wallets_payment SET status = 'CREDITED', entry_id = p_entry_id, updated_at = now() WHERE id = payment.id;
   RETURN wallet_idempotency_answer(payment.user_id, p_key, answer);
 END $$;

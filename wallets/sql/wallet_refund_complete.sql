@@ -1,4 +1,4 @@
--- The gateway cancelled: release the hold, write the reversal (once), answer the key.
+-- The gateway cancelled: the reversal captures the refund's hold and is written (once); the key is answered.
 CREATE OR REPLACE FUNCTION wallet_refund_complete(p_reversal_id uuid, p_event_id uuid, p_topic text, p_transaction_key text)
 RETURNS wallet_operation_result LANGUAGE plpgsql AS $$
 DECLARE
@@ -21,12 +21,12 @@ BEGIN
       USING ERRCODE = 'check_violation';
   END IF;
   SELECT * INTO payment FROM wallets_payment WHERE id = refund.payment_id;
-  UPDATE wallets_wallet SET held = held - refund.amount WHERE id = wallet.id RETURNING * INTO wallet;
+  UPDATE wallets_hold SET captured = amount, status = 'CAPTURED', ended_at = clock_timestamp() WHERE id = refund.hold_id;
   answer := wallet_entry_apply(
     wallet, 'REVERSAL', -refund.amount, wallet_payment_clearing_account(), refund.reversal_id, p_event_id,
     'REVERSAL_COMPLETED', jsonb_build_object('reversedAmount', refund.amount, 'reason', refund.reason),
     jsonb_build_object('reversedTransactionId', payment.entry_id, 'reversedTransactionType', 'CHARGE'),
-    payment.entry_id, '', '', refund.reason, nullif(refund.key, ''), p_topic);
+    payment.entry_id, '', '', refund.reason, nullif(refund.key, ''), p_topic, NULL);
   UPDATE wallets_refund SET status = 'SUCCEEDED', entry_id = refund.reversal_id,
                             gateway_transaction_key = left(p_transaction_key, 64), updated_at = now()
    WHERE id = refund.id;

@@ -1,4 +1,4 @@
--- The gateway refused: release the hold, nothing written, the refusal is the key's answer.
+-- The gateway refused: the refund's hold is voided, nothing written, the refusal is the key's answer.
 CREATE OR REPLACE FUNCTION wallet_refund_fail(p_reversal_id uuid, p_code text, p_message text)
 RETURNS wallet_operation_result LANGUAGE plpgsql AS $$
 DECLARE
@@ -10,7 +10,7 @@ BEGIN
   IF refund.id IS NULL THEN
     RAISE EXCEPTION 'no refund %', p_reversal_id USING ERRCODE = 'no_data_found';
   ELSIF refund.status = 'REQUESTED' THEN
-    UPDATE wallets_wallet SET held = held - refund.amount, updated_at = now() WHERE user_id = refund.user_id;
+    PERFORM wallet_hold_release(h, 'VOIDED', NULL, NULL) FROM wallets_hold h WHERE h.id = refund.hold_id FOR UPDATE;
     UPDATE wallets_refund SET status = 'FAILED', failure_code = left(p_code, 64),
                               failure_message = left(p_message, 500), updated_at = now()
      WHERE id = refund.id;

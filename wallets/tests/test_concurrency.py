@@ -127,3 +127,23 @@ def test_many_users_at_once_keep_every_ledger_consistent(user_factory):
         assert balance_of(u.id) == 5 * 600
         assert_ledger_consistent(u.id)
     call_command("reconcile_ledger")
+
+
+def test_transfers_both_ways_at_once_never_deadlock_and_conserve_money(user_factory):
+    """A->B and B->A together: each locks both wallets, always in wallet id order, so neither waits for
+    the other forever (PostgreSQL would abort one with a deadlock error, which this would see)."""
+    first, second = user_factory(), user_factory()
+    services.wallet_charge(user_id=first.id, amount=100_000, payment_key="pk", order_id=new_order_id())
+    services.wallet_charge(user_id=second.id, amount=100_000, payment_key="pk", order_id=new_order_id())
+    pairs = [(first, second), (second, first)]
+
+    def send(i):
+        payer, payee = pairs[i % 2]
+        return services.wallet_transfer(user_id=payer.id, to=payee.username, amount=1_000 + i, message=str(i))
+
+    results = run_concurrently(send, 40)
+    assert Counter(outcome(r) for r in results) == {"ok": 40}, [r for r in results if outcome(r) != "ok"]
+    sent = {user.id: sum(1_000 + i for i in range(40) if pairs[i % 2][0] == user) for user in (first, second)}
+    assert balance_of(first.id) == 100_000 - sent[first.id] + sent[second.id]
+    assert balance_of(first.id) + balance_of(second.id) == 200_000
+    assert OutboxEvent.objects.filter(event_type="TRANSFER_RECEIVED").count() == 40

@@ -113,7 +113,7 @@ def test_the_wallet_fields_move_out_of_the_ledger_and_back(user_factory, api_cli
         again = services.wallet_spend(user_id=users[0].id, amount=12_000, description="커피",
                                       idempotency=services.IdempotencyKey(key=f"{users[0].username}-spend",
                                                                           fingerprint="s"))
-        spent = next(r for r in before if r[2] == users[0].id and r[1] == "SPEND")
+        (spent,) = [r for r in before if r[9] == f"{users[0].username}-spend"]
         assert (again.replayed, again.transaction.id, again.transaction.balance_after) == (True, spent[0], spent[4])
         # And the wallets work on: a new spend after the move.
         after = services.wallet_spend(user_id=users[0].id, amount=1_000, description="after").transaction

@@ -15,7 +15,14 @@ from prepaid.events import SCHEMA_PATH, SCHEMA_VERSION, EventType
 from prepaid.money import CURRENCY
 from prepaid.sql import split_top_level, sql_directory
 from wallets.errors import WalletErrorCode, WalletRefusal
-from wallets.models import WALLET_ACCOUNT_CODE_PREFIX, OperationKind, PaymentStatus, RefundStatus
+from wallets.models import (
+    WALLET_ACCOUNT_CODE_PREFIX,
+    HoldPurpose,
+    HoldStatus,
+    OperationKind,
+    PaymentStatus,
+    RefundStatus,
+)
 from wallets.services import Outcome
 
 SQL_APPS = ("ledger", "outbox", "wallets")
@@ -78,7 +85,7 @@ def _detail_keys_read_by_python() -> set[str]:
 
 
 UPPER_CASE = {*OperationKind.values, *PaymentStatus.values, *RefundStatus.values, *AccountKind.values, *EventType,
-              CURRENCY}
+              *HoldStatus.values, *HoldPurpose.values, CURRENCY}
 SYSTEM_ACCOUNT_CODES = {Account.PAYMENT_CLEARING_CODE, Account.MERCHANT_SETTLEMENT_CODE}
 
 
@@ -91,7 +98,7 @@ def test_every_upper_case_literal_in_the_sql_is_a_python_kind_status_event_type_
 def test_every_kind_status_and_event_type_python_defines_is_written_by_the_sql():
     used = set(_literals(_sql()))
     written_by_sql = {*OperationKind.values, *PaymentStatus.values, *RefundStatus.values, *AccountKind.values,
-                      *EventType}
+                      *EventType, *HoldStatus.values, *HoldPurpose.values}
     assert written_by_sql - used == set()
 
 

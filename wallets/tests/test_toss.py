@@ -16,11 +16,12 @@ from tests.helpers import (
     api_post,
     assert_ledger_consistent,
     balance_of,
+    held_of,
     new_order_id,
     staff_sign_in,
 )
 from wallets import metrics, services
-from wallets.models import Operation, Payment, PaymentStatus, Refund, RefundStatus, Wallet
+from wallets.models import Operation, Payment, PaymentStatus, Refund, RefundStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +146,7 @@ def test_reversing_a_charge_refunds_it_on_the_card_then_debits_the_wallet(api, u
     assert (refund.status, refund.amount, str(refund.entry_id)) == (
         RefundStatus.SUCCEEDED, 10_000, answer.json()["transactionId"])
     assert refund.gateway_transaction_key == toss.payments[payment_key]["cancels"][0]["transactionKey"]
-    assert Wallet.objects.get(user=user).held == 0
+    assert held_of(user.id) == 0
     assert_ledger_consistent(user.id)
 
 
@@ -171,7 +172,7 @@ def test_a_refund_toss_refuses_leaves_the_wallet_untouched(api, user, toss):
     answer = reverse(api, charged.json()["transactionId"], 4_000, key=key)
     assert answer.status_code == 422 and answer.json()["code"] == "refund_refused"
     assert answer.json()["fields"] == {"transactionId": ["NOT_CANCELABLE_PAYMENT"]}
-    assert balance_of(user.id) == 10_000 and Wallet.objects.get(user=user).held == 0
+    assert balance_of(user.id) == 10_000 and held_of(user.id) == 0
     assert not Operation.objects.filter(user=user, kind="REVERSAL").exists()
     assert Refund.objects.get(user=user).status == RefundStatus.FAILED
     replayed = reverse(api, charged.json()["transactionId"], 4_000, key=key)  # the same answer, nothing asked
@@ -188,7 +189,7 @@ def test_a_refund_toss_did_not_answer_holds_the_money_until_recovery_debits_it_o
     assert answer.status_code == 503 and answer.json()["code"] == "refund_pending"
     assert toss.cancelled_amount(payment_key) == 6_000  # the card has it back...
     assert balance_of(user.id) == 10_000  # ...and the wallet holds it for the refund
-    assert Wallet.objects.get(user=user).held == 6_000
+    assert held_of(user.id) == 6_000
     spend = api_post(api, SPENDS, {"amount": 5_000, "description": "not with held money"})
     assert spend.status_code == 409 and spend.json()["code"] == "insufficient_funds"
     assert reverse(api, charged.json()["transactionId"], 5_000).json()["code"] == "reversal_exceeds_remaining"
@@ -198,7 +199,7 @@ def test_a_refund_toss_did_not_answer_holds_the_money_until_recovery_debits_it_o
     assert services.payment_recover_pending(older_than_s=0)["refunded"] == 1  # asks again with the same key
     assert services.payment_recover_pending(older_than_s=0)["refunded"] == 0
     assert toss.cancelled_amount(payment_key) == 6_000  # cancelled once
-    assert balance_of(user.id) == 4_000 and Wallet.objects.get(user=user).held == 0
+    assert balance_of(user.id) == 4_000 and held_of(user.id) == 0
     replayed = reverse(api, charged.json()["transactionId"], 6_000, key=key)
     assert (replayed.status_code, replayed.headers["Idempotent-Replayed"]) == (201, "true")
     assert Operation.objects.filter(user=user, kind="REVERSAL").count() == 1
@@ -220,14 +221,14 @@ def test_a_cancel_answer_we_cannot_read_leaves_the_refund_open_and_recovery_fini
     assert answer.status_code == 503 and answer.json()["code"] == "refund_pending"  # unknown, not a 500
     assert toss.cancelled_amount(payment_key) == 6_000
     assert Refund.objects.get(user=user).status == RefundStatus.REQUESTED
-    assert Wallet.objects.get(user=user).held == 6_000 and balance_of(user.id) == 10_000
+    assert held_of(user.id) == 6_000 and balance_of(user.id) == 10_000
     assert _unreadable_count("cancel") == before + 1
     (logged,) = [r.getMessage() for r in caplog.records if "unreadable answer" in r.getMessage()]
     assert payment_key not in logged and SECRET_KEY not in logged  # the shape, never a value
 
     assert services.payment_recover_pending(older_than_s=0)["refunded"] == 1  # the same key: Toss's first answer
     assert toss.cancelled_amount(payment_key) == 6_000  # cancelled once
-    assert balance_of(user.id) == 4_000 and Wallet.objects.get(user=user).held == 0
+    assert balance_of(user.id) == 4_000 and held_of(user.id) == 0
     assert Operation.objects.filter(user=user, kind="REVERSAL").count() == 1
     assert_ledger_consistent(user.id)
 

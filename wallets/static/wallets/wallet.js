@@ -65,7 +65,7 @@
   }
 
   function addReversible(t) {
-    if (t.type === "REVERSAL") return;
+    if (t.type === "REVERSAL" || t.type === "TRANSFER") return;  // a transfer is final for its sender
     const select = document.querySelector("#reverse-form select[name=transactionId]");
     select.querySelector("option[disabled]")?.remove();
     const option = document.createElement("option");

@@ -40,7 +40,7 @@ def test_users_only_reach_their_own_wallet(api_client_for, user_factory):
 
 def test_browser_session_auth_works(client, user):
     client.force_login(user)
-    assert client.get("/api/v1/wallet").json() == {"balance": 0, "currency": "KRW"}
+    assert client.get("/api/v1/wallet").json() == {"balance": 0, "available": 0, "currency": "KRW"}
 
 
 def test_a_token_answers_for_its_user_while_the_user_is_active_and_the_token_exists(api_client_for, user_factory):
