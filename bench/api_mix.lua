@@ -1,7 +1,8 @@
 -- wrk script for bench/api_throughput.py: a mix of wallet operations through the HTTP API.
---   BENCH_USERS_FILE  one line per wallet: "<Authorization header value> <transactionId to reverse part of>"
+--   BENCH_USERS_FILE  one line per wallet: "<Authorization header value> <transactionId to reverse part of> <username>"
 --   BENCH_RUN_ID      makes Idempotency-Keys and order ids unique across runs
---   BENCH_MIX         "spend,charge,reversal" percentages (default 70,20,10)
+--   BENCH_MIX         "spend,charge,reversal,transfer,hold" percentages (default 45,15,10,15,15); each hold
+--                     placed is captured (₩1) by a later request of the same thread
 -- Prints one JSON line at the end (BENCH_RESULT ...) with the counts by status and the latency percentiles.
 
 local threads = {}
@@ -15,36 +16,52 @@ local users = {}
 local counter = 0
 statuses = {}  -- global: done() reads it from each thread
 local run_id = os.getenv("BENCH_RUN_ID") or "run"
-local spend_pct, charge_pct = 70, 20
+local spend_pct, charge_pct, reversal_pct, transfer_pct = 45, 15, 10, 15
+local to_capture = {}  -- holds placed by this thread, not captured yet: {id, auth}
 
 function init(args)
   for line in io.lines(os.getenv("BENCH_USERS_FILE")) do
-    local auth, tx = line:match("^(.-) (%S+)$")
-    table.insert(users, {auth = auth, tx = tx})
+    local auth, tx, name = line:match("^(.-) (%S+) (%S+)$")
+    table.insert(users, {auth = auth, tx = tx, name = name})
   end
   local mix = os.getenv("BENCH_MIX")
   if mix then
-    local s, c = mix:match("^(%d+),(%d+),")
-    spend_pct, charge_pct = tonumber(s), tonumber(c)
+    local s, c, r, t = mix:match("^(%d+),(%d+),(%d+),(%d+)")
+    spend_pct, charge_pct, reversal_pct, transfer_pct = tonumber(s), tonumber(c), tonumber(r), tonumber(t)
   end
   math.randomseed(os.time() * 1000 + thread_id)
 end
 
 function request()
   counter = counter + 1
-  local user = users[math.random(#users)]
+  local index = math.random(#users)
+  local user = users[index]
   local key = run_id .. "-" .. thread_id .. "-" .. counter
   local roll = math.random(100)
   local path, body
-  if roll <= spend_pct then
+  if #to_capture > 0 and math.random(2) == 1 then
+    local hold = table.remove(to_capture, 1)
+    return wrk.format("POST", "/api/v1/wallet/holds/" .. hold.id .. "/captures",
+                      {["Authorization"] = users[hold.user].auth, ["Idempotency-Key"] = key,
+                       ["Content-Type"] = "application/json"}, '{"amount": 1}')
+  end
+  if roll <= spend_pct or (#users == 1 and roll <= spend_pct + charge_pct + reversal_pct + transfer_pct
+                           and roll > spend_pct + charge_pct + reversal_pct) then
     path = "/api/v1/wallet/spends"
     body = '{"amount": 1, "description": "bench"}'
   elseif roll <= spend_pct + charge_pct then
     path = "/api/v1/wallet/charges"
     body = '{"amount": 1000, "paymentKey": "pk-' .. key .. '", "orderId": "o-' .. key .. '"}'
-  else
+  elseif roll <= spend_pct + charge_pct + reversal_pct then
     path = "/api/v1/wallet/reversals"
     body = '{"transactionId": "' .. user.tx .. '", "amount": 1, "reason": "bench"}'
+  elseif roll <= spend_pct + charge_pct + reversal_pct + transfer_pct and #users > 1 then
+    path = "/api/v1/wallet/transfers"
+    local other = index % #users + 1  -- another user (the next one)
+    body = '{"to": "' .. users[other].name .. '", "amount": 1, "message": "bench"}'
+  else
+    path = "/api/v1/wallet/holds"  -- the description names the user, so that its capture can be sent as them
+    body = '{"amount": 1, "description": "u' .. index .. '", "expiresInS": 600}'
   end
   return wrk.format("POST", path, {["Authorization"] = user.auth, ["Idempotency-Key"] = key,
                                     ["Content-Type"] = "application/json"}, body)
@@ -52,6 +69,12 @@ end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  if status == 201 then
+    local hold_id, user = body:match('"holdId":"([%x-]+)".-"description":"u(%d+)"')
+    if hold_id then
+      table.insert(to_capture, {id = hold_id, user = tonumber(user)})
+    end
+  end
 end
 
 function done(summary, latency, requests)

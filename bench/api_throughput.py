@@ -8,9 +8,10 @@
    of the Procfile: web on gunicorn, Celery worker and beat, run_consumer) on the
    bench database and topics.
 3. Drives it with wrk (a C load generator, ``bench/api_mix.lua``): ``--clients``
-   connections for ``--seconds``, a mix of 70 % spends (₩1), 20 % charges (₩1,000,
-   through the sandbox gateway) and 10 % partial reversals (₩1 of an earlier spend)
-   over ``--wallets`` wallets, each request with its own Idempotency-Key.
+   connections for ``--seconds``, a mix of spends (₩1), charges (₩1,000, through the
+   sandbox gateway), partial reversals (₩1 of an earlier spend), transfers (₩1 to another
+   bench user) and holds (₩1) each captured by a later request, over ``--wallets``
+   wallets, each request with its own Idempotency-Key.
 4. The same against one hot wallet (every client on one wallet row).
 
 Prints, per run: operations/s, latency p50/p95/p99, answers by status, the ratio
@@ -78,8 +79,8 @@ def api_authorization(user) -> str:
     return f"Token {bench_api_token(user)}"
 
 
-def prepare_wallets(prefix: str, count: int) -> list[tuple[str, str]]:
-    """``count`` users with money and a spend to reverse parts of: (Authorization, transactionId) each."""
+def prepare_wallets(prefix: str, count: int) -> list[tuple[str, str, str]]:
+    """``count`` users with money and a spend to reverse parts of: (Authorization, transactionId, username)."""
     from django.contrib.auth.models import User
     from django.db.models import Sum
 
@@ -99,7 +100,7 @@ def prepare_wallets(prefix: str, count: int) -> list[tuple[str, str]]:
         if target is None or target.amount - (target.reversed_total or 0) < 100_000:
             target = services.wallet_spend(user_id=user.id, amount=1_000_000,
                                            description="bench: to reverse").transaction
-        rows.append((api_authorization(user), str(target.id)))
+        rows.append((api_authorization(user), str(target.id), user.username))
     return rows
 
 
@@ -125,14 +126,14 @@ def wait_for_event_path(timeout_s: float = 120) -> None:
     time.sleep(2)
 
 
-def measure(name: str, *, base: str, rows: list[tuple[str, str]], procs: dict, clients: int, seconds: float,
+def measure(name: str, *, base: str, rows: list[tuple[str, str, str]], procs: dict, clients: int, seconds: float,
             pgbench_tps: float, cores: int, profile: str | None = None) -> float:
     from django.db import connection
 
     from wallets.selectors import wallet_ledger_reconcile
 
     users_file = ROOT / ".devstack" / "bench-logs" / f"api-{name}-users.txt"
-    users_file.write_text("".join(f"{auth} {tx}\n" for auth, tx in rows))
+    users_file.write_text("".join(f"{auth} {tx} {name}\n" for auth, tx, name in rows))
     run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=3)  # warm-up, not counted
     wait_for_event_path()
     connection.close()

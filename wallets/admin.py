@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from prepaid.admin import ReadOnlyAdmin
 from prepaid.errors import ApplicationError
 from wallets import services
-from wallets.models import IdempotencyRecord, Operation, OperationKind, Payment, Refund, RefundStatus, Wallet
+from wallets.models import Hold, IdempotencyRecord, Operation, OperationKind, Payment, Refund, RefundStatus, Wallet
 from wallets.payments import PaymentGatewayUnavailable, payment_gateway
 
 
@@ -63,6 +63,37 @@ class OperationAdmin(ReadOnlyAdmin):
                 self.message_user(request, f"Transfer {transfer.pk}: {returned.transaction.amount:,} won returned",
                                   messages.SUCCESS)
         return None
+
+
+class CaptureInline(admin.TabularInline):
+    model = Operation
+    fk_name = "hold"
+    fields = ("entry", "amount", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "captures"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    """Holds: money set aside (a client's, or a refund's on its way). Read-only: they change only
+    through captures, voids and the expiry sweep."""
+
+    list_display = ("id", "user", "purpose", "amount", "captured", "status", "expires_at", "created_at", "ended_at")
+    list_filter = ("status", "purpose")
+    search_fields = ("=id", "user__username", "=user__id", "=idempotency_key")
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in Hold._meta.fields]
+    inlines = [CaptureInline]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
 
 
 class RefundInline(admin.TabularInline):

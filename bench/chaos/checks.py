@@ -4,6 +4,7 @@
 import itertools
 import time
 from collections import Counter, defaultdict
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bench.chaos.browsers import Browser
@@ -73,17 +74,19 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     from django.conf import settings
     from django.db import connection
     from django.db.models import Sum
+    from django.utils import timezone
 
     from ledger.models import Posting
     from notifications.models import DeadLetter, Notification
     from outbox.models import OutboxEvent
-    from wallets.models import Operation, Wallet
+    from wallets.models import Hold, HoldPurpose, HoldStatus, Operation, Wallet
     from wallets.selectors import wallet_held, wallet_ledger_reconcile
 
     connection.close()
     found: dict[str, list] = {}
+    users = [b.user for b in browsers]  # every user has its browser
     entries = {str(e["pk"]): e for e in Operation.objects.values("pk", "kind", "user_id", "amount",
-                                                                "idempotency_key")}
+                                                                "idempotency_key", "counterparty_id", "hold_id")}
     by_key = defaultdict(list)
     for entry_id, entry in entries.items():
         by_key[entry["idempotency_key"]].append(entry_id)
@@ -91,12 +94,27 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
 
     # Every 2xx is exactly one journal entry (its own), every retried key one effect, nothing unasked for.
     found["unresolved calls (no definite answer)"] = [c.key for c in calls if c.status is None]
+    moves_money = [c for c in calls if c.kind not in ("hold", "void")]
     found["2xx without its journal entry"] = [
-        c.key for c in calls if c.ok and (c.answer.get("transactionId") not in entries
-                                          or entries[c.answer["transactionId"]]["idempotency_key"] != c.key)]
+        c.key for c in moves_money if c.ok and (c.answer.get("transactionId") not in entries
+                                                or entries[c.answer["transactionId"]]["idempotency_key"] != c.key)]
     found["keys with more than one entry"] = [k for k, ids in by_key.items() if len(ids) > 1]
     found["entries no 2xx asked for"] = [
         ids for k, ids in by_key.items() if k not in asked or not asked[k].ok]
+    # Holds: each placement that was answered is one hold, none unasked for; each ended at most once
+    # and never gave more than it held; what the captures took is what the hold says it gave.
+    holds = {str(h.id): h for h in Hold.objects.filter(purpose=HoldPurpose.CLIENT)}
+    placed = {c.answer["holdId"]: c for c in calls if c.kind == "hold" and c.ok}
+    found["holds answered but not stored, or stored unasked"] = sorted(set(placed) ^ set(holds))
+    captured_by_hold = Counter()
+    for e in entries.values():
+        if e["hold_id"]:
+            captured_by_hold[str(e["hold_id"])] += e["amount"]
+    found["holds whose captures disagree with them"] = [
+        h for h, hold in holds.items() if captured_by_hold[h] != hold.captured or hold.captured > hold.amount]
+    found["holds still active past their expiry (the sweep is behind)"] = [
+        h for h, hold in holds.items() if hold.status == HoldStatus.ACTIVE and hold.expires_at < timezone.now()
+        - timedelta(seconds=60)]
     # Money: the ledger reconciles, sums to zero, and each wallet holds what its client was told.
     reconciled = wallet_ledger_reconcile(limit=100)
     found["ledger mismatches (reconcile_ledger)"] = [
@@ -106,17 +124,29 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     found["postings not summing to zero"] = [total] if total else []
     expected_balance = Counter()
     for call in calls:
-        expected_balance[call.user_id] += call.effect
-    found["wallets whose balance drifted from the answers"] = [
-        f"user {w.user_id}: {w.balance} != {expected_balance[w.user_id]} (held {held})"
+        for user_id, won in call.effects():
+            expected_balance[user_id] += won
+    expected_held = {u.id: u.held(time.monotonic()) for u in users}
+    found["wallets whose balance or available balance drifted from the answers"] = [
+        f"user {w.user_id}: {w.balance} != {expected_balance[w.user_id]} or held {held} != {expected_held[w.user_id]}"
         for w, held in ((w, wallet_held(user_id=w.user_id)) for w in Wallet.objects.all())
-        if w.balance != expected_balance[w.user_id] or held]
+        if w.balance != expected_balance[w.user_id] or held != expected_held.get(w.user_id, 0)]
+    found["negative balances or available balances"] = [
+        w.user_id for w in Wallet.objects.all() if w.balance < 0 or w.balance - wallet_held(user_id=w.user_id) < 0]
 
     # Events: one per entry, all in Kafka, each notified exactly once, in commit order.
     outbox = list(OutboxEvent.objects.order_by("id").values("id", "event_id", "key", "payload", "created_at",
                                                             "published_at", "failed_at"))
-    event_of_entry = Counter(o["payload"]["metadata"]["transactionId"] for o in outbox)
-    found["entries without exactly one event"] = [e for e in entries if event_of_entry[e] != 1]
+    # One event per entry, two for a transfer or a return (its sender's and its recipient's); one per
+    # hold placed, and one release per hold voided or expired.
+    event_of_entry = Counter(o["payload"]["metadata"].get("transactionId") for o in outbox)
+    found["entries without exactly their events"] = [
+        e for e, entry in entries.items() if event_of_entry[e] != (2 if entry["counterparty_id"] else 1)]
+    hold_events = Counter((o["payload"]["eventType"], o["payload"].get("holdId")) for o in outbox
+                          if o["payload"]["eventType"] in ("HOLD_PLACED", "HOLD_RELEASED"))
+    found["holds without exactly their events"] = [
+        h for h, hold in holds.items() if hold_events[("HOLD_PLACED", h)] != 1
+        or hold_events[("HOLD_RELEASED", h)] != (hold.status in (HoldStatus.VOIDED, HoldStatus.EXPIRED))]
     found["outbox rows pending or parked"] = [str(o["event_id"]) for o in outbox
                                               if not o["published_at"] or o["failed_at"]]
     in_kafka = Counter(kafka_event_ids(settings.KAFKA_TOPIC_WALLET_EVENTS))
@@ -145,7 +175,6 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
                 found[f"browsers {name}"].append(f"user {browser.user.id}: {ids[:5]}")
     # Email and Slack: every event of a user who wants it, delivered (at least once: a consumer killed
     # between the mail server's answer and recording it sends it again, with the same Message-ID).
-    users = [b.user for b in browsers]
     mailed = Counter(mail_event_ids(mail))
     mail_due = {e for u in users if u.email for e in committed_order[u.id]}
     slack_paths = {slack.path_of(u.id): u for u in users if u.slack}

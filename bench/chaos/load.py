@@ -1,5 +1,7 @@
-"""The users and their API calls: a steady mix of charges, spends and reversals, each retried with
-its Idempotency-Key until it has a definite answer, as a careful client does."""
+"""The users and their API calls: a steady mix of charges, spends, reversals, transfers (and their returns)
+and holds (placed, captured in parts, voided, or left to expire), each retried with its Idempotency-Key
+until it has a definite answer, as a careful client does. Each client keeps its own reckoning of its
+balance and of its holds, from the definite answers only: the checks hold the platform to it."""
 
 import asyncio
 import contextlib
@@ -23,9 +25,11 @@ class Call:
 
     key: str
     user_id: int
-    kind: str  # charge, spend, reversal
+    kind: str  # charge, spend, reversal, transfer, hold, capture, void
     body: dict
-    reversed_kind: str = ""  # of a reversal: CHARGE or SPEND
+    reversed_kind: str = ""  # of a reversal: CHARGE, SPEND, CAPTURE or TRANSFER (a return)
+    other_user_id: int = 0  # a transfer's recipient; a return's payee (the transfer's sender)
+    hold_id: str = ""  # of a capture or a void
     attempts: int = 0
     retried_because: Counter = dataclasses.field(default_factory=Counter)
     status: int | None = None
@@ -36,17 +40,29 @@ class Call:
         return self.status is not None and 200 <= self.status < 300
 
     @property
-    def effect(self) -> int:
-        """What it did to the balance, by the client's reckoning."""
-        if not self.ok:
-            return 0
-        amount = self.body["amount"]
-        return {"charge": amount, "spend": -amount,
-                "reversal": amount if self.reversed_kind == "SPEND" else -amount}[self.kind]
+    def path(self) -> str:
+        if self.kind in ("capture", "void"):
+            return f"/api/v1/wallet/holds/{self.hold_id}/{'captures' if self.kind == 'capture' else 'void'}"
+        return PATHS[self.kind]
+
+    def effects(self) -> list[tuple[int, int]]:
+        """What it did to balances, by the client's reckoning: (user id, won) pairs."""
+        if not self.ok or self.kind in ("hold", "void"):
+            return []
+        amount = self.body["amount"] if "amount" in self.body else self.answer["amount"]
+        if self.kind == "charge":
+            return [(self.user_id, amount)]
+        if self.kind in ("spend", "capture"):
+            return [(self.user_id, -amount)]
+        if self.kind == "transfer" or self.reversed_kind == "TRANSFER":
+            return [(self.user_id, -amount), (self.other_user_id, amount)]
+        return [(self.user_id, amount if self.reversed_kind in ("SPEND", "CAPTURE") else -amount)]
 
 
 PATHS = {"charge": "/api/v1/wallet/charges", "spend": "/api/v1/wallet/spends",
-         "reversal": "/api/v1/wallet/reversals"}
+         "reversal": "/api/v1/wallet/reversals", "transfer": "/api/v1/wallet/transfers",
+         "hold": "/api/v1/wallet/holds"}
+HOLD_EXPIRIES_S = (3, 8, 3_600)  # some expire during the run, some outlive it
 
 
 @dataclasses.dataclass
@@ -56,8 +72,14 @@ class User:
     stream_position: str
     email: bool = False  # wants every event by email
     slack: bool = False  # and on Slack
+    username: str = ""
     balance: int = 0  # the client's reckoning from definite answers
-    reversible: list = dataclasses.field(default_factory=list)  # [transactionId, kind, remaining]
+    reversible: list = dataclasses.field(default_factory=list)  # [transactionId, kind, remaining, other user]
+    holds: dict = dataclasses.field(default_factory=dict)  # holdId -> [remaining, expires (monotonic)]
+
+    def held(self, now: float) -> int:
+        """What its holds keep, by its reckoning (a hold past its expiry keeps nothing)."""
+        return sum(remaining for remaining, expires in self.holds.values() if expires > now)
 
 
 class Load:
@@ -75,18 +97,37 @@ class Load:
         user = self.rng.choice(self.users)
         key = f"chaos-{self.run_id}-{len(self.calls)}"
         roll = self.rng.random()
-        if user.balance < 5_000 or roll < 0.25:
+        available = user.balance - user.held(time.monotonic() + 1)  # a hold about to expire still counts
+        live_holds = [h for h, (_, expires) in user.holds.items() if expires > time.monotonic() - 30]
+        if available < 5_000 or roll < 0.2:
             body = {"amount": self.rng.randrange(10_000, 50_001, 1_000), "paymentKey": f"pk-{key}",
                     "orderId": f"o-{key}"}
             call = Call(key, user.id, "charge", body)
-        elif roll < 0.85 or not user.reversible:
-            body = {"amount": self.rng.randint(100, min(5_000, user.balance)), "description": "chaos"}
+        elif roll < 0.55 or not user.reversible:
+            body = {"amount": self.rng.randint(100, min(5_000, available)), "description": "chaos"}
             call = Call(key, user.id, "spend", body)
-        else:
+        elif roll < 0.65:
             target = self.rng.choice(user.reversible)
             body = {"transactionId": target[0], "amount": self.rng.randint(1, min(target[2], 20_000)),
                     "reason": "chaos"}
-            call = Call(key, user.id, "reversal", body, reversed_kind=target[1])
+            call = Call(key, user.id, "reversal", body, reversed_kind=target[1], other_user_id=target[3])
+        elif roll < 0.77:
+            other = self.rng.choice([u for u in self.users if u.id != user.id])
+            body = {"to": other.username, "amount": self.rng.randint(100, min(5_000, available)),
+                    "message": "chaos"}
+            call = Call(key, user.id, "transfer", body, other_user_id=other.id)
+        elif roll < 0.87 or not live_holds:
+            body = {"amount": self.rng.randint(100, min(5_000, available)), "description": "chaos",
+                    "expiresInS": self.rng.choice(HOLD_EXPIRIES_S)}
+            call = Call(key, user.id, "hold", body)
+        else:
+            hold_id = self.rng.choice(live_holds)
+            remaining = user.holds[hold_id][0]
+            if self.rng.random() < 0.25 or remaining < 1:
+                call = Call(key, user.id, "void", {}, hold_id=hold_id)
+            else:
+                body = {"amount": self.rng.randint(1, remaining)} if self.rng.random() < 0.7 else {}
+                call = Call(key, user.id, "capture", body, hold_id=hold_id)
         self.calls.append(call)
         return call
 
@@ -111,7 +152,7 @@ class Load:
             call.attempts += 1
             wait = min(5.0, 0.25 * 2 ** min(call.attempts, 5)) * (0.5 + self.rng.random())
             try:
-                response = await http.post(PATHS[call.kind], json=call.body, headers=headers)
+                response = await http.post(call.path, json=None if call.kind == "void" else call.body, headers=headers)
             except Exception as exc:  # the network, a proxy or a server gone: the same request again
                 call.retried_because[type(exc).__name__] += 1
             else:
@@ -130,15 +171,39 @@ class Load:
             if time.monotonic() - started > CALL_GIVE_UP_S:
                 return  # unresolved: the checks report it
             await asyncio.sleep(wait)
-        if call.ok:
-            user.balance += call.effect
-            if call.kind in ("charge", "spend"):
-                user.reversible.append([call.answer["transactionId"], call.kind.upper(), call.body["amount"]])
-            else:
-                for target in user.reversible:
-                    if target[0] == call.body["transactionId"]:
-                        target[2] -= call.body["amount"]
-                user.reversible = [t for t in user.reversible if t[2] > 0]
+        self.reckon(call, user)
+
+    def reckon(self, call: Call, user: User) -> None:
+        """The client's books after a definite answer: balances, what can be reversed, its holds."""
+        users = {u.id: u for u in self.users}
+        for user_id, won in call.effects():
+            users[user_id].balance += won
+        if call.kind in ("capture", "void") and call.status == 409:  # it had ended (expired): it keeps nothing
+            user.holds.pop(call.hold_id, None)
+        if not call.ok:
+            return
+        answer = call.answer
+        if call.kind in ("charge", "spend"):
+            user.reversible.append([answer["transactionId"], call.kind.upper(), call.body["amount"], 0])
+        elif call.kind == "transfer":  # the recipient may send it back
+            users[call.other_user_id].reversible.append([answer["transactionId"], "TRANSFER", answer["amount"],
+                                                         call.user_id])
+        elif call.kind == "reversal":
+            for target in user.reversible:
+                if target[0] == call.body["transactionId"]:
+                    target[2] -= call.body["amount"]
+            user.reversible = [t for t in user.reversible if t[2] > 0]
+        elif call.kind == "hold":
+            user.holds[answer["holdId"]] = [answer["amount"], time.monotonic() + call.body["expiresInS"] - 1]
+        elif call.kind == "capture":
+            user.reversible.append([answer["transactionId"], "CAPTURE", answer["amount"], 0])
+            held = user.holds.get(call.hold_id)
+            if held is not None:
+                held[0] -= answer["amount"]
+                if held[0] <= 0:
+                    user.holds.pop(call.hold_id)
+        elif call.kind == "void":
+            user.holds.pop(call.hold_id, None)
 
 
 def users_create(count: int, slack: "SlackServer") -> list[User]:
@@ -162,5 +227,5 @@ def users_create(count: int, slack: "SlackServer") -> list[User]:
                 user=user, email_enabled=email, email_event_types=every_type, slack_enabled=slack_on,
                 slack_webhook_url=slack.webhook_of(user.id) if slack_on else "", slack_event_types=every_type)
         users.append(User(user.id, api_token_create(user=user)[1], sse_stream_position(user_id=user.id),
-                          email=email, slack=slack_on))
+                          email=email, slack=slack_on, username=user.username))
     return users

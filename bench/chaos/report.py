@@ -17,6 +17,8 @@ def outcome_of(*, seed: int, users: list, calls: list, injector, browsers: list,
             "retried_calls": sum(c.attempts > 1 for c in calls),
             "retries_because": dict(sum((c.retried_because for c in calls), Counter())),
             "entries": len({c.key for c in calls if c.ok}),
+            "kinds": {kind: {"asked": n, "done": sum(c.ok for c in calls if c.kind == kind)}
+                      for kind, n in Counter(c.kind for c in calls).items()},
             "faults": [dataclasses.asdict(f) for f in injector.done],
             "fault_counts": dict(Counter(f.name for f in injector.done)),
             "browser_connects": sum(b.connects for b in browsers),
@@ -36,6 +38,8 @@ def report(outcome: dict) -> None:
     (RESULTS_DIR / f"{outcome['seed']}.json").write_text(json.dumps(outcome, indent=2, default=str))
     print(f"\nCHAOS seed={outcome['seed']} calls={outcome['calls']} entries={outcome['entries']} "
           f"faults={len(outcome['faults'])} answers={outcome['answers']} retried={outcome['retried_calls']}")
+    kinds = ", ".join(f"{kind} {n['asked']}/{n['done']}" for kind, n in outcome["kinds"].items())
+    print(f"  operations (asked/done): {kinds}")
     print(f"  faults: {outcome['fault_counts']}")
     print(f"  retries because: {outcome['retries_because']}")
     print(f"  browsers: {outcome['browser_connects']} connections, refused/dropped {outcome['browser_refusals']}, "

@@ -75,3 +75,24 @@ def test_a_batch_that_fails_stores_nothing_and_its_records_are_handled_one_by_on
     tp = TopicPartition(settings.KAFKA_TOPIC_WALLET_EVENTS, 0)
     assert consumer.handle_polled({tp: records}) == {tp: 2}  # the good one stored, the orphan retried, then parked
     assert list(Notification.objects.values_list("event_id", flat=True)) == [uuid.UUID(good["eventId"])]
+
+
+def test_a_transfer_notifies_its_sender_and_its_recipient_each_in_their_words(user_factory, pushpin):
+    """The events a transfer writes (one per side, keyed by each user) make one notification each."""
+    from outbox.models import OutboxEvent
+    from prepaid.events import event_parse
+    from tests.helpers import charge
+    from wallets import services as wallet_services
+
+    sender, recipient = user_factory(), user_factory()
+    charge(sender, 10_000)
+    wallet_services.wallet_transfer(user_id=sender.id, to=recipient.username, amount=4_000, message="밥값")
+    for row in OutboxEvent.objects.order_by("id"):
+        event = event_parse(key=row.key.encode(), value=json.dumps(row.event).encode())
+        assert services.notification_from_event(event=event).outcome == "notified"
+    sent = Notification.objects.get(user=sender, event_type="TRANSFER_SENT")
+    received = Notification.objects.get(user=recipient, event_type="TRANSFER_RECEIVED")
+    assert (sent.title, sent.message) == ("송금 완료", f"{recipient.username}님에게 ₩4,000을 보냈습니다 (밥값). "
+                                                     "현재 잔액: ₩6,000")
+    assert (received.title, received.message) == ("입금", f"{sender.username}님에게서 ₩4,000을 받았습니다 (밥값). "
+                                                          "현재 잔액: ₩4,000")
