@@ -1,7 +1,8 @@
-"""The move of the wallet's fields out of the ledger (ledger 0007-0008, wallets 0008-0009), on a database
-holding charges, spends, partial reversals and card refunds written by the functions of the time:
-forward, every transaction keeps its id and its API answer and every wallet posting gets the balance
-after it; backward, the journal entries are what they were."""
+"""The move of the wallet's fields out of the ledger (ledger 0007-0008, wallets 0008-0009) and of
+Wallet.held into holds (wallets 0011), on a database holding charges, spends, partial reversals and card
+refunds written by the functions of the time: forward, every transaction keeps its id and its API answer,
+every wallet posting gets the balance after it, and a refund on its way keeps its money with a hold;
+backward, the journal entries and Wallet.held are what they were."""
 
 import uuid
 from datetime import timedelta
@@ -10,7 +11,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from tests.helpers import assert_ledger_consistent
+from tests.helpers import assert_ledger_consistent, held_of
 from wallets import services
 
 BEFORE = [("ledger", "0006_balanced_entry_trigger_per_table"), ("wallets", "0007_wallet_reversible_amount")]
@@ -91,6 +92,8 @@ def test_the_wallet_fields_move_out_of_the_ledger_and_back(user_factory, api_cli
         before = _rows(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM ledger_journalentry ORDER BY id")  # noqa: S608
         postings_before = _rows("SELECT id, entry_id, account_id, amount FROM ledger_posting ORDER BY id")
         assert len(before) == 12
+        held_before = _rows("SELECT user_id, held FROM wallets_wallet ORDER BY user_id")
+        assert [held for _, held in held_before] == [1_000, 1_000]  # each user's refund on its way
 
         _migrate(latest)
         # Every transaction keeps its id and every field the API answers with.
@@ -109,6 +112,10 @@ def test_the_wallet_fields_move_out_of_the_ledger_and_back(user_factory, api_cli
         reversible = {t["transactionId"]: t["reversibleAmount"] for t in
                       api_client_for(users[0]).get("/api/v1/wallet/transactions?pageSize=100").json()["results"]}
         assert sorted(reversible.values()) == [0, 0, 3_000, 10_000, 15_000, 49_000]
+        # The refund on its way keeps its money with a hold now: spends see the available balance.
+        assert [held_of(user.id) for user in users] == [1_000, 1_000]
+        assert api_client_for(users[0]).get("/api/v1/wallet").json()["available"] == 51_000
+        assert _rows("SELECT purpose, status, amount FROM wallets_hold") == [("REFUND", "ACTIVE", 1_000)] * 2
         # A key answered before the move replays its transaction, with the balance after it.
         again = services.wallet_spend(user_id=users[0].id, amount=12_000, description="커피",
                                       idempotency=services.IdempotencyKey(key=f"{users[0].username}-spend",
@@ -124,5 +131,6 @@ def test_the_wallet_fields_move_out_of_the_ledger_and_back(user_factory, api_cli
         assert [row for row in back if row[0] != after.id] == before
         (moved_back,) = [row for row in back if row[0] == after.id]
         assert moved_back[1:5] == ("SPEND", users[0].id, 1_000, after.balance_after)
+        assert _rows("SELECT user_id, held FROM wallets_wallet ORDER BY user_id") == held_before
     finally:
         _migrate(latest)
