@@ -14,6 +14,7 @@ DeadLetter rows for the admin.
 
 import contextlib
 import logging
+import signal
 import threading
 import traceback
 from datetime import datetime
@@ -214,6 +215,40 @@ class _Loop:
             logger.warning("%s: the group is rebalancing, offsets not committed yet (%r)", self.group_id, exc)
             return offsets
         return {}
+
+
+ConsumerLoop = _Loop  # for consumers of other apps (audit): the same retries, DLT and outage behaviour
+
+
+def consumer_loops_run(loops) -> BaseException | None:
+    """Run each loop (a callable taking the stop event) in a thread until SIGTERM or SIGINT, or until one
+    crashes (which stops them all); return what it crashed with."""
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        logger.info("signal %s: finishing the current record, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    failures: list[BaseException] = []
+
+    def run(loop_class):
+        try:
+            loop_class(stop).run()
+        except BaseException as exc:  # a crashed loop stops the process, visibly
+            logger.exception("%s crashed", getattr(loop_class, "__name__", "a consumer loop"))
+            failures.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=run, args=(cls,), name=getattr(cls, "__name__", "consumer"))
+               for cls in loops]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        for thread in threads:
+            thread.join(timeout=0.5)
+    return failures[0] if failures else None
 
 
 class WalletEventConsumer(_Loop):

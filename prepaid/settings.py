@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "outbox",
     "wallets",
     "notifications",
+    "audit",
 ]
 
 # GRIP (Pushpin's signature, Grip-* headers) is read by the one view that uses it,
@@ -243,6 +244,21 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "wallets.tasks.hold_expire_due",
         "schedule": 10.0,
         "options": {"expires": 10},
+    },
+    "audit-partitions-ensure": {
+        "task": "audit.tasks.audit_partitions_ensure",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
+    "audit-seal": {
+        "task": "audit.tasks.audit_seal_today",
+        "schedule": 600.0,
+        "options": {"expires": 590},
+    },
+    "audit-reconcile": {
+        "task": "audit.tasks.audit_reconcile",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
     },
     "ledger-reconcile": {
         "task": "wallets.tasks.wallet_ledger_reconcile",
@@ -439,7 +455,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         app: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
-        for app in ("prepaid", "wallets", "ledger", "outbox", "notifications")
+        for app in ("prepaid", "wallets", "ledger", "outbox", "notifications", "audit")
     },
 }
 
@@ -473,6 +489,16 @@ OUTBOX_TRIGGER_FLAG_TTL_S = env_int("OUTBOX_TRIGGER_FLAG_TTL_S", 30)
 
 # The consumer of wallet events (run_consumer): its group, its batches, its retries.
 NOTIFICATIONS_CONSUMER_GROUP = env_str("NOTIFICATIONS_CONSUMER_GROUP", "notification-service")
+# The audit store's consumer group (manage.py run_audit_consumer): every event, kept for years.
+AUDIT_CONSUMER_GROUP = env_str("AUDIT_CONSUMER_GROUP", "audit")
+# Month partitions of the audit store created ahead of time (the scheduled audit_partitions_ensure).
+AUDIT_PARTITIONS_AHEAD_MONTHS = env_int("AUDIT_PARTITIONS_AHEAD_MONTHS", 3)
+# How long audit events are kept: five years (the Electronic Financial Transactions Act, Art. 22).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 5 * 366)
+# Where audit_retention archives an expired partition before dropping it (JSON Lines, gzip).
+AUDIT_ARCHIVE_DIR = env_str("AUDIT_ARCHIVE_DIR", str(BASE_DIR / ".devstack" / "audit-archive"))
+# The scheduled audit_reconcile leaves out the last seconds: events reach the store after their commit.
+AUDIT_RECONCILE_LAG_S = env_int("AUDIT_RECONCILE_LAG_S", 300)
 NOTIFICATIONS_CONSUMER_RETRIES = env_int("NOTIFICATIONS_CONSUMER_RETRIES", 3)
 NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS = env_int("NOTIFICATIONS_CONSUMER_RETRY_INTERVAL_MS", 1000)
 NOTIFICATIONS_CONSUMER_POLL_TIMEOUT_MS = env_int("NOTIFICATIONS_CONSUMER_POLL_TIMEOUT_MS", 500)

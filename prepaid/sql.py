@@ -92,6 +92,11 @@ def sql_definition_parse(name: str, sql: str) -> SQLDefinition:
     return SQLDefinition(name=name, kind=kind, sql=sql, drop=drop, body=body, table=table)
 
 
+def sql_apps() -> list[str]:
+    """The labels of the apps that keep SQL as code (an ``sql/`` directory)."""
+    return [config.label for config in apps.get_app_configs() if (Path(config.path) / "sql").is_dir()]
+
+
 def sql_directory(app_label: str) -> Path:
     return Path(apps.get_app_config(app_label).path) / "sql"
 

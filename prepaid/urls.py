@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("wallets.urls")),
     path("api/v1/", include("notifications.urls")),
+    path("api/v1/", include("audit.urls")),
     path("events/", events, name="events"),
     path("accounts/two-factor/", account_views.two_factor, name="two-factor"),
     path("accounts/", include("django.contrib.auth.urls")),

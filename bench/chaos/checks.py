@@ -18,12 +18,14 @@ def drained(browsers: list["Browser"], mail: "MailServer", slack: "SlackServer")
     """Whether every committed event has reached its notification, its browser and its user's channels."""
     from django.db import connection
 
+    from audit.models import AuditEvent
     from notifications.models import Notification
     from outbox.models import OutboxEvent
 
     connection.close()  # the database may have restarted since the last look
     pending = OutboxEvent.objects.filter(published_at__isnull=True).count()
     events = OutboxEvent.objects.count()
+    audited = AuditEvent.objects.count()
     notified = Notification.objects.count()
     expected = Counter(OutboxEvent.objects.values_list("key", flat=True))
     behind = sum(1 for b in browsers if len({e for e, _ in b.received}) < expected[str(b.user.id)])
@@ -33,9 +35,10 @@ def drained(browsers: list["Browser"], mail: "MailServer", slack: "SlackServer")
         key__in=[str(u.id) for u in users if u.email]).values_list("event_id", flat=True)}
     slack_behind = sum(1 for u in users if u.slack and slack.paths[slack.path_of(u.id)] < expected[str(u.id)])
     connection.close()
-    return (pending == 0 and notified >= events and behind == 0 and mail_due <= mailed and not slack_behind,
-            f"outbox pending {pending}, notifications {notified}/{events}, browsers behind {behind}, "
-            f"mails due {len(mail_due - mailed)}, Slack users behind {slack_behind}")
+    return (pending == 0 and notified >= events and audited >= events and behind == 0 and mail_due <= mailed
+            and not slack_behind,
+            f"outbox pending {pending}, notifications {notified}/{events}, audit store {audited}/{events}, "
+            f"browsers behind {behind}, mails due {len(mail_due - mailed)}, Slack users behind {slack_behind}")
 
 
 def mail_event_ids(mail: "MailServer") -> list[str]:
@@ -184,6 +187,23 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
         f"user {u.id}: {slack.paths[p]} < {len(committed_order[u.id])}" for p, u in slack_paths.items()
         if slack.paths[p] < len(committed_order[u.id])]
     found["Slack messages to users who want none"] = [p for p in slack.paths if p not in slack_paths]
+    # The audit store: every committed event exactly once (the store's key is the event), none invented,
+    # every chain and seal intact, and it agrees with the operations and holds.
+    from audit.models import AuditEvent
+    from audit.selectors import audit_reconcile, audit_verify
+    from audit.services import audit_seal
+
+    audited = Counter(str(e) for e in AuditEvent.objects.values_list("event_id", flat=True))
+    found["events not in the audit store exactly once"] = [str(o["event_id"]) for o in outbox
+                                                          if audited[str(o["event_id"])] != 1]
+    found["audit events for no committed event"] = [e for e in audited if e not in {str(o["event_id"])
+                                                                                    for o in outbox}]
+    audit_seal()  # a seal at the end too: verified with the chains
+    found["audit chains broken (audit_verify)"] = [str(b) for b in audit_verify()]
+    everything = {"start": timezone.now() - timedelta(days=1), "end": timezone.now() + timedelta(minutes=1)}
+    reconciled_audit = audit_reconcile(**everything)
+    found["audit store disagreeing with the money (audit_reconcile)"] = [
+        *map(str, reconciled_audit.missing), *map(str, reconciled_audit.unexplained)]
     # Nothing parked.
     found["dead letters stored"] = [
         f"{d.original_topic}[{d.original_partition}]@{d.original_offset}: {d.exception_type}: "

@@ -23,7 +23,7 @@ class Fault:
     started_at: float | None = None  # the same, wall-clock (the events' timeline is)
 
 
-PROCESS_KILLS = ("kill-web", "kill-worker", "kill-beat", "kill-consumer", "kill-email", "kill-slack")
+PROCESS_KILLS = ("kill-web", "kill-worker", "kill-beat", "kill-consumer", "kill-email", "kill-slack", "kill-audit")
 SERVICE_STOPS = ("stop-postgres", "stop-redis", "stop-kafka", "stop-pushpin")
 SERVICE_CRASHES = ("crash-postgres", "crash-kafka")  # no clean shutdown: recovery from their logs at start
 PAUSES = ("pause-consumer", "pause-worker")

@@ -48,7 +48,7 @@ def test_https_only_redirects_plain_http_but_not_the_health_checks(client, setti
     assert client.get("/health/live").status_code == 200
 
 
-MONEY_APPS = {"ledger", "outbox", "wallets"}
+MONEY_APPS = {"ledger", "outbox", "wallets", "audit"}
 
 
 @pytest.mark.django_db

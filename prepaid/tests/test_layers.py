@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Lowest first. prepaid holds what every app shares (settings, errors, the event contract, Kafka clients).
-LAYERS = ["prepaid", "accounts", "ledger", "outbox", "notifications", "wallets"]
+LAYERS = ["prepaid", "accounts", "ledger", "outbox", "notifications", "wallets", "audit"]
 # The one module allowed to see every app: it wires their URLs together.
 EXEMPT = {"prepaid/urls.py"}
 

@@ -79,7 +79,7 @@ def test_using_it_works_as_written(web, django_user_model):
 
 
 COMMANDS = sorted(set(re.findall(r"`(\.venv/bin/python manage\.py [a-z_]+)[^`]*`", README)))
-LONG_RUNNING = {".venv/bin/python manage.py run_consumer"}
+LONG_RUNNING = {".venv/bin/python manage.py run_consumer", ".venv/bin/python manage.py run_audit_consumer"}
 
 
 def test_readme_lists_the_commands_this_test_runs():

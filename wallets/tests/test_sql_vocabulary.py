@@ -25,7 +25,7 @@ from wallets.models import (
 )
 from wallets.services import Outcome
 
-SQL_APPS = ("ledger", "outbox", "wallets")
+SQL_APPS = ("ledger", "outbox", "wallets")  # the money's SQL (the audit store's speaks of partitions)
 # Words of PostgreSQL's, not ours: the conditions the SQL raises, to_char's format, a time zone, an empty
 # JSON object, the separator of an advisory lock's key.
 POSTGRES_WORDS = re.compile(r"^(check_violation|restrict_violation|no_data_found|YYYY-MM-DD.*|UTC|\{\}|:)$")

@@ -1,0 +1,29 @@
+from django.contrib import admin
+
+from audit.models import AuditEvent, ChainHead, Seal
+from prepaid.admin import ReadOnlyAdmin
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Every wallet event as the audit store keeps it (append-only, hash-chained per user)."""
+
+    list_display = ("event_id", "user_id", "seq", "event_type", "occurred_at", "received_at", "hash")
+    list_filter = ("event_type",)
+    search_fields = ("=event_id", "=user_id")
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    date_hierarchy = "occurred_at"
+    show_full_result_count = False
+
+
+@admin.register(ChainHead)
+class ChainHeadAdmin(ReadOnlyAdmin):
+    list_display = ("user_id", "seq", "hash", "updated_at")
+    search_fields = ("=user_id",)
+    show_full_result_count = False
+
+
+@admin.register(Seal)
+class SealAdmin(ReadOnlyAdmin):
+    list_display = ("sealed_at", "heads_hash", "seal_hash")
+    readonly_fields = [f.name for f in Seal._meta.fields]

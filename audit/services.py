@@ -1,0 +1,246 @@
+"""Writes of the audit store: events (a poll's in one transaction: ``audit_events_record``), partitions,
+seals, retention."""
+
+import dataclasses
+import datetime
+import gzip
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import re
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from audit import metrics
+from audit.models import GENESIS_HASH, ChainHead, RetentionCut, Seal
+
+logger = logging.getLogger(__name__)
+
+
+def _utc(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).isoformat(timespec="microseconds")
+
+
+def audit_content(*, event_id, user_id: int, event_type: str, occurred_at: datetime.datetime, payload: dict,
+                  topic: str, partition: int, offset: int, received_at: datetime.datetime) -> str:
+    """A row's canonical content, as hashed into its chain (and recomputed by ``audit_verify``)."""
+    return json.dumps({
+        "eventId": str(event_id), "userId": user_id, "eventType": event_type, "occurredAt": _utc(occurred_at),
+        "payload": payload, "kafka": [topic, partition, offset], "receivedAt": _utc(received_at),
+    }, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(previous_hash: str, content: str) -> str:
+    return hashlib.sha256((previous_hash + content).encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Received:
+    """One event as the audit consumer took it from Kafka."""
+
+    event: dict
+    topic: str
+    partition: int
+    offset: int
+
+
+def audit_event_record(received: Received) -> str:
+    """Store one event (``audit_events_record`` of one): ``stored`` or ``duplicate``."""
+    return audit_events_record([received])[0]
+
+
+def audit_events_record(batch: list[Received]) -> list[str]:
+    """Store a poll's events, each once, at the end of its user's chain, in one transaction of five
+    statements however many they are: the chains' heads created if new and locked (in user order: two
+    consumers, a partition changing hands, never interleave a chain nor deadlock), the events already
+    stored found, every new row's hash computed here (sha256 of the head's hash and its content), the
+    rows written in one INSERT, the heads moved. Each event's outcome: ``stored`` or ``duplicate``.
+    A month without its partition yet gets it, and the batch is written again."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _append(batch)
+        except IntegrityError as exc:
+            if attempt or "no partition of relation" not in str(exc):
+                raise
+            for month in {datetime.datetime.fromisoformat(r.event["occurredAt"]) for r in batch}:
+                audit_partition_ensure(at=month)
+    raise AssertionError("unreachable")
+
+
+def _append(batch: list[Received]) -> list[str]:
+    users = sorted({r.event["userId"] for r in batch})
+    occurred = [datetime.datetime.fromisoformat(r.event["occurredAt"]) for r in batch]
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO audit_chainhead (user_id, seq, hash, updated_at) "
+                       "SELECT u, 0, %s, now() FROM unnest(%s::integer[]) AS u ON CONFLICT (user_id) DO NOTHING",
+                       [GENESIS_HASH, users])
+        cursor.execute("SELECT user_id, seq, hash FROM audit_chainhead WHERE user_id = ANY(%s) ORDER BY user_id "
+                       "FOR UPDATE", [users])
+        heads = {user_id: (seq, head_hash) for user_id, seq, head_hash in cursor.fetchall()}
+        cursor.execute("SELECT a.event_id FROM audit_auditevent a JOIN unnest(%s::uuid[], %s::timestamptz[]) "
+                       "AS b(event_id, occurred_at) USING (event_id, occurred_at)",
+                       [[r.event["eventId"] for r in batch], occurred])
+        seen = {str(event_id) for (event_id,) in cursor.fetchall()}
+        received_at = timezone.now()
+        rows, outcomes = [], []
+        for received, occurred_at in zip(batch, occurred, strict=True):
+            event = received.event
+            if event["eventId"] in seen:
+                outcomes.append("duplicate")
+                continue
+            seen.add(event["eventId"])
+            seq, previous = heads[event["userId"]]
+            content = audit_content(event_id=event["eventId"], user_id=event["userId"], event_type=event["eventType"],
+                                    occurred_at=occurred_at, payload=event, topic=received.topic,
+                                    partition=received.partition, offset=received.offset, received_at=received_at)
+            new_hash = chain_hash(previous, content)
+            heads[event["userId"]] = (seq + 1, new_hash)
+            rows.append((event["eventId"], event["userId"], seq + 1, event["eventType"], occurred_at,
+                         json.dumps(event, ensure_ascii=False), received.topic, received.partition, received.offset,
+                         received_at, previous, new_hash))
+            outcomes.append("stored")
+        if rows:
+            columns = list(zip(*rows, strict=True))
+            cursor.execute(
+                "INSERT INTO audit_auditevent (event_id, user_id, seq, event_type, occurred_at, payload, kafka_topic, "
+                "kafka_partition, kafka_offset, received_at, previous_hash, hash) "
+                "SELECT * FROM unnest(%s::uuid[], %s::integer[], %s::bigint[], %s::text[], %s::timestamptz[], "
+                "%s::jsonb[], %s::text[], %s::integer[], %s::bigint[], %s::timestamptz[], %s::text[], %s::text[])",
+                [list(column) for column in columns])
+            moved = {user_id: head for user_id, head in heads.items()}
+            cursor.execute(
+                "UPDATE audit_chainhead h SET seq = v.seq, hash = v.hash, updated_at = now() "
+                "FROM unnest(%s::integer[], %s::bigint[], %s::text[]) AS v(user_id, seq, hash) "
+                "WHERE h.user_id = v.user_id AND h.seq <> v.seq",
+                [list(moved), [seq for seq, _ in moved.values()], [h for _, h in moved.values()]])
+    for outcome in outcomes:
+        metrics.EVENTS.labels(outcome).inc()
+    return outcomes
+
+
+def audit_partition_ensure(*, at: datetime.datetime) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT audit_partition_ensure(%s)", [at])
+        return cursor.fetchone()[0]
+
+
+def audit_partitions_ensure(*, months_ahead: int | None = None) -> list[str]:
+    """This month's partition and the next ``AUDIT_PARTITIONS_AHEAD_MONTHS``, created if missing."""
+    months_ahead = settings.AUDIT_PARTITIONS_AHEAD_MONTHS if months_ahead is None else months_ahead
+    first = timezone.now().astimezone(datetime.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    names = []
+    for month in range(months_ahead + 1):
+        year, index = divmod(first.month - 1 + month, 12)
+        names.append(audit_partition_ensure(at=first.replace(year=first.year + year, month=index + 1)))
+    return names
+
+
+def _heads_hash(heads: dict[str, list]) -> str:
+    return hashlib.sha256(json.dumps(heads, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def audit_seal(*, at: datetime.datetime | None = None) -> Seal:
+    """Seal the head of every chain now: a row (chained to the seal before it), a log line, a metric."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        # The heads locked for a moment: no chain moves while they are read.
+        heads = {str(h.user_id): [h.seq, h.hash] for h in ChainHead.objects.select_for_update().order_by("user_id")}
+        previous = Seal.objects.order_by("-sealed_at").first()
+        previous_hash = previous.seal_hash if previous else GENESIS_HASH
+        heads_hash = _heads_hash(heads)
+        seal = Seal.objects.create(sealed_at=at, heads=heads, heads_hash=heads_hash,
+                                   previous_seal_hash=previous_hash,
+                                   seal_hash=hashlib.sha256((previous_hash + heads_hash).encode()).hexdigest())
+    logger.info("audit seal %s: %d chain(s), %d event(s), heads %s, seal %s", _utc(at), len(heads),
+                sum(seq for seq, _ in heads.values()), heads_hash, seal.seal_hash)
+    metrics.LAST_SEAL.set(at.timestamp())
+    return seal
+
+
+def audit_seal_today() -> Seal | None:
+    """Once a day (Korean day): seal if today has no seal yet."""
+    today = timezone.localdate()
+    start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
+    if Seal.objects.filter(sealed_at__gte=start).exists():
+        return None
+    return audit_seal()
+
+
+@dataclasses.dataclass(frozen=True)
+class Partition:
+    name: str
+    lower: datetime.datetime
+    upper: datetime.datetime
+
+
+def audit_partitions() -> list[Partition]:
+    """The store's month partitions, oldest first (their bounds read from the catalogue)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_auditevent'::regclass")
+        found = []
+        for name, bound in cursor.fetchall():  # FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 ...')
+            lower, upper = re.findall(r"'([^']+)'", bound)
+            found.append(Partition(name, _timestamp(lower), _timestamp(upper)))
+    return sorted(found, key=lambda p: p.lower)
+
+
+def _timestamp(text: str) -> datetime.datetime:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::timestamptz", [text])  # as PostgreSQL reads its own output
+        return cursor.fetchone()[0]
+
+
+def audit_retention(*, now: datetime.datetime | None = None) -> list[RetentionCut]:
+    """Archive, then drop, every month partition whose events are all older than ``AUDIT_RETENTION_DAYS``
+    (its upper bound at or before the cutoff): never a row younger than the setting. The archive is
+    written and read back (row count and sha256) before the partition goes."""
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    cuts = []
+    for partition in audit_partitions():
+        if partition.upper > cutoff:
+            break
+        cuts.append(_archive_and_drop(partition))
+    return cuts
+
+
+def _archive_and_drop(partition: Partition) -> RetentionCut:
+    from audit.models import AuditEvent
+
+    directory = pathlib.Path(settings.AUDIT_ARCHIVE_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{partition.name}.jsonl.gz"
+    rows = AuditEvent.objects.filter(occurred_at__gte=partition.lower, occurred_at__lt=partition.upper)
+    heads: dict[str, list] = {}
+    count = 0
+    with gzip.open(path, "wt", encoding="utf-8") as archive:
+        for row in rows.order_by("user_id", "seq").iterator(chunk_size=2_000):
+            archive.write(json.dumps({
+                "eventId": str(row.event_id), "userId": row.user_id, "seq": row.seq, "eventType": row.event_type,
+                "occurredAt": _utc(row.occurred_at), "receivedAt": _utc(row.received_at),
+                "kafka": [row.kafka_topic, row.kafka_partition, row.kafka_offset],
+                "previousHash": row.previous_hash, "hash": row.hash, "event": row.payload,
+            }, ensure_ascii=False, sort_keys=True) + "\n")
+            heads[str(row.user_id)] = [row.seq, row.hash]
+            count += 1
+        archive.flush()
+        os.fsync(archive.fileno())
+    with gzip.open(path, "rt", encoding="utf-8") as archive:
+        if sum(1 for _ in archive) != count:
+            raise RuntimeError(f"archive {path} does not hold the {count} rows of {partition.name}: not dropped")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cut = RetentionCut.objects.create(partition=partition.name, upper_bound=partition.upper, rows=count,
+                                          archive=str(path), archive_sha256=digest, heads=heads,
+                                          dropped_at=timezone.now())
+        cursor.execute(f'ALTER TABLE audit_auditevent DETACH PARTITION "{partition.name}"')
+        cursor.execute(f'DROP TABLE "{partition.name}"')
+    logger.warning("audit retention: %s archived to %s (%d rows, sha256 %s) and dropped", partition.name, path,
+                   count, digest)
+    return cut
