@@ -21,6 +21,10 @@ class AuditConsumer(ConsumerLoop):
         super().__init__(stop)
         self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS
         self.group_id = settings.AUDIT_CONSUMER_GROUP
+        # A record may wait a moment: bigger polls and fetches, fewer round trips per event.
+        self.max_poll_records = settings.AUDIT_CONSUMER_MAX_POLL_RECORDS
+        self.fetch = {"fetch_min_bytes": settings.NOTIFICATIONS_CHANNEL_FETCH_MIN_BYTES,
+                      "fetch_max_wait_ms": settings.NOTIFICATIONS_CHANNEL_FETCH_MAX_WAIT_MS}
 
     def handle_polled(self, polled: dict) -> dict:
         """A poll's events in one transaction (``audit_events_record``); if that fails, one by one,

@@ -11,6 +11,7 @@ import os
 import pathlib
 import re
 
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -75,7 +76,12 @@ def audit_events_record(batch: list[Received]) -> list[str]:
 def _append(batch: list[Received]) -> list[str]:
     users = sorted({r.event["userId"] for r in batch})
     occurred = [datetime.datetime.fromisoformat(r.event["occurredAt"]) for r in batch]
-    with connection.cursor() as cursor:
+    # psycopg's own cursor on Django's connection (the same transaction): parameters bound by the
+    # server (Django's cursor quotes every array element in Python: most of the time of a batch) and
+    # the rows written with COPY.
+    connection.ensure_connection()
+    # Its errors as Django's (a lost connection an OperationalError: the consumer waits for the database).
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute("INSERT INTO audit_chainhead (user_id, seq, hash, updated_at) "
                        "SELECT u, 0, %s, now() FROM unnest(%s::integer[]) AS u ON CONFLICT (user_id) DO NOTHING",
                        [GENESIS_HASH, users])
@@ -105,13 +111,11 @@ def _append(batch: list[Received]) -> list[str]:
                          received_at, previous, new_hash))
             outcomes.append("stored")
         if rows:
-            columns = list(zip(*rows, strict=True))
-            cursor.execute(
-                "INSERT INTO audit_auditevent (event_id, user_id, seq, event_type, occurred_at, payload, kafka_topic, "
-                "kafka_partition, kafka_offset, received_at, previous_hash, hash) "
-                "SELECT * FROM unnest(%s::uuid[], %s::integer[], %s::bigint[], %s::text[], %s::timestamptz[], "
-                "%s::jsonb[], %s::text[], %s::integer[], %s::bigint[], %s::timestamptz[], %s::text[], %s::text[])",
-                [list(column) for column in columns])
+            with cursor.copy("COPY audit_auditevent (event_id, user_id, seq, event_type, occurred_at, payload, "
+                             "kafka_topic, kafka_partition, kafka_offset, received_at, previous_hash, hash) "
+                             "FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
             moved = {user_id: head for user_id, head in heads.items()}
             cursor.execute(
                 "UPDATE audit_chainhead h SET seq = v.seq, hash = v.hash, updated_at = now() "

@@ -46,7 +46,7 @@ def bare(topic: str, n: int) -> float:
 
     consumer = KafkaConsumer(topic, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, group_id=None,
                              auto_offset_reset="earliest", enable_auto_commit=False,
-                             max_poll_records=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS)
+                             max_poll_records=settings.AUDIT_CONSUMER_MAX_POLL_RECORDS)  # as the audit consumer polls
     read, started = 0, time.perf_counter()
     while read < n:
         for records in consumer.poll(timeout_ms=500).values():

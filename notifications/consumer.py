@@ -155,6 +155,7 @@ class _Loop:
         return done
 
     fetch: dict = {}  # a loop's own fetch batching (kafka_consumer's fetch_min_bytes, fetch_max_wait_ms)
+    max_poll_records: int | None = None  # a loop's own (default NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS)
 
     def run(self) -> None:
         consumer = None
@@ -167,7 +168,7 @@ class _Loop:
                     if consumer is None:
                         consumer = kafka_consumer(
                             topic=self.topic, group_id=self.group_id,
-                            max_poll_records=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS,
+                            max_poll_records=self.max_poll_records or settings.NOTIFICATIONS_CONSUMER_MAX_POLL_RECORDS,
                             max_poll_interval_ms=settings.NOTIFICATIONS_CONSUMER_MAX_POLL_INTERVAL_MS, **self.fetch)
                         logger.info("%s: consuming %s", self.group_id, self.topic)
                     polled = consumer.poll(timeout_ms=settings.NOTIFICATIONS_CONSUMER_POLL_TIMEOUT_MS)

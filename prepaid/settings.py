@@ -491,6 +491,8 @@ OUTBOX_TRIGGER_FLAG_TTL_S = env_int("OUTBOX_TRIGGER_FLAG_TTL_S", 30)
 NOTIFICATIONS_CONSUMER_GROUP = env_str("NOTIFICATIONS_CONSUMER_GROUP", "notification-service")
 # The audit store's consumer group (manage.py run_audit_consumer): every event, kept for years.
 AUDIT_CONSUMER_GROUP = env_str("AUDIT_CONSUMER_GROUP", "audit")
+# Records per poll of the audit consumer: a poll is one transaction (bench/audit_consumer.py).
+AUDIT_CONSUMER_MAX_POLL_RECORDS = env_int("AUDIT_CONSUMER_MAX_POLL_RECORDS", 1000)
 # Month partitions of the audit store created ahead of time (the scheduled audit_partitions_ensure).
 AUDIT_PARTITIONS_AHEAD_MONTHS = env_int("AUDIT_PARTITIONS_AHEAD_MONTHS", 3)
 # How long audit events are kept: five years (the Electronic Financial Transactions Act, Art. 22).

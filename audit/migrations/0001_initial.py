@@ -98,7 +98,7 @@ class Migration(migrations.Migration):
         django_migrate_sql.operations.CreateSQL(
             name='audit_auditevent_append_only',
             sql='-- Audit events are never changed or deleted (a row trigger of a partitioned table fires for all its partitions).\nCREATE TRIGGER audit_auditevent_append_only BEFORE UPDATE OR DELETE ON audit_auditevent\n  FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();\n',
-            reverse_sql='DROP TRIGGER audit_auditevent_append_only ON the;',
+            reverse_sql='DROP TRIGGER audit_auditevent_append_only ON audit_auditevent;',
             dependencies=[('audit', 'audit_refuse_change')],
         ),
         django_migrate_sql.operations.CreateSQL(
