@@ -13,6 +13,7 @@ from django.conf import settings
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from audit.tasks import audit_reconcile
 from notifications.models import DeadLetter, Notification
 from outbox.models import OutboxEvent
 from tests.helpers import SPENDS, api_token, charge
@@ -89,6 +90,11 @@ def test_every_process_contributes_and_every_named_metric_is_exported(platform, 
                what="the reconcile's gauge")
     lagging = scrape(metrics_url)
     assert total(lagging, "prepaid_ledger_reconcile_mismatches") == 0
+    # And the audit store's (no audit consumer runs here: the gauge is exported, whatever it counts).
+    audit_reconcile.delay()
+    wait_until(lambda: ("prepaid_audit_reconcile_mismatches", ()) in scrape(metrics_url), timeout_s=30,
+               what="the audit reconcile's gauge")
+    lagging = scrape(metrics_url)
 
     # SSE connections, as Pushpin (which holds them) counts them: recorded as prepaid_sse_connections.
     pushpin_url = f"http://127.0.0.1:{25564 + settings.TEST_PUSHPIN_PORT_OFFSET}/metrics"
