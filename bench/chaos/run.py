@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import bench.chaos
 from bench.chaos.browsers import Browser
 from bench.chaos.checks import checks, drained
-from bench.chaos.common import BASE_URL, DRAIN_TIMEOUT_S, say
+from bench.chaos.common import BASE_URL, DRAIN_TIMEOUT_S, HOLD_CLOCKS_APART_S, say
 from bench.chaos.environment import CHAOS_ENV
 from bench.chaos.faults import FAULT_KINDS, Injector, fault_schedule
 from bench.chaos.load import Load, users_create
@@ -146,6 +146,12 @@ async def run_with(platform: Platform, args, mail, slack) -> int:
         drain_s = time.monotonic() - t0 - load_s
         say(f"drained in {drain_s:.0f}s ({state})" if ready else f"NOT drained after {drain_s:.0f}s: {state}")
         await asyncio.sleep(3)  # a duplicate on its way would arrive now
+        # A hold's expiry by the client's clock (from its answer) is up to a second before the server's
+        # (from its transaction's start): checked in between, the client counts it and the server does
+        # not. The checks begin once every hold ending soon has ended by both clocks.
+        ending = [expires for u in users for _, expires in u.holds.values() if expires < time.monotonic() + 60]
+        if ending:
+            await asyncio.sleep(max(0.0, max(ending) + HOLD_CLOCKS_APART_S - time.monotonic()))
         stop_browsers.set()
         found = await loop.run_in_executor(db, checks, load.calls, browsers, mail, slack)
         found["platform processes that died by themselves"] = injector.crashes
