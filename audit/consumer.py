@@ -39,10 +39,16 @@ class AuditConsumer(ConsumerLoop):
                 logger.warning("%d polled records failed together (%r): one by one", len(records), exc)
                 close_old_connections()
             return super().handle_polled(polled)
-        for record, received, outcome in zip(records, batch, outcomes, strict=True):
-            logger.info("%s: record %s[%d]@%d event=%s user=%s %s", self.group_id, record.topic, record.partition,
-                        record.offset, received.event["eventId"], received.event["userId"], outcome)
-        return {tp: len(batch) for tp, batch in polled.items()}
+        # One line a poll (the store itself is the record of each event); each event's at DEBUG.
+        logger.info("%s: %d stored, %d duplicate: %s", self.group_id, outcomes.count("stored"),
+                    outcomes.count("duplicate"), ", ".join(f"{tp.topic}[{tp.partition}]@{part[0].offset}-"
+                                                          f"{part[-1].offset}" for tp, part in polled.items()))
+        if logger.isEnabledFor(logging.DEBUG):
+            for received, outcome in zip(batch, outcomes, strict=True):
+                logger.debug("%s: record %s[%d]@%d event=%s user=%s %s", self.group_id, received.topic,
+                             received.partition, received.offset, received.event["eventId"],
+                             received.event["userId"], outcome)
+        return {tp: len(part) for tp, part in polled.items()}
 
     def handle(self, record) -> bool:
         try:

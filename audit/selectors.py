@@ -5,7 +5,7 @@ import datetime
 from collections import Counter
 
 from audit.models import GENESIS_HASH, AuditEvent, ChainHead, RetentionCut, Seal
-from audit.services import audit_content, chain_hash
+from audit.services import audit_content, audit_payload, audit_time, chain_hash
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,8 +23,9 @@ class ChainBreak:
 
 def _content(row: AuditEvent) -> str:
     return audit_content(event_id=row.event_id, user_id=row.user_id, event_type=row.event_type,
-                         occurred_at=row.occurred_at, payload=row.payload, topic=row.kafka_topic,
-                         partition=row.kafka_partition, offset=row.kafka_offset, received_at=row.received_at)
+                         occurred_at=audit_time(row.occurred_at), payload=audit_payload(row.payload),
+                         topic=row.kafka_topic, partition=row.kafka_partition, offset=row.kafka_offset,
+                         received_at=audit_time(row.received_at))
 
 
 def _verify_chain(user_id: int, rows, *, previous_hash: str, previous_seq: int) -> ChainBreak | None:

@@ -10,7 +10,9 @@ import logging
 import os
 import pathlib
 import re
+from collections import Counter
 
+import orjson
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -22,17 +24,39 @@ from audit.models import GENESIS_HASH, ChainHead, RetentionCut, Seal
 logger = logging.getLogger(__name__)
 
 
-def _utc(moment: datetime.datetime) -> str:
+def audit_time(moment: datetime.datetime) -> str:
+    """A moment as the audit store's content writes it: UTC, ISO 8601, microseconds."""
     return moment.astimezone(datetime.UTC).isoformat(timespec="microseconds")
 
 
-def audit_content(*, event_id, user_id: int, event_type: str, occurred_at: datetime.datetime, payload: dict,
-                  topic: str, partition: int, offset: int, received_at: datetime.datetime) -> str:
-    """A row's canonical content, as hashed into its chain (and recomputed by ``audit_verify``)."""
-    return json.dumps({
-        "eventId": str(event_id), "userId": user_id, "eventType": event_type, "occurredAt": _utc(occurred_at),
-        "payload": payload, "kafka": [topic, partition, offset], "receivedAt": _utc(received_at),
-    }, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")
+
+
+def _occurred(text: str) -> str:
+    """An event's occurredAt as ``audit_time`` writes it (the outbox already writes it so: kept as is)."""
+    if _CANONICAL_UTC.fullmatch(text):
+        return text
+    return audit_time(datetime.datetime.fromisoformat(text))
+
+
+def audit_payload(event: dict) -> str:
+    """An event's canonical JSON (keys sorted, no spaces, UTF-8 as is: what ``json.dumps`` writes with
+    sorted keys, compact separators and ``ensure_ascii=False``): the row's payload as stored and as hashed."""
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
+
+
+_text = json.JSONEncoder(ensure_ascii=False).encode  # a JSON string as json.dumps writes it
+
+
+def audit_content(*, event_id, user_id: int, event_type: str, occurred_at: str, payload: str, topic: str,
+                  partition: int, offset: int, received_at: str) -> str:
+    """A row's canonical content, as hashed into its chain (and recomputed by ``audit_verify``): the
+    canonical JSON of {eventId, eventType, kafka: [topic, partition, offset], occurredAt, payload,
+    receivedAt, userId} (``audit_payload``'s form), written out around the payload's canonical text
+    (``payload``) and the two moments (``audit_time``) so that none is serialised twice."""
+    return (f'{{"eventId":{_text(str(event_id))},"eventType":{_text(event_type)},'
+            f'"kafka":[{_text(topic)},{int(partition)},{int(offset)}],"occurredAt":{_text(occurred_at)},'
+            f'"payload":{payload},"receivedAt":{_text(received_at)},"userId":{int(user_id)}}}')
 
 
 def chain_hash(previous_hash: str, content: str) -> str:
@@ -75,24 +99,26 @@ def audit_events_record(batch: list[Received]) -> list[str]:
 
 def _append(batch: list[Received]) -> list[str]:
     users = sorted({r.event["userId"] for r in batch})
-    occurred = [datetime.datetime.fromisoformat(r.event["occurredAt"]) for r in batch]
+    occurred = [_occurred(r.event["occurredAt"]) for r in batch]
     # psycopg's own cursor on Django's connection (the same transaction): parameters bound by the
-    # server (Django's cursor quotes every array element in Python: most of the time of a batch) and
-    # the rows written with COPY.
+    # server, the lists sent as one text each and split there (quoting each element in Python was most
+    # of a batch's time), and the rows written with COPY.
     connection.ensure_connection()
     # Its errors as Django's (a lost connection an OperationalError: the consumer waits for the database).
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute("INSERT INTO audit_chainhead (user_id, seq, hash, updated_at) "
-                       "SELECT u, 0, %s, now() FROM unnest(%s::integer[]) AS u ON CONFLICT (user_id) DO NOTHING",
-                       [GENESIS_HASH, users])
-        cursor.execute("SELECT user_id, seq, hash FROM audit_chainhead WHERE user_id = ANY(%s) ORDER BY user_id "
-                       "FOR UPDATE", [users])
+                       "SELECT u, 0, %s, now() FROM unnest(string_to_array(%s, ',')::integer[]) AS u "
+                       "ON CONFLICT (user_id) DO NOTHING", [GENESIS_HASH, ",".join(map(str, users))])
+        cursor.execute("SELECT user_id, seq, hash FROM audit_chainhead "
+                       "WHERE user_id = ANY(string_to_array(%s, ',')::integer[]) ORDER BY user_id FOR UPDATE",
+                       [",".join(map(str, users))])
         heads = {user_id: (seq, head_hash) for user_id, seq, head_hash in cursor.fetchall()}
-        cursor.execute("SELECT a.event_id FROM audit_auditevent a JOIN unnest(%s::uuid[], %s::timestamptz[]) "
+        cursor.execute("SELECT a.event_id::text FROM audit_auditevent a "
+                       "JOIN unnest(string_to_array(%s, ',')::uuid[], string_to_array(%s, ',')::timestamptz[]) "
                        "AS b(event_id, occurred_at) USING (event_id, occurred_at)",
-                       [[r.event["eventId"] for r in batch], occurred])
-        seen = {str(event_id) for (event_id,) in cursor.fetchall()}
-        received_at = timezone.now()
+                       [",".join(r.event["eventId"] for r in batch), ",".join(occurred)])
+        seen = {event_id for (event_id,) in cursor.fetchall()}
+        received_at = audit_time(timezone.now())
         rows, outcomes = [], []
         for received, occurred_at in zip(batch, occurred, strict=True):
             event = received.event
@@ -101,29 +127,33 @@ def _append(batch: list[Received]) -> list[str]:
                 continue
             seen.add(event["eventId"])
             seq, previous = heads[event["userId"]]
-            content = audit_content(event_id=event["eventId"], user_id=event["userId"], event_type=event["eventType"],
-                                    occurred_at=occurred_at, payload=event, topic=received.topic,
-                                    partition=received.partition, offset=received.offset, received_at=received_at)
-            new_hash = chain_hash(previous, content)
+            payload = audit_payload(event)
+            new_hash = chain_hash(previous, audit_content(
+                event_id=event["eventId"], user_id=event["userId"], event_type=event["eventType"],
+                occurred_at=occurred_at, payload=payload, topic=received.topic, partition=received.partition,
+                offset=received.offset, received_at=received_at))
             heads[event["userId"]] = (seq + 1, new_hash)
-            rows.append((event["eventId"], event["userId"], seq + 1, event["eventType"], occurred_at,
-                         json.dumps(event, ensure_ascii=False), received.topic, received.partition, received.offset,
-                         received_at, previous, new_hash))
+            # A line of COPY's text format: only the payload can hold a backslash (JSON's escapes; no
+            # tab, newline or other control character: JSON escapes them), the rest are uuids, numbers,
+            # names, timestamps and hex.
+            escaped = payload.replace("\\", "\\\\")
+            rows.append(f"{event['eventId']}\t{event['userId']}\t{seq + 1}\t{event['eventType']}\t{occurred_at}\t"
+                        f"{escaped}\t{received.topic}\t{received.partition}\t"
+                        f"{received.offset}\t{received_at}\t{previous}\t{new_hash}\n")
             outcomes.append("stored")
         if rows:
             with cursor.copy("COPY audit_auditevent (event_id, user_id, seq, event_type, occurred_at, payload, "
                              "kafka_topic, kafka_partition, kafka_offset, received_at, previous_hash, hash) "
                              "FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            moved = {user_id: head for user_id, head in heads.items()}
+                copy.write("".join(rows))
             cursor.execute(
                 "UPDATE audit_chainhead h SET seq = v.seq, hash = v.hash, updated_at = now() "
-                "FROM unnest(%s::integer[], %s::bigint[], %s::text[]) AS v(user_id, seq, hash) "
-                "WHERE h.user_id = v.user_id AND h.seq <> v.seq",
-                [list(moved), [seq for seq, _ in moved.values()], [h for _, h in moved.values()]])
-    for outcome in outcomes:
-        metrics.EVENTS.labels(outcome).inc()
+                "FROM unnest(string_to_array(%s, ',')::integer[], string_to_array(%s, ',')::bigint[], "
+                "string_to_array(%s, ',')) AS v(user_id, seq, hash) WHERE h.user_id = v.user_id AND h.seq <> v.seq",
+                [",".join(map(str, heads)), ",".join(str(seq) for seq, _ in heads.values()),
+                 ",".join(h for _, h in heads.values())])
+    for outcome, count in Counter(outcomes).items():
+        metrics.EVENTS.labels(outcome).inc(count)
     return outcomes
 
 
@@ -160,7 +190,7 @@ def audit_seal(*, at: datetime.datetime | None = None) -> Seal:
         seal = Seal.objects.create(sealed_at=at, heads=heads, heads_hash=heads_hash,
                                    previous_seal_hash=previous_hash,
                                    seal_hash=hashlib.sha256((previous_hash + heads_hash).encode()).hexdigest())
-    logger.info("audit seal %s: %d chain(s), %d event(s), heads %s, seal %s", _utc(at), len(heads),
+    logger.info("audit seal %s: %d chain(s), %d event(s), heads %s, seal %s", audit_time(at), len(heads),
                 sum(seq for seq, _ in heads.values()), heads_hash, seal.seal_hash)
     metrics.LAST_SEAL.set(at.timestamp())
     return seal
@@ -227,7 +257,7 @@ def _archive_and_drop(partition: Partition) -> RetentionCut:
         for row in rows.order_by("user_id", "seq").iterator(chunk_size=2_000):
             archive.write(json.dumps({
                 "eventId": str(row.event_id), "userId": row.user_id, "seq": row.seq, "eventType": row.event_type,
-                "occurredAt": _utc(row.occurred_at), "receivedAt": _utc(row.received_at),
+                "occurredAt": audit_time(row.occurred_at), "receivedAt": audit_time(row.received_at),
                 "kafka": [row.kafka_topic, row.kafka_partition, row.kafka_offset],
                 "previousHash": row.previous_hash, "hash": row.hash, "event": row.payload,
             }, ensure_ascii=False, sort_keys=True) + "\n")

@@ -20,7 +20,7 @@ import traceback
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 from kafka import KafkaConsumer
 from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
@@ -194,6 +194,7 @@ class _Loop:
         finally:
             if consumer is not None:
                 consumer.close(autocommit=False)
+            connection.close()  # this thread's own
             logger.info("%s: closed", self.group_id)
 
     def commit(self, consumer: KafkaConsumer, offsets: dict) -> dict:

@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 
 import fastjsonschema
+import orjson
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "wallet-event.v1.schema.json"
@@ -47,16 +48,29 @@ class InvalidEvent(Exception):
 
 
 @functools.cache
-def _validator():
-    # Compiled to Python once (fastjsonschema): ~15 times faster than interpreting the
-    # schema, and every event is validated by every consumer.
-    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text()))
+def _validators() -> tuple:
+    """The schema compiled to Python once (fastjsonschema: ~15 times faster than interpreting it; every
+    consumer validates every event), as a discriminator: the properties every event has, then the one
+    ``oneOf`` branch its ``eventType`` names. The branches are told apart by their ``eventType`` alone
+    (``test_events.py`` checks it), so this accepts exactly what the whole schema accepts, without
+    trying, and failing, each of the other branches (a fifth of the time)."""
+    schema = json.loads(SCHEMA_PATH.read_text())
+    common = fastjsonschema.compile({key: value for key, value in schema.items() if key != "oneOf"})
+    by_type = {}
+    for branch in schema["oneOf"]:
+        validate = fastjsonschema.compile({"$defs": schema.get("$defs", {}), **branch})
+        event_type = branch["properties"]["eventType"]
+        for name in event_type.get("enum", [event_type.get("const")]):
+            by_type[name] = validate
+    return common, by_type
 
 
 def event_validate(event: dict) -> None:
     """Raise ``InvalidEvent`` (saying what is wrong) unless ``event`` is a valid wallet event."""
+    common, by_type = _validators()
     try:
-        _validator()(event)
+        common(event)
+        by_type[event["eventType"]](event)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise InvalidEvent(f"not a valid wallet event: {exc.message}") from exc
 
@@ -74,8 +88,8 @@ def event_headers(*, event_id: str, event_type: str, schema_version: int = SCHEM
 def event_parse(*, key: bytes | None, value: bytes | None) -> dict:
     """The event in a Kafka record, validated; ``InvalidEvent`` if it is not one."""
     try:
-        event = json.loads(value or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
+        event = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as exc:  # not JSON, not UTF-8, an integer beyond 64 bits
         raise InvalidEvent(f"value is not JSON: {exc}") from exc
     if not isinstance(event, dict):
         raise InvalidEvent("value is not a JSON object")

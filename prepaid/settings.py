@@ -491,6 +491,13 @@ OUTBOX_TRIGGER_FLAG_TTL_S = env_int("OUTBOX_TRIGGER_FLAG_TTL_S", 30)
 NOTIFICATIONS_CONSUMER_GROUP = env_str("NOTIFICATIONS_CONSUMER_GROUP", "notification-service")
 # The audit store's consumer group (manage.py run_audit_consumer): every event, kept for years.
 AUDIT_CONSUMER_GROUP = env_str("AUDIT_CONSUMER_GROUP", "audit")
+# Members of the audit consumer group that run_audit_consumer runs, each a process (a core, a GIL) of
+# its own: catching up a backlog is CPU-bound in Python (bench/audit_consumer.py). At most the topic's
+# partitions (KAFKA_WALLET_EVENTS_PARTITIONS); more would idle.
+AUDIT_CONSUMER_PROCESSES = env_int("AUDIT_CONSUMER_PROCESSES", 2)
+# How long each process of a command run as several (prepaid/processes.py) has after SIGTERM to finish
+# what it holds before it is killed.
+COMMAND_PROCESS_STOP_TIMEOUT_S = env_int("COMMAND_PROCESS_STOP_TIMEOUT_S", 30)
 # Records per poll of the audit consumer: a poll is one transaction (bench/audit_consumer.py).
 AUDIT_CONSUMER_MAX_POLL_RECORDS = env_int("AUDIT_CONSUMER_MAX_POLL_RECORDS", 1000)
 # Month partitions of the audit store created ahead of time (the scheduled audit_partitions_ensure).

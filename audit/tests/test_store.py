@@ -53,6 +53,41 @@ def test_each_event_is_stored_once_at_the_end_of_its_users_chain(user_factory):
     assert audit_verify() == []
 
 
+def test_any_text_is_stored_as_it_came_and_checks_out(user):
+    """The rows go to COPY as text lines: quotes, backslashes, JSON's escapes of newlines and tabs,
+    Korean and emoji come back exactly, and the chain verifies; an occurredAt of another zone is
+    stored as its UTC moment."""
+    tricky = 'a "quoted" \\ back\\slash, a\nnew line, a\ttab, \\N, 한글 주문, 😀 \u2028'
+    events = [wallet_event(user.id, orderId=tricky, paymentKey="\\\\server\\share"),
+              wallet_event(user.id, occurredAt="2026-12-07T09:30:00+09:00"),
+              wallet_event(user.id, occurredAt="2026-12-07T00:30:00.5Z")]
+    assert services.audit_events_record([services.Received(event=e, topic="wallet-events", partition=1, offset=i)
+                                         for i, e in enumerate(events)]) == ["stored"] * 3
+    rows = list(AuditEvent.objects.filter(user_id=user.id).order_by("seq"))
+    assert [row.payload for row in rows] == events
+    assert rows[0].payload["orderId"] == tricky
+    assert [row.occurred_at for row in rows[1:]] == [
+        datetime.datetime(2026, 12, 7, 0, 30, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 12, 7, 0, 30, 0, 500_000, tzinfo=datetime.UTC)]
+    assert audit_verify() == []
+
+
+def test_a_rows_content_is_the_canonical_json_of_its_fields():
+    """audit_content writes the canonical JSON out by hand (no field serialised twice): it must be
+    exactly what json.dumps with sorted keys gives, non-ASCII and escapes included."""
+    event = wallet_event(7, orderId='주문 "1"\\/\n', paymentKey="ключ")
+    moment = datetime.datetime(2026, 12, 6, 22, 30, 1, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=9)))
+    fields = {"eventId": event["eventId"], "userId": 7, "eventType": event["eventType"],
+              "occurredAt": services.audit_time(moment), "payload": event, "kafka": ["wallet-events", 3, 1_234],
+              "receivedAt": services.audit_time(moment)}
+    assert services.audit_time(moment) == "2026-12-06T13:30:01.000005+00:00"
+    assert services.audit_content(
+        event_id=uuid.UUID(event["eventId"]), user_id=7, event_type=event["eventType"],
+        occurred_at=fields["occurredAt"], payload=services.audit_payload(event), topic="wallet-events",
+        partition=3, offset=1_234, received_at=fields["receivedAt"],
+    ) == json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def test_rows_are_never_changed_or_deleted(user):
     _history(user.id, 1)
     for sql in ("UPDATE audit_auditevent SET event_type = 'X'", "DELETE FROM audit_auditevent"):
@@ -117,9 +152,10 @@ def test_a_rewrite_that_recomputes_every_hash_is_caught_by_the_seals(user):
     for row in rows[1:]:
         payload = dict(row.payload, newBalance=1) if row.seq == 2 else row.payload
         content = services.audit_content(
-            event_id=row.event_id, user_id=row.user_id, event_type=row.event_type, occurred_at=row.occurred_at,
-            payload=payload, topic=row.kafka_topic, partition=row.kafka_partition, offset=row.kafka_offset,
-            received_at=row.received_at)
+            event_id=row.event_id, user_id=row.user_id, event_type=row.event_type,
+            occurred_at=services.audit_time(row.occurred_at), payload=services.audit_payload(payload),
+            topic=row.kafka_topic, partition=row.kafka_partition, offset=row.kafka_offset,
+            received_at=services.audit_time(row.received_at))
         new_hash = services.chain_hash(previous, content)
         _as_superuser("UPDATE audit_auditevent SET payload = %s::jsonb, previous_hash = %s, hash = %s "
                       "WHERE event_id = %s", [json.dumps(payload), previous, new_hash, row.event_id])
