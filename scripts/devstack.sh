@@ -7,11 +7,12 @@
 #   scripts/devstack.sh tools    install test-only tools (docker-compose, chromium) if missing
 #   scripts/devstack.sh bench-tools  install what bench/ needs beyond the services (wrk) if missing
 #
-# Pushpin (with its zurl) holds the browsers' SSE streams and proxies the rest to
-# Django: public port DEVSTACK_PUSHPIN_PORT (8000), origin DEVSTACK_PUSHPIN_ORIGIN
-# (127.0.0.1:8001, where the Procfile runs gunicorn), publishing on 127.0.0.1:25561.
+# The "pushpin" service is the public side: a front proxy (nginx) on DEVSTACK_PUSHPIN_PORT
+# (8000) sends /events/ to Pushpin (with its zurl: it holds the browsers' SSE streams; on
+# 127.0.0.1:25565) and everything else straight to Django at DEVSTACK_PUSHPIN_ORIGIN
+# (127.0.0.1:8001, where the Procfile runs gunicorn); Pushpin publishes on 127.0.0.1:25561.
 # Several instances can run side by side: DEVSTACK_PUSHPIN_NAME names one (its
-# directory in .devstack/), DEVSTACK_PUSHPIN_PORT_OFFSET moves its control ports.
+# directory in .devstack/), DEVSTACK_PUSHPIN_PORT_OFFSET moves Pushpin's ports.
 #
 # Data lives in .devstack/ (git-ignored) and survives stop/start. Every failure
 # prints one line naming the cause and the fix, and exits non-zero.
@@ -30,6 +31,10 @@ PUSHPIN_PORT="${DEVSTACK_PUSHPIN_PORT:-8000}"
 PUSHPIN_ORIGIN="${DEVSTACK_PUSHPIN_ORIGIN:-127.0.0.1:8001}"
 PUSHPIN_PORT_OFFSET="${DEVSTACK_PUSHPIN_PORT_OFFSET:-0}"
 PUSHPIN_CONTROL_PORT=$((25561 + PUSHPIN_PORT_OFFSET))
+PUSHPIN_HTTP_PORT=$((25565 + PUSHPIN_PORT_OFFSET))  # behind the front proxy: /events/ only
+# The front proxy admits this many new streams a second in all and queues the rest (a reconnect storm).
+STREAM_RATE="${DEVSTACK_STREAM_OPENS_PER_S:-200}"
+STREAM_BURST="${DEVSTACK_STREAM_OPENS_QUEUED_MAX:-20000}"
 PUSHPIN_METRICS_PORT=$((25564 + PUSHPIN_PORT_OFFSET))  # its handler's Prometheus endpoint
 PROMETHEUS_PORT="${DEVSTACK_PROMETHEUS_PORT:-9090}"
 # Pushpin signs what it proxies with this key and Django checks it (settings: GRIP_KEY).
@@ -193,30 +198,57 @@ pushpin_start() {
   mkdir -p "$dir/run" "$dir/log"
   # The instance's configuration, from the templates; a running one with another is restarted.
   local conf routes
-  conf="$(sed -e "s#@RUNDIR@#$dir/run#; s#@LOGDIR@#$dir/log#; s#@HTTP_PORT@#127.0.0.1:$PUSHPIN_PORT#" \
+  conf="$(sed -e "s#@RUNDIR@#$dir/run#; s#@LOGDIR@#$dir/log#; s#@HTTP_PORT@#127.0.0.1:$PUSHPIN_HTTP_PORT#" \
       -e "s#@PORT_OFFSET@#$PUSHPIN_PORT_OFFSET#; s#@ROUTES@#$dir/routes#; s#@SIG_KEY@#$GRIP_KEY#; s#@CONTROL_ADDR@#127.0.0.1#" \
       -e "s#@METRICS_PORT@#$PUSHPIN_METRICS_PORT#" \
       "$ROOT/deploy/pushpin/pushpin.conf")"
   routes="$(sed -e "s#@ORIGIN@#$PUSHPIN_ORIGIN#" "$ROOT/deploy/pushpin/routes")"
   if pid_alive "$pidfile"; then
     if [ "$conf" = "$(cat "$dir/pushpin.conf" 2>/dev/null)" ] && [ "$routes" = "$(cat "$dir/routes" 2>/dev/null)" ]; then
-      say "$PUSHPIN_NAME: already running on port $PUSHPIN_PORT"; return
+      say "$PUSHPIN_NAME: Pushpin already running on port $PUSHPIN_HTTP_PORT"; front_start; return
     fi
     say "$PUSHPIN_NAME: configuration changed, restarting"
     stop_pidfile "$PUSHPIN_NAME" "$pidfile" >/dev/null
   fi
-  refuse_foreign_port "$PUSHPIN_NAME" "$PUSHPIN_PORT" DEVSTACK_PUSHPIN_PORT
+  refuse_foreign_port "$PUSHPIN_NAME" "$PUSHPIN_HTTP_PORT" DEVSTACK_PUSHPIN_PORT_OFFSET
   refuse_foreign_port "$PUSHPIN_NAME-control" "$PUSHPIN_CONTROL_PORT" DEVSTACK_PUSHPIN_PORT_OFFSET
   printf '%s\n' "$conf" >"$dir/pushpin.conf"
   printf '%s\n' "$routes" >"$dir/routes"
   nohup pushpin --config="$dir/pushpin.conf" >"$dir/pushpin.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
-  wait_port "$PUSHPIN_NAME" "$PUSHPIN_PORT" "$pidfile" "$dir/pushpin.log"
+  wait_port "$PUSHPIN_NAME" "$PUSHPIN_HTTP_PORT" "$pidfile" "$dir/pushpin.log"
   wait_port "$PUSHPIN_NAME-control" "$PUSHPIN_CONTROL_PORT" "$pidfile" "$dir/log/pushpin-handler.log"
-  say "$PUSHPIN_NAME: running on 127.0.0.1:$PUSHPIN_PORT -> $PUSHPIN_ORIGIN, publishing on 127.0.0.1:$PUSHPIN_CONTROL_PORT (pid $(cat "$pidfile"))"
+  say "$PUSHPIN_NAME: Pushpin on 127.0.0.1:$PUSHPIN_HTTP_PORT, publishing on 127.0.0.1:$PUSHPIN_CONTROL_PORT (pid $(cat "$pidfile"))"
+  front_start
 }
 
-pushpin_stop() { stop_pidfile "$PUSHPIN_NAME" "$STACK/$PUSHPIN_NAME/pushpin.pid"; }
+# The front proxy (nginx): the public port; /events/ to Pushpin, the rest to Django.
+front_start() {
+  local dir="$STACK/$PUSHPIN_NAME/front" pidfile="$STACK/$PUSHPIN_NAME/front/run/nginx.pid" conf
+  command -v nginx >/dev/null || apt_install nginx-light
+  mkdir -p "$dir/run" "$dir/log"
+  conf="$(sed -e "s#@RUNDIR@#$dir/run#g; s#@LOGDIR@#$dir/log#g; s#@LISTEN@#127.0.0.1:$PUSHPIN_PORT#" \
+      -e "s#@ORIGIN@#$PUSHPIN_ORIGIN#; s#@PUSHPIN@#127.0.0.1:$PUSHPIN_HTTP_PORT#" \
+      -e "s#@STREAM_RATE@#$STREAM_RATE#; s#@STREAM_BURST@#$STREAM_BURST#" "$ROOT/deploy/nginx/nginx.conf")"
+  if pid_alive "$pidfile"; then
+    if [ "$conf" = "$(cat "$dir/nginx.conf" 2>/dev/null)" ]; then
+      say "$PUSHPIN_NAME: front proxy already running on port $PUSHPIN_PORT"; return
+    fi
+    stop_pidfile "$PUSHPIN_NAME-front" "$pidfile" >/dev/null
+  fi
+  refuse_foreign_port "$PUSHPIN_NAME-front" "$PUSHPIN_PORT" DEVSTACK_PUSHPIN_PORT
+  printf '%s\n' "$conf" >"$dir/nginx.conf"
+  nohup nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/nginx.log" 2>&1 </dev/null &
+  echo $! >"$dir/nginx.launcher.pid"
+  wait_port "$PUSHPIN_NAME-front" "$PUSHPIN_PORT" "$dir/nginx.launcher.pid" "$dir/log/error.log"
+  say "$PUSHPIN_NAME: front proxy on 127.0.0.1:$PUSHPIN_PORT: /events/ -> Pushpin, the rest -> $PUSHPIN_ORIGIN (pid $(cat "$pidfile"))"
+}
+
+pushpin_stop() {
+  stop_pidfile "$PUSHPIN_NAME-front" "$STACK/$PUSHPIN_NAME/front/run/nginx.pid"
+  rm -f "$STACK/$PUSHPIN_NAME/front/nginx.launcher.pid"
+  stop_pidfile "$PUSHPIN_NAME" "$STACK/$PUSHPIN_NAME/pushpin.pid"
+}
 
 # --- Prometheus (make run: scrapes the platform's /metrics and Pushpin; alert rules) ---
 
@@ -260,7 +292,8 @@ status() {
     say "postgres: running on $PG_PORT"; else say "postgres: stopped"; fi
   if pid_alive "$STACK/redis/redis.pid"; then say "redis: running on $REDIS_PORT"; else say "redis: stopped"; fi
   if pid_alive "$STACK/kafka/kafka.pid"; then say "kafka: running on $KAFKA_PORT"; else say "kafka: stopped"; fi
-  if pid_alive "$STACK/$PUSHPIN_NAME/pushpin.pid"; then say "$PUSHPIN_NAME: running on $PUSHPIN_PORT"; else say "$PUSHPIN_NAME: stopped"; fi
+  if pid_alive "$STACK/$PUSHPIN_NAME/pushpin.pid"; then say "$PUSHPIN_NAME: Pushpin running on $PUSHPIN_HTTP_PORT"; else say "$PUSHPIN_NAME: Pushpin stopped"; fi
+  if pid_alive "$STACK/$PUSHPIN_NAME/front/run/nginx.pid"; then say "$PUSHPIN_NAME: front proxy running on $PUSHPIN_PORT"; else say "$PUSHPIN_NAME: front proxy stopped"; fi
   if pid_alive "$STACK/prometheus/prometheus.pid"; then say "prometheus: running on $PROMETHEUS_PORT"; else say "prometheus: stopped"; fi
 }
 

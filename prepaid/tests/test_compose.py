@@ -20,12 +20,17 @@ def test_compose_file_is_valid():
 def test_compose_has_every_service_and_port():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "kafka", "kafka-ui", "pushpin", "web", "worker", "beat", "consumer"} <= set(services)
+    assert {"postgres", "redis", "kafka", "kafka-ui", "front", "pushpin", "web", "worker", "beat", "consumer"} <= set(
+        services)
     assert "29092:29092" in services["kafka"]["ports"]
     assert "8085:8080" in services["kafka-ui"]["ports"]
-    # The public port is Pushpin's, in front of web (gunicorn), which publishes no port of its own.
-    assert "8000:8000" in services["pushpin"]["ports"]
-    assert "ports" not in services["web"] and services["web"]["command"][0] == "gunicorn"
+    # The public port is the front proxy's: /events/ to Pushpin, the rest to web (gunicorn); neither
+    # publishes a port of its own.
+    assert "8000:8000" in services["front"]["ports"]
+    assert "ports" not in services["pushpin"] and "ports" not in services["web"]
+    assert services["web"]["command"][0] == "gunicorn"
+    assert "web:8001" in " ".join(services["front"]["command"]) and "pushpin:8000" in " ".join(
+        services["front"]["command"])
     assert "web:8001" in " ".join(services["pushpin"]["command"])
     assert services["kafka"]["image"] == "apache/kafka:4.3.1"
     assert "localhost:29092" in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
@@ -34,8 +39,8 @@ def test_compose_has_every_service_and_port():
     assert "9090:9090" in services["prometheus"]["ports"] and "3000:3000" in services["grafana"]["ports"]
     prometheus = services["prometheus"]["networks"]["default"]["ipv4_address"]
     assert prometheus in services["web"]["environment"]["METRICS_ALLOWED_ADDRESSES"]
-    assert services["pushpin"]["networks"]["default"]["ipv4_address"] == services["web"]["environment"][
-        "TRUSTED_PROXY_ADDRESSES"]
+    assert services["web"]["environment"]["TRUSTED_PROXY_ADDRESSES"].split(",") == [
+        services[name]["networks"]["default"]["ipv4_address"] for name in ("front", "pushpin")]
     assert all("metrics:/var/lib/prepaid-metrics" in services[name]["volumes"]
                for name in ("web", "worker", "beat", "consumer"))
 
