@@ -225,7 +225,7 @@ pushpin_start() {
 # The front proxy (nginx): the public port; /events/ to Pushpin, the rest to Django.
 front_start() {
   local dir="$STACK/$PUSHPIN_NAME/front" pidfile="$STACK/$PUSHPIN_NAME/front/run/nginx.pid" conf
-  command -v nginx >/dev/null || apt_install nginx-light
+  command -v nginx >/dev/null || apt_install nginx
   mkdir -p "$dir/run" "$dir/log"
   conf="$(sed -e "s#@RUNDIR@#$dir/run#g; s#@LOGDIR@#$dir/log#g; s#@LISTEN@#127.0.0.1:$PUSHPIN_PORT#" \
       -e "s#@ORIGIN@#$PUSHPIN_ORIGIN#; s#@PUSHPIN@#127.0.0.1:$PUSHPIN_HTTP_PORT#" \
