@@ -181,6 +181,7 @@ def platform_cpu_groups(procs: dict[str, subprocess.Popen], **extra) -> dict:
         "postgres": lambda p: p.info["name"] == "postgres",
         "redis": lambda p: p.info["name"].startswith("redis-server"),
         "kafka": lambda p: p.info["name"] == "java" and "kafka.Kafka" in " ".join(p.info["cmdline"] or []),
+        "front proxy": lambda p: p.info["name"] == "nginx",
         "bench": lambda p: p.pid == os.getpid(),
     }
     return groups | extra
