@@ -1,4 +1,4 @@
-"""gunicorn, the WSGI server Django runs on (behind Pushpin, which holds the SSE streams).
+"""gunicorn, the WSGI server Django runs on (behind the front proxy; Pushpin holds the SSE streams).
 
 Every value comes from the environment, with the local defaults of ``make run``:
 

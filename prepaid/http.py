@@ -15,11 +15,11 @@ def _address(text: str) -> str | None:
 def client_address(request) -> str:
     """The address of the client that made the request.
 
-    Behind a proxy (Pushpin) every request comes from the proxy's address; the client's
-    is the one the proxy appended to ``X-Forwarded-For``. That header is believed only
-    when the request comes from a trusted proxy (``TRUSTED_PROXY_ADDRESSES``), and then
+    Behind a proxy (the front proxy, and Pushpin after it for ``/events/``) every request comes
+    from a proxy's address; the client's is the one the front proxy wrote to ``X-Forwarded-For``.
+    That header is believed only when the request comes from a trusted proxy (``TRUSTED_PROXY_ADDRESSES``), and then
     only its last entry that is not itself a trusted proxy: what a client writes there
-    itself comes before it (and Pushpin drops it: ``x_forwarded_for=truncate:0,append``).
+    itself is dropped by the front proxy (``proxy_set_header X-Forwarded-For $remote_addr``).
     """
     remote = _address(request.META.get("REMOTE_ADDR", "")) or ""
     if remote not in settings.TRUSTED_PROXY_ADDRESSES:

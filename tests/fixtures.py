@@ -151,7 +151,7 @@ def kafka_tail():
 
 
 class Platform:
-    """The running platform as users reach it: Pushpin in front of the web process (gunicorn),
+    """The running platform as users reach it: the front proxy and Pushpin in front of the web process (gunicorn),
     Celery worker and beat, run_consumer."""
 
     def __init__(self, start, pushpin):

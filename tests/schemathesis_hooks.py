@@ -1,9 +1,9 @@
 """Schemathesis hooks for the API contract test (prepaid/tests/test_api_contract.py), loaded through
 ``SCHEMATHESIS_HOOKS``.
 
-Requests go through Pushpin, which takes a request head (its line and headers) of at most
-``client_buffer_size`` (4 KiB, deploy/pushpin/pushpin.conf) and closes the connection on a
-larger one before Django sees it (prepaid/tests/test_bad_input.py shows it). Generated cases
+Requests go through the front proxy, which takes a request line or header of at most 8 KiB
+(``large_client_header_buffers``, deploy/nginx/nginx.conf) and answers a larger one itself before
+Django sees it (prepaid/tests/test_bad_input.py shows it); the cases kept stay under 4 KiB. Generated cases
 whose head could not fit are left out: they would test the proxy's limit, not the API.
 """
 

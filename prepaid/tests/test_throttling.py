@@ -125,8 +125,8 @@ def test_without_redis_requests_are_let_through(api, settings, monkeypatch):
 
 
 @pytest.mark.e2e
-def test_through_pushpin_a_forged_x_forwarded_for_does_not_change_the_clients_address(web, user_factory):
-    # Pushpin replaces the header with the address it saw (x_forwarded_for=truncate:0,append).
+def test_through_the_front_proxy_a_forged_x_forwarded_for_does_not_change_the_clients_address(web, user_factory):
+    # The front proxy replaces the header with the address it saw (deploy/nginx/nginx.conf).
     import httpx
 
     from tests.helpers import api_token

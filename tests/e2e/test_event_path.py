@@ -1,4 +1,4 @@
-"""End to end, with real processes as users reach them: Pushpin in front of the web process (gunicorn), Celery
+"""End to end, with real processes as users reach them: the front proxy and Pushpin before the web process, Celery
 worker and beat, run_consumer; PostgreSQL, Redis, Kafka."""
 
 import json
