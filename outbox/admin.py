@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from outbox import services
-from outbox.models import OutboxEvent
+from outbox.models import OutboxEvent, OutboxTopic
 from prepaid.admin import ReadOnlyAdmin
 
 
@@ -43,3 +43,12 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     @admin.display(description="status")
     def status(self, obj):
         return obj.status
+
+
+@admin.register(OutboxTopic)
+class OutboxTopicAdmin(ReadOnlyAdmin):
+    """The relays' view of each topic. Read-only: the partition count changes, and publishing pauses,
+    only through ``manage.py kafka_partitions_add``, which keeps every user's order."""
+
+    list_display = ("name", "partitions", "paused_at", "paused_reason", "updated_at")
+    readonly_fields = [f.name for f in OutboxTopic._meta.fields]

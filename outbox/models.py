@@ -3,7 +3,7 @@
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q
 
 from prepaid.events import SCHEMA_VERSION, event_headers
 
@@ -19,6 +19,13 @@ class OutboxEvent(models.Model):
     event_type = models.CharField(max_length=64)
     topic = models.CharField(max_length=249)
     key = models.CharField(max_length=255)
+    # Kafka's partitioner hash of the key (outbox/sql/outbox_key_hash.sql), stored as the row is written,
+    # whoever writes it: its partition is key_hash % the topic's partition count (OutboxTopic), which
+    # decides the relay that owns it. The hash, not the partition, so that it holds when partitions are added.
+    key_hash = models.GeneratedField(
+        expression=Func(F("key"), function="outbox_key_hash", output_field=models.IntegerField()),
+        output_field=models.IntegerField(), db_persist=True,
+    )
     # The event's fields but its id.
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -65,3 +72,22 @@ class OutboxEvent(models.Model):
         if self.failed_at:
             return "failed"
         return "pending"
+
+
+class OutboxTopic(models.Model):
+    """A topic as the relays publish to it: its partition count, which every relay reads in each batch
+    (so that all agree on which relay owns which partition, and send each row to the partition Kafka's
+    partitioner names for that count), and whether publishing is paused (``kafka_partitions_add``).
+
+    Recorded by the first relay run from Kafka's metadata; changed only by ``kafka_partitions_add``,
+    while every relay is paused.
+    """
+
+    name = models.CharField(max_length=249, primary_key=True)
+    partitions = models.PositiveIntegerField()
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=200, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.partitions} partitions{', paused' if self.paused_at else ''})"

@@ -8,10 +8,18 @@ How it keeps its promises:
 - Claims by state, not by position: rows are claimed as "unpublished, oldest
   first" with ``FOR UPDATE SKIP LOCKED``. Serial ids can commit out of order, so
   "id > last seen" could skip a row that committed late; a state claim cannot.
-- Per-user order: one relay runs at a time (a PostgreSQL advisory lock, released
-  by the server if the process dies); the producer is idempotent with at most
-  5 requests in flight, so Kafka keeps the order of a partition across retries;
-  and a row waiting out a back-off holds back the later rows of the same key.
+- Per-user order: a user's events all go to one Kafka partition (Kafka's partitioner
+  over the key, computed by PostgreSQL when the row is written: ``key_hash``), and one
+  relay at a time publishes a partition's rows: it holds that partition's advisory lock
+  (released by the server if the process dies). The producer is idempotent with at most
+  5 requests in flight, so Kafka keeps the order of a partition across retries; and a
+  row waiting out a back-off holds back the later rows of the same key.
+- Several relays: relay ``slot`` of ``slots`` (``OUTBOX_RELAYS``) wants the partitions
+  ``p`` with ``p % slots == slot``; a run without a slot (the beat's sweep) takes every
+  partition no other run holds, which is how a dead relay's partitions are taken over.
+  Every relay reads the topic's partition count (``OutboxTopic``) in each batch, so all
+  agree on who owns what, and each row is sent to the partition that count names;
+  ``kafka_partitions_add`` pauses them all while the count changes.
 - Bounded: batches of ``OUTBOX_RELAY_BATCH_SIZE`` rows, ``OUTBOX_SEND_TIMEOUT_S``
   per batch (the row locks are held no longer), ``OUTBOX_RELAY_TIME_BUDGET_S``
   per run.
@@ -41,8 +49,8 @@ from prepaid.kafka import kafka_headers_encode, kafka_producer, kafka_producer_r
 
 logger = logging.getLogger(__name__)
 
-# pg_advisory_lock key of the relay ("outbox" in ASCII).
-RELAY_LOCK_KEY = 0x6F7574626F78
+# pg_advisory_lock(RELAY_LOCK_CLASS, partition): held by the one relay publishing that partition ("outb").
+RELAY_LOCK_CLASS = 0x6F757462
 
 # Errors that sending the same record again will not cure.
 NON_RETRIABLE_ERRORS = (
@@ -58,26 +66,36 @@ NON_RETRIABLE_ERRORS = (
 # index, even on stale statistics (e.g. after a Kafka outage piled up a backlog).
 # The back-off rules are applied to the claimed window in Python (_eligible).
 # The record's value is the payload with the event id (stored only in its column) added.
+# A row's partition is its key's hash modulo the topic's partition count; the relay claims only the
+# partitions it holds.
 CLAIM_SQL = """
-SELECT id, topic, key, (jsonb_build_object('eventId', event_id) || payload)::text,
+SELECT id, topic, key, key_hash %% %(partitions)s, (jsonb_build_object('eventId', event_id) || payload)::text,
        event_id::text, event_type, coalesce((payload->>'schemaVersion')::int, 1), attempts,
        coalesce(next_attempt_at > now(), false) AS waiting
 FROM outbox_outboxevent
-WHERE published_at IS NULL AND failed_at IS NULL
+WHERE published_at IS NULL AND failed_at IS NULL AND key_hash %% %(partitions)s = ANY(%(held)s)
 ORDER BY id
-LIMIT %s
+LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED
 """
+
+# The topic as the relays see it; FOR SHARE in a batch, so that pausing (an UPDATE) waits for the
+# batches in flight and holds back new ones until it commits.
+TOPIC_SQL = "SELECT partitions, paused_at IS NOT NULL FROM outbox_outboxtopic WHERE name = %s"
 
 
 @dataclasses.dataclass
 class RelayResult:
-    lock: str = "acquired"  # or "busy": another run holds the relay lock
+    # "acquired"; "busy": other runs hold every partition this one wanted; "paused": publishing is
+    # paused (kafka_partitions_add); "unknown_topic": the partition count could not be learnt (Kafka down).
+    lock: str = "acquired"
+    partitions: list[int] = dataclasses.field(default_factory=list)  # the partitions this run held
     batches: int = 0
     published: int = 0
     retrying: int = 0  # failed this time, will be sent again after a back-off
     parked: int = 0  # given up on: failed_at set, shown in the admin
-    stopped: str = "empty"  # "empty", "budget" or "send_errors"
+    # "empty"; "budget"; "send_errors"; "paused": publishing was paused, or the partition count changed.
+    stopped: str = "empty"
 
     def add(self, other: "RelayResult") -> None:
         self.batches += other.batches
@@ -91,6 +109,7 @@ class ClaimedRow:
     id: int
     topic: str
     key: str
+    partition: int  # of the relays' topic, by its partition count
     value: str
     event_id: str
     event_type: str
@@ -109,38 +128,76 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-class _RelayLock:
-    """The session-level advisory lock that makes this the only running relay."""
+def relay_partitions_wanted(*, partitions: int, slot: int | None, slots: int | None) -> list[int]:
+    """The partitions relay ``slot`` of ``slots`` publishes; all of them without a slot (the sweep)."""
+    if slot is None or not slots:
+        return list(range(partitions))
+    return [p for p in range(partitions) if p % slots == slot % slots]
 
-    def __init__(self, *, wait_s: float):
-        self.wait_s = wait_s
-        self.acquired = False
 
-    def __enter__(self) -> bool:
+def _topic_state(topic: str, *, share_lock: bool = False) -> tuple[int, bool] | None:
+    """(partition count, paused) of the topic as the relays see it; None if not recorded yet."""
+    with connection.cursor() as cursor:
+        cursor.execute(TOPIC_SQL + (" FOR SHARE" if share_lock else ""), [topic])
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _topic_state_ensure(topic: str) -> tuple[int, bool]:
+    """The topic's state, recorded from Kafka's metadata by the first run that finds none."""
+    state = _topic_state(topic)
+    if state is None:
+        partitions = kafka_producer().partitions_for(topic)
+        if not partitions:
+            raise LookupError(f"Kafka knows no partitions of {topic}")
         with connection.cursor() as cursor:
-            if self.wait_s <= 0:
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [RELAY_LOCK_KEY])
-                self.acquired = bool(cursor.fetchone()[0])
-                return self.acquired
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{int(self.wait_s * 1000)}ms"])
-            try:
-                cursor.execute("SELECT pg_advisory_lock(%s)", [RELAY_LOCK_KEY])
-                self.acquired = True
-            except OperationalError:  # lock_timeout: another run kept the lock
-                self.acquired = False
-            finally:
-                cursor.execute("RESET lock_timeout")
-        return self.acquired
+            cursor.execute("INSERT INTO outbox_outboxtopic (name, partitions, paused_at, paused_reason, updated_at) "
+                           "VALUES (%s, %s, NULL, '', now()) ON CONFLICT (name) DO NOTHING", [topic, len(partitions)])
+        state = _topic_state(topic)
+        logger.info("outbox relay: %s has %d partitions (recorded from Kafka)", topic, state[0])
+    return state
+
+
+class _PartitionLocks:
+    """The session-level advisory locks of the partitions this run publishes: those of ``wanted``
+    no other run holds (waiting up to ``wait_s`` in all for them)."""
+
+    def __init__(self, wanted: list[int], *, wait_s: float):
+        self.wanted = wanted
+        self.wait_s = wait_s
+        self.held: list[int] = []
+
+    def __enter__(self) -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT coalesce(array_agg(p ORDER BY p), '{}') FROM unnest(%s::int[]) AS p "
+                           "WHERE pg_try_advisory_lock(%s, p)", [self.wanted, RELAY_LOCK_CLASS])
+            self.held = list(cursor.fetchone()[0])
+            deadline = time.monotonic() + self.wait_s
+            for partition in self.wanted:
+                remaining_ms = int((deadline - time.monotonic()) * 1000)
+                if partition in self.held or remaining_ms <= 0:
+                    continue
+                cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{remaining_ms}ms"])
+                try:
+                    cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RELAY_LOCK_CLASS, partition])
+                    self.held.append(partition)
+                except OperationalError:  # lock_timeout: another run kept it
+                    pass
+                finally:
+                    cursor.execute("RESET lock_timeout")
+        self.held.sort()
+        return self.held
 
     def __exit__(self, *exc_info) -> None:
-        if self.acquired:
+        if self.held:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [RELAY_LOCK_KEY])
+                cursor.execute("SELECT pg_advisory_unlock(%s, p) FROM unnest(%s::int[]) AS p",
+                               [RELAY_LOCK_CLASS, self.held])
 
 
-def _claim(batch_size: int) -> list[ClaimedRow]:
+def _claim(*, batch_size: int, partitions: int, held: list[int]) -> list[ClaimedRow]:
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, [batch_size])
+        cursor.execute(CLAIM_SQL, {"partitions": partitions, "held": held, "limit": batch_size})
         return [ClaimedRow(*row) for row in cursor.fetchall()]
 
 
@@ -149,7 +206,8 @@ def _eligible(window: list[ClaimedRow]) -> list[ClaimedRow]:
 
     A row in back-off is skipped, and so is every later row of its key, so
     that a user's events never overtake each other. The window starts at the
-    oldest pending row, so every earlier row of a key is in it.
+    oldest pending row of the partitions held, and a key lives in one partition,
+    so every earlier row of a key is in it.
     """
     held_keys: set[str] = set()
     eligible = []
@@ -161,12 +219,27 @@ def _eligible(window: list[ClaimedRow]) -> list[ClaimedRow]:
     return eligible
 
 
-def _send(rows: list[ClaimedRow]) -> tuple[list[int], list[tuple[ClaimedRow, BaseException]]]:
-    """Send rows; return the ids Kafka acknowledged and the rows that failed, with why."""
+def _producer_knowing(topic: str, partitions: int):
+    """The producer, once its metadata knows ``partitions`` partitions of ``topic`` (after
+    ``kafka_partitions_add`` a producer made before has not seen the new ones: it is made again)."""
+    producer = kafka_producer()
+    if len(producer.partitions_for(topic) or ()) < partitions:
+        kafka_producer_reset()
+        producer = kafka_producer()
+        known = len(producer.partitions_for(topic) or ())
+        if known < partitions:
+            raise KafkaTimeoutError(f"Kafka shows {known} partitions of {topic}, the relays publish to {partitions}")
+    return producer
+
+
+def _send(rows: list[ClaimedRow], *, topic: str, partitions: int
+          ) -> tuple[list[int], list[tuple[ClaimedRow, BaseException]]]:
+    """Send rows (those of ``topic`` to the partition their hash names for ``partitions``); return the
+    ids Kafka acknowledged and the rows that failed, with why."""
     failures: list[tuple[ClaimedRow, BaseException]] = []
     try:
-        producer = kafka_producer()
-    except Exception as exc:  # broker unreachable at start-up: every row failed this time
+        producer = _producer_knowing(topic, partitions)
+    except Exception as exc:  # broker unreachable: every row failed this time
         return [], [(row, exc) for row in rows]
 
     futures = []
@@ -177,7 +250,8 @@ def _send(rows: list[ClaimedRow]) -> tuple[list[int], list[tuple[ClaimedRow, Bas
         try:
             headers = kafka_headers_encode(event_headers(event_id=row.event_id, event_type=row.event_type,
                                                          schema_version=row.schema_version))
-            future = producer.send(row.topic, key=row.key.encode(), value=row.value.encode(), headers=headers)
+            future = producer.send(row.topic, key=row.key.encode(), value=row.value.encode(), headers=headers,
+                                   partition=row.partition if row.topic == topic else None)
         except Exception as exc:
             failures.append((row, exc))
             held_keys.add(row.key)
@@ -220,16 +294,19 @@ def _record_failures(failures: list[tuple[ClaimedRow, BaseException]], result: R
         OutboxEvent.objects.filter(id=row.id).update(**fields)
 
 
-def _relay_batch(batch_size: int) -> tuple[RelayResult, int]:
-    """Claim, send and mark one batch in one short transaction. Returns (result, rows claimed)."""
+def _relay_batch(*, topic: str, partitions: int, held: list[int], batch_size: int) -> tuple[RelayResult, int]:
+    """Claim, send and mark one batch in one short transaction. Returns (result, rows claimed);
+    the result says "paused" if publishing was paused or the partition count changed meanwhile."""
     result = RelayResult(batches=1)
     started = time.monotonic()
     with transaction.atomic():
-        window = _claim(batch_size)
+        if _topic_state(topic, share_lock=True) != (partitions, False):
+            return RelayResult(stopped="paused"), 0
+        window = _claim(batch_size=batch_size, partitions=partitions, held=held)
         rows = _eligible(window)
         if not rows:
             return RelayResult(), 0
-        acked, failures = _send(rows)
+        acked, failures = _send(rows, topic=topic, partitions=partitions)
         if acked:
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -245,20 +322,34 @@ def _relay_batch(batch_size: int) -> tuple[RelayResult, int]:
 
 
 def outbox_relay_run(
-    *, wait_for_lock: bool = True, time_budget_s: float | None = None, batch_size: int | None = None
+    *, slot: int | None = None, slots: int | None = None, wait_for_lock: bool = True,
+    time_budget_s: float | None = None, batch_size: int | None = None,
 ) -> RelayResult:
-    """Drain the outbox to Kafka until it is empty, sending fails, or the time budget is spent."""
+    """Publish the partitions of relay ``slot`` of ``slots`` (every partition no other run holds
+    when no slot is given) until they are empty, sending fails, or the time budget is spent."""
+    topic = settings.KAFKA_TOPIC_WALLET_EVENTS
     batch_size = batch_size or settings.OUTBOX_RELAY_BATCH_SIZE
     budget_s = settings.OUTBOX_RELAY_TIME_BUDGET_S if time_budget_s is None else time_budget_s
     deadline = time.monotonic() + budget_s
-    wait_s = settings.OUTBOX_RELAY_LOCK_WAIT_S if wait_for_lock else 0
+    try:
+        partitions, paused = _topic_state_ensure(topic)
+    except Exception as exc:  # Kafka unreachable before the count was ever recorded: nothing can be sent
+        logger.warning("outbox relay: partition count of %s unknown, nothing sent: %s", topic, _describe(exc))
+        return RelayResult(lock="unknown_topic", stopped="send_errors")
+    if paused:
+        return RelayResult(lock="paused", stopped="paused")
+    wanted = relay_partitions_wanted(partitions=partitions, slot=slot, slots=slots)
     total = RelayResult()
-    with _RelayLock(wait_s=wait_s) as acquired:
-        if not acquired:
+    with _PartitionLocks(wanted, wait_s=settings.OUTBOX_RELAY_LOCK_WAIT_S if wait_for_lock else 0) as held:
+        if not held:
             return RelayResult(lock="busy")
+        total.partitions = list(held)
         while True:
-            batch, claimed = _relay_batch(batch_size)
+            batch, claimed = _relay_batch(topic=topic, partitions=partitions, held=held, batch_size=batch_size)
             total.add(batch)
+            if batch.stopped == "paused":
+                total.stopped = "paused"
+                break
             if claimed == 0:
                 total.stopped = "empty"
                 break

@@ -18,8 +18,8 @@ from prepaid.invariants import ensure
 
 logger = logging.getLogger(__name__)
 
-# Set while a relay task is queued or running; cleared by the task when it ends (outbox.tasks.outbox_relay).
-RELAY_QUEUED_FLAG = "outbox:relay:queued"
+# Set while relay slot N's task is queued or running; cleared by the task when it ends (outbox.tasks.outbox_relay).
+RELAY_QUEUED_FLAG = "outbox:relay:queued:{slot}"
 
 
 def outbox_event_record(*, event_id: uuid.UUID, event_type: str, key: str, payload: dict,
@@ -48,24 +48,31 @@ def _redis() -> redis.Redis:
 
 
 def outbox_relay_trigger() -> None:
-    """Queue a relay run unless one is queued or running (a stream of commits queues one task).
+    """Queue a run of each relay slot that has none queued or running (a stream of commits queues
+    one task a slot), in one round trip to Redis.
 
     Runs after commit: it must never fail the request. If Redis or the Celery
     broker is down the beat sweep relays the event within a second of recovery.
-    The flag expires after ``OUTBOX_TRIGGER_FLAG_TTL_S`` in case its task died.
+    A flag expires after ``OUTBOX_TRIGGER_FLAG_TTL_S`` in case its task died.
     """
     from outbox.tasks import outbox_relay
 
     try:
-        if _redis().set(RELAY_QUEUED_FLAG, "1", nx=True, ex=settings.OUTBOX_TRIGGER_FLAG_TTL_S):
-            outbox_relay.delay()
+        pipe = _redis().pipeline(transaction=False)
+        for slot in range(settings.OUTBOX_RELAYS):
+            pipe.set(RELAY_QUEUED_FLAG.format(slot=slot), "1", nx=True, ex=settings.OUTBOX_TRIGGER_FLAG_TTL_S)
+        for slot, newly_set in enumerate(pipe.execute()):
+            if newly_set:
+                outbox_relay.delay(slot)
     except Exception as exc:
         logger.warning("outbox relay trigger failed (the sweep will relay): %r", exc)
 
 
-def outbox_relay_flag_clear() -> None:
+def outbox_relay_flag_clear(slot: int | None = None) -> None:
+    """Clear relay ``slot``'s trigger flag (every slot's without one)."""
+    slots = range(settings.OUTBOX_RELAYS) if slot is None else [slot]
     try:
-        _redis().delete(RELAY_QUEUED_FLAG)
+        _redis().delete(*[RELAY_QUEUED_FLAG.format(slot=s) for s in slots])
     except redis.RedisError as exc:
         logger.warning("could not clear the relay flag: %r", exc)
 

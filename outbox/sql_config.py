@@ -4,4 +4,5 @@ from prepaid.sql import sql_file
 
 sql_items = [
     sql_file("outbox", "outbox_event_record"),
+    sql_file("outbox", "outbox_key_hash"),
 ]

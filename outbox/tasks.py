@@ -1,30 +1,35 @@
 import dataclasses
 
 from celery import shared_task
+from django.conf import settings
 
 from outbox import relay, services
 
 
 @shared_task(acks_late=False)
-def outbox_relay() -> dict:
-    """A relay run queued by a commit (``outbox_relay_trigger``).
+def outbox_relay(slot: int | None = None) -> dict:
+    """A run of relay ``slot`` (of ``OUTBOX_RELAYS``) queued by a commit (``outbox_relay_trigger``);
+    without a slot, a run over every partition no other run holds.
 
-    The trigger's flag stays set while this run drains, so commits meanwhile queue
-    nothing (their rows are claimed by this run's next batches). The flag is cleared
-    at the end, then the outbox is drained once more: a commit that saw the flag set
-    had committed before the clear, so that last drain claims its row; a commit after
+    The slot's trigger flag stays set while this run drains, so commits meanwhile queue
+    nothing for it (their rows are claimed by this run's next batches). The flag is cleared
+    at the end, then the slot's partitions are drained once more: a commit that saw the flag
+    set had committed before the clear, so that last drain claims its row; a commit after
     the clear queues the next run.
     """
-    result = relay.outbox_relay_run()
-    services.outbox_relay_flag_clear()
-    result.add(relay.outbox_relay_run(wait_for_lock=False))
+    slots = settings.OUTBOX_RELAYS if slot is not None else None
+    result = relay.outbox_relay_run(slot=slot, slots=slots)
+    if slot is not None:
+        services.outbox_relay_flag_clear(slot)
+    result.add(relay.outbox_relay_run(slot=slot, slots=slots, wait_for_lock=False))
     return dataclasses.asdict(result)
 
 
 @shared_task
 def outbox_relay_sweep() -> dict:
     """The beat's safety sweep (every second): events whose trigger was lost (Redis down,
-    a process died) still go out. Returns at once if a run holds the relay lock."""
+    a process died) still go out, and a dead relay's partitions are published. Takes only
+    the partitions no run holds; returns at once if every one is held."""
     return dataclasses.asdict(relay.outbox_relay_run(wait_for_lock=False))
 
 

@@ -466,13 +466,17 @@ LOGGING = {
 OUTBOX_RELAY_BATCH_SIZE = env_int("OUTBOX_RELAY_BATCH_SIZE", 500)
 # One relay run drains until the outbox is empty or this much time is spent.
 OUTBOX_RELAY_TIME_BUDGET_S = env_int("OUTBOX_RELAY_TIME_BUDGET_S", 10)
-# How long a triggered run waits for the relay lock held by another run.
+# Relays publishing at once, each a Celery task (run as many worker processes, --concurrency, for them
+# to run in parallel): relay k of N owns the partitions p of the topic with p % N == k, one relay per
+# partition at a time (outbox/relay.py). The beat's sweep publishes the partitions of a dead one.
+OUTBOX_RELAYS = env_int("OUTBOX_RELAYS", 2)
+# How long a triggered run waits, in all, for partition locks held by another run.
 OUTBOX_RELAY_LOCK_WAIT_S = env_int("OUTBOX_RELAY_LOCK_WAIT_S", 5)
 # Longest wait for Kafka to acknowledge one batch (bounds how long row locks are held).
 OUTBOX_SEND_TIMEOUT_S = env_int("OUTBOX_SEND_TIMEOUT_S", 10)
 # Back-off after a failed send: base * 2^(attempts-1), capped. The cap is also how long events may
 # wait after Kafka is back from an outage (every row failed meanwhile): 30 s made a 10 s broker
-# restart cost toasts up to 37 s (bench/chaos/); one relay runs at a time, so a try every 5 s
+# restart cost toasts up to 37 s (bench/chaos/); a few relays run at a time, so a try every 5 s
 # during a long outage is cheap.
 OUTBOX_RETRY_BACKOFF_BASE_MS = env_int("OUTBOX_RETRY_BACKOFF_BASE_MS", 500)
 OUTBOX_RETRY_BACKOFF_MAX_MS = env_int("OUTBOX_RETRY_BACKOFF_MAX_MS", 5_000)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from outbox.models import OutboxEvent
 from outbox.relay import CLAIM_SQL, backoff_ms, outbox_relay_run
 from outbox.selectors import outbox_stats
-from outbox.services import RELAY_QUEUED_FLAG, outbox_event_record, outbox_purge_published
+from outbox.services import outbox_event_record, outbox_purge_published, outbox_relay_flag_clear
 from prepaid.errors import ApplicationError
 from prepaid.events import event_validate
 from prepaid.invariants import InvariantViolation
@@ -88,14 +88,15 @@ def test_every_committed_event_arrives_with_key_headers_and_payload(user_factory
     assert len(tail.records) - len(later_ids) == 3
 
 
-def test_a_burst_of_commits_queues_one_relay_task(user):
+def test_a_burst_of_commits_queues_one_task_per_relay(user):
     r = redis.Redis.from_url(django_settings.REDIS_URL)
-    r.delete(RELAY_QUEUED_FLAG)
+    outbox_relay_flag_clear()
     queue_before = r.llen("celery")
     charge(user, 100_000)
     for i in range(20):
         services.wallet_spend(user_id=user.id, amount=100, description=f"burst {i}")
-    assert r.llen("celery") - queue_before == 1
+    assert django_settings.OUTBOX_RELAYS >= 2
+    assert r.llen("celery") - queue_before == django_settings.OUTBOX_RELAYS
     assert OutboxEvent.objects.count() == 21
 
 
@@ -169,23 +170,90 @@ def test_kill_9_during_a_drain_loses_nothing(start_celery_worker, kafka_tail):
     assert len(records) == len(event_ids) + duplicates
 
 
-def test_three_relays_at_once_keep_each_users_order(app_env, kafka_tail, user_factory):
+# A relay process as a worker runs them: its slot's runs, and (with ``sweep``) the beat's sweep
+# over every partition no other run holds. Prints each run's result as a JSON line.
+RELAY_PROCESS = """
+import django, json, sys, time; django.setup()
+from outbox.relay import outbox_relay_run
+slot, slots, sweep, batch = (int(a) for a in sys.argv[1:5])
+while True:
+    runs = [outbox_relay_run(slot=slot, slots=slots, wait_for_lock=False, time_budget_s=0.2, batch_size=batch)]
+    if sweep:
+        runs.append(outbox_relay_run(wait_for_lock=False, time_budget_s=0.2, batch_size=batch))
+    for r in runs:
+        if r.published:
+            print(json.dumps({"partitions": r.partitions, "published": r.published}), flush=True)
+    time.sleep(0.002)
+"""
+
+
+def start_relays(app_env, slots: int, *, sweep: bool = False, batch_size: int = 37) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", RELAY_PROCESS, str(slot), str(slots), str(int(sweep)),
+                              str(batch_size)], cwd=ROOT, env=app_env, stdout=subprocess.PIPE, text=True)
+            for slot in range(slots)]
+
+
+def stop_relays(relays: list[subprocess.Popen]) -> list[list[dict]]:
+    """Stop the relay processes; each one's printed results."""
+    for relay in relays:
+        relay.terminate()
+    return [[json.loads(line) for line in relay.communicate(timeout=30)[0].splitlines()] for relay in relays]
+
+
+def first_occurrences_by_user(records) -> dict[str, list[str]]:
+    """Each user's event ids in the order Kafka holds them (one user lives on one partition), a
+    resent event counted where it first appeared."""
+    by_user: dict[str, list[str]] = defaultdict(list)
+    seen: set[str] = set()
+    for record in records:
+        event_id = dict(record.headers)["eventId"].decode()
+        if event_id not in seen:
+            seen.add(event_id)
+            by_user[record.key.decode()].append(event_id)
+    return by_user
+
+
+def committed_order(keys) -> dict[str, list[str]]:
+    order: dict[str, list[str]] = defaultdict(list)
+    for key, event_id in OutboxEvent.objects.filter(key__in=keys).order_by("id").values_list("key", "event_id"):
+        order[key].append(str(event_id))
+    return order
+
+
+def test_the_sql_partitioner_is_kafkas():
+    """outbox_key_hash (SQL) against kafka-python's DefaultPartitioner hash, on keys of every length
+    and byte pattern a key can have (ids, Korean, emoji, punctuation)."""
+    import random
+    import string
+
+    from kafka.partitioner.default import murmur2
+
+    rnd = random.Random(23)
+    alphabet = string.printable.replace("\x00", "") + "가나다라마바사아자차카타파하🙂"
+    keys = [str(i) for i in range(0, 100_000, 97)] + ["", "a", "ab", "abc", "abcd", "사용자-42", "🙂x"]
+    keys += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))) for _ in range(500)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT k, outbox_key_hash(k) FROM unnest(%s::text[]) AS k", [keys])
+        hashes = dict(cursor.fetchall())
+    wrong = [k for k in keys if hashes[k] != murmur2(k.encode()) & 0x7FFFFFFF]
+    assert not wrong, wrong[:5]
+
+
+@pytest.mark.parametrize("relays", [1, 2, 4])
+def test_relays_by_partition_keep_each_users_order(relays, app_env, kafka_tail, user_factory):
+    """N relays publish at once, each its own partitions (none shared), while users' operations
+    commit: each user's events reach Kafka once each, on the partition Kafka's partitioner names,
+    in commit order."""
+    from kafka.partitioner.default import murmur2
+
     tail = kafka_tail()
-    users = [user_factory() for _ in range(50)]
+    users = [user_factory() for _ in range(40)]
     for u in users:
         charge(u, 1_000_000)
-    relay_script = (
-        "import django, time; django.setup()\n"
-        "from outbox.relay import outbox_relay_run\n"
-        "end = time.monotonic() + 25\n"
-        "while time.monotonic() < end:\n"
-        "    outbox_relay_run(wait_for_lock=False, time_budget_s=0.2, batch_size=37)\n"
-        "    time.sleep(0.002)\n"
-    )
-    relays = [subprocess.Popen([sys.executable, "-c", relay_script], cwd=ROOT, env=app_env) for _ in range(3)]
+    processes = start_relays(app_env, relays)
     try:
         def write(offset):
-            for i in range(12):
+            for i in range(8):
                 for u in users[offset::4]:
                     services.wallet_spend(user_id=u.id, amount=10 + i, description=f"op {i}")
             connection.close()
@@ -197,20 +265,77 @@ def test_three_relays_at_once_keep_each_users_order(app_env, kafka_tail, user_fa
             w.join()
         wait_until(lambda: pending_count() == 0, timeout_s=60, what="the relays to drain")
     finally:
-        for relay in relays:
-            relay.terminate()
-            relay.wait(timeout=30)
+        results = stop_relays(processes)
 
-    expected_total = OutboxEvent.objects.filter(key__in=[str(u.id) for u in users]).count()
-    assert expected_total == 50 * 13
-    tail.collect(lambda got: len(got) >= expected_total, timeout_s=60)
-    in_kafka = defaultdict(list)
-    for record in tail.records:  # per partition, in offset order; one user lives on one partition
-        in_kafka[record.key.decode()].append(dict(record.headers)["eventId"].decode())
-    for u in users:
-        committed = [str(e) for e in OutboxEvent.objects.filter(key=str(u.id)).order_by("id")
-                     .values_list("event_id", flat=True)]
-        assert in_kafka[str(u.id)] == committed, f"user {u.id}: Kafka order differs from commit order"
+    partitions_of = [set().union(*(r["partitions"] for r in runs)) if runs else set() for runs in results]
+    for i, mine in enumerate(partitions_of):
+        assert mine, f"relay {i} of {relays} published nothing"
+        for j, theirs in enumerate(partitions_of[i + 1:], start=i + 1):
+            assert not mine & theirs, f"relays {i} and {j} both published partitions {mine & theirs}"
+    keys = [str(u.id) for u in users]
+    expected = committed_order(keys)
+    assert sum(map(len, expected.values())) == 40 * 9
+    tail.collect(lambda got: len(got) >= 40 * 9, timeout_s=60)
+    partition_count = len(tail.partitions)
+    for record in tail.records:
+        assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % partition_count
+    assert len(tail.records) == 40 * 9, "an event was published twice"
+    in_kafka = first_occurrences_by_user(tail.records)
+    for key in keys:
+        assert in_kafka[key] == expected[key], f"user {key}: Kafka order differs from commit order"
+
+
+def test_a_relay_killed_mid_run_loses_nothing_and_the_others_take_its_partitions(app_env, kafka_tail):
+    """Two relays drain a backlog; one is killed (SIGKILL) mid-run. The other, with the sweep a worker
+    runs, publishes the dead one's partitions: every event reaches Kafka, each user's in commit
+    order (a resent event counted where it first appeared), duplicates no more than a batch."""
+    tail = kafka_tail()
+    event_ids = fill_outbox(12_000, users=60)
+    keys = [str(1_000_000 + i) for i in range(60)]
+    processes = start_relays(app_env, 2, sweep=True, batch_size=200)
+    survivor_results = []
+    try:
+        wait_until(lambda: OutboxEvent.objects.filter(published_at__isnull=False).count() >= 1_000, timeout_s=60,
+                   what="the drain to start")
+        processes[0].kill()
+        processes[0].wait(timeout=30)
+        published_at_crash = OutboxEvent.objects.filter(published_at__isnull=False).count()
+        assert published_at_crash < len(event_ids), "the drain finished before the crash; the test proves nothing"
+        wait_until(lambda: pending_count() == 0, timeout_s=120, what="the survivor to drain everything")
+    finally:
+        survivor_results = stop_relays(processes[1:])[0]
+    assert {0, 2, 4} <= set().union(*(r["partitions"] for r in survivor_results)), \
+        "the survivor (slot 1: partitions 1, 3, 5) never published the dead relay's partitions"
+
+    wanted = set(event_ids)
+    tail.collect(lambda got: wanted <= set(tail.event_ids()), timeout_s=60)
+    seen = Counter(tail.event_ids())
+    assert not wanted - set(seen)
+    assert sum(count - 1 for count in seen.values()) <= 200
+    expected = committed_order(keys)
+    in_kafka = first_occurrences_by_user(tail.records)
+    for key in keys:
+        assert in_kafka[key] == expected[key], f"user {key}: Kafka order differs from commit order"
+
+
+def test_publishing_paused_publishes_nothing_until_resumed(user, kafka_tail):
+    """The topic's partition count is recorded from Kafka by the first run; while publishing is paused
+    (what kafka_partitions_add does) no relay publishes, and all goes out once resumed."""
+    from outbox.models import OutboxTopic
+
+    tail = kafka_tail()
+    charge(user)
+    assert outbox_relay_run().published == 1
+    topic = OutboxTopic.objects.get(name=django_settings.KAFKA_TOPIC_WALLET_EVENTS)
+    assert topic.partitions == len(tail.partitions)
+    OutboxTopic.objects.filter(pk=topic.pk).update(paused_at=timezone.now())
+    charge(user)
+    paused = outbox_relay_run()
+    assert (paused.lock, paused.published) == ("paused", 0)
+    assert pending_count() == 1
+    OutboxTopic.objects.filter(pk=topic.pk).update(paused_at=None)
+    assert outbox_relay_run().published == 1
+    tail.collect(lambda got: len(got) >= 2, timeout_s=30)
 
 
 @pytest.fixture
@@ -341,7 +466,7 @@ def test_claim_query_uses_the_partial_index_with_many_published_rows():
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE outbox_outboxevent")
         cursor.execute("BEGIN")
-        cursor.execute("EXPLAIN " + CLAIM_SQL, [500])
+        cursor.execute("EXPLAIN " + CLAIM_SQL, {"partitions": 6, "held": [0, 1, 2], "limit": 500})
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("ROLLBACK")
     assert "outbox_pending_idx" in plan, plan
