@@ -50,5 +50,5 @@ class OutboxTopicAdmin(ReadOnlyAdmin):
     """The relays' view of each topic. Read-only: the partition count changes, and publishing pauses,
     only through ``manage.py kafka_partitions_add``, which keeps every user's order."""
 
-    list_display = ("name", "partitions", "paused_at", "paused_reason", "updated_at")
+    list_display = ("name", "partitions", "paused_until", "paused_reason", "updated_at")
     readonly_fields = [f.name for f in OutboxTopic._meta.fields]

@@ -79,15 +79,16 @@ class OutboxTopic(models.Model):
     (so that all agree on which relay owns which partition, and send each row to the partition Kafka's
     partitioner names for that count), and whether publishing is paused (``kafka_partitions_add``).
 
-    Recorded by the first relay run from Kafka's metadata; changed only by ``kafka_partitions_add``,
-    while every relay is paused.
+    Recorded from Kafka by the first relay run; the count is changed only by ``kafka_partitions_add``,
+    while publishing is paused. A pause is a lease (``paused_until``), renewed by the command while it
+    works: if it dies, publishing resumes by itself, which is safe at every step of it.
     """
 
     name = models.CharField(max_length=249, primary_key=True)
     partitions = models.PositiveIntegerField()
-    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_until = models.DateTimeField(null=True, blank=True)
     paused_reason = models.CharField(max_length=200, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.partitions} partitions{', paused' if self.paused_at else ''})"
+        return f"{self.name} ({self.partitions} partitions)"

@@ -44,6 +44,7 @@ from kafka.errors import (
 
 from outbox import metrics
 from outbox.models import OutboxEvent
+from outbox.services import outbox_topic_ensure
 from prepaid.events import event_headers
 from prepaid.kafka import kafka_headers_encode, kafka_producer, kafka_producer_reset
 
@@ -81,7 +82,8 @@ FOR UPDATE SKIP LOCKED
 
 # The topic as the relays see it; FOR SHARE in a batch, so that pausing (an UPDATE) waits for the
 # batches in flight and holds back new ones until it commits.
-TOPIC_SQL = "SELECT partitions, paused_at IS NOT NULL FROM outbox_outboxtopic WHERE name = %s"
+TOPIC_SQL = ("SELECT partitions, coalesce(paused_until > now(), false) FROM outbox_outboxtopic "
+             "WHERE name = %s")
 
 
 @dataclasses.dataclass
@@ -141,21 +143,6 @@ def _topic_state(topic: str, *, share_lock: bool = False) -> tuple[int, bool] | 
         cursor.execute(TOPIC_SQL + (" FOR SHARE" if share_lock else ""), [topic])
         row = cursor.fetchone()
     return (row[0], row[1]) if row else None
-
-
-def _topic_state_ensure(topic: str) -> tuple[int, bool]:
-    """The topic's state, recorded from Kafka's metadata by the first run that finds none."""
-    state = _topic_state(topic)
-    if state is None:
-        partitions = kafka_producer().partitions_for(topic)
-        if not partitions:
-            raise LookupError(f"Kafka knows no partitions of {topic}")
-        with connection.cursor() as cursor:
-            cursor.execute("INSERT INTO outbox_outboxtopic (name, partitions, paused_at, paused_reason, updated_at) "
-                           "VALUES (%s, %s, NULL, '', now()) ON CONFLICT (name) DO NOTHING", [topic, len(partitions)])
-        state = _topic_state(topic)
-        logger.info("outbox relay: %s has %d partitions (recorded from Kafka)", topic, state[0])
-    return state
 
 
 class _PartitionLocks:
@@ -332,7 +319,8 @@ def outbox_relay_run(
     budget_s = settings.OUTBOX_RELAY_TIME_BUDGET_S if time_budget_s is None else time_budget_s
     deadline = time.monotonic() + budget_s
     try:
-        partitions, paused = _topic_state_ensure(topic)
+        outbox_topic_ensure(topic)
+        partitions, paused = _topic_state(topic)
     except Exception as exc:  # Kafka unreachable before the count was ever recorded: nothing can be sent
         logger.warning("outbox relay: partition count of %s unknown, nothing sent: %s", topic, _describe(exc))
         return RelayResult(lock="unknown_topic", stopped="send_errors")

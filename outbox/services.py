@@ -1,8 +1,11 @@
 """Writes to the outbox, and what the relay needs around it."""
 
+import dataclasses
 import functools
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import redis
@@ -12,9 +15,10 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from accounts.services import operator_action_record
-from outbox.models import OutboxEvent
+from outbox.models import OutboxEvent, OutboxTopic
 from prepaid.db import delete_in_batches
 from prepaid.invariants import ensure
+from prepaid.kafka import kafka_partitions_create, kafka_topic_groups, kafka_topic_partition_count
 
 logger = logging.getLogger(__name__)
 
@@ -102,3 +106,111 @@ def outbox_retry_failed(*, ids: list[int], by=None) -> int:
     if now_pending:
         outbox_relay_trigger()
     return len(now_pending)
+
+
+# --- Partitions --------------------------------------------------------------------
+
+
+def outbox_topic_ensure(topic: str) -> OutboxTopic:
+    """The relays' view of ``topic``, recorded from Kafka's metadata the first time it is asked for."""
+    row = OutboxTopic.objects.filter(name=topic).first()
+    if row is None:
+        OutboxTopic.objects.get_or_create(name=topic, defaults={"partitions": kafka_topic_partition_count(topic)})
+        row = OutboxTopic.objects.get(name=topic)
+        logger.info("outbox: %s has %d partitions (recorded from Kafka)", topic, row.partitions)
+    return row
+
+
+def _publishing_pause(topic: str, *, reason: str) -> None:
+    """Pause the relays' publishing to ``topic`` for a lease of ``OUTBOX_PAUSE_LEASE_S`` (renewed by
+    calling again). The row's update waits for the batches in flight (each reads the row FOR SHARE):
+    once it returns, every record the relays sent is in Kafka and no batch sends more."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.OUTBOX_SEND_TIMEOUT_S + 5}s"])
+        cursor.execute("UPDATE outbox_outboxtopic SET paused_until = now() + make_interval(secs => %s), "
+                       "paused_reason = %s, updated_at = now() WHERE name = %s",
+                       [settings.OUTBOX_PAUSE_LEASE_S, reason[:200], topic])
+
+
+def _publishing_resume(topic: str, *, partitions: int | None = None) -> None:
+    fields = {"paused_until": None, "paused_reason": ""}
+    if partitions is not None:
+        fields["partitions"] = partitions
+    OutboxTopic.objects.filter(name=topic).update(**fields, updated_at=timezone.now())
+    outbox_relay_trigger()  # what waited meanwhile goes now, not at the next sweep
+
+
+class PartitionsAddError(Exception):
+    """Partitions were not added; publishing goes on with the partitions as they were."""
+
+
+@dataclasses.dataclass
+class PartitionsAdded:
+    topic: str
+    before: int
+    after: int
+    caught_up: list[str]  # the groups waited for, each caught up before the count changed
+    ignored: list[str]  # groups not running and not the platform's: their order is theirs to keep
+    not_assigned: list[str]  # running groups not yet holding every new partition when the report was made
+
+
+def outbox_partitions_add(*, total: int, skip_groups: frozenset[str] = frozenset(),
+                          progress: Callable[[str], None] = logger.info) -> PartitionsAdded:
+    """Give the wallet events topic ``total`` partitions without reordering any user's events.
+
+    Adding partitions moves keys: a user whose partition changes would have older events in the old
+    partition and newer ones in the new, read by the same group in any order. So: publishing pauses
+    (a lease, renewed here); every consumer group of the topic catches up (the platform's own even
+    when stopped, others while running; ``skip_groups`` are not waited for); only then are the
+    partitions added in Kafka and the count the relays share changed, which resumes publishing, to
+    the new partitions. Each step that fails resumes with the count as it was, which is consistent
+    at every step (Kafka may then hold partitions no relay sends to yet; running this again uses them).
+    """
+    topic = settings.KAFKA_TOPIC_WALLET_EVENTS
+    row = outbox_topic_ensure(topic)
+    before = row.partitions
+    if total <= before:
+        raise PartitionsAddError(f"{topic} has {before} partitions: a topic's partitions can only grow")
+    _publishing_pause(topic, reason=f"kafka_partitions_add: {before} -> {total} partitions")
+    progress(f"{topic}: publishing paused")
+    try:
+        deadline = time.monotonic() + settings.KAFKA_PARTITIONS_ADD_CATCH_UP_TIMEOUT_S
+        said_at = 0.0
+        while True:
+            groups = [g for g in kafka_topic_groups(topic) if g.group_id not in skip_groups]
+            own = set(settings.KAFKA_WALLET_EVENTS_OWN_GROUPS)
+            waited = [g for g in groups if g.running or g.group_id in own]
+            behind = [g for g in waited if g.lag]
+            if not behind:
+                break
+            status = ", ".join(f"{g.group_id} ({g.state}, {g.lag} behind)" for g in behind)
+            if time.monotonic() > deadline:
+                raise PartitionsAddError(f"{topic}: groups still behind after "
+                                         f"{settings.KAFKA_PARTITIONS_ADD_CATCH_UP_TIMEOUT_S} s: {status}; start "
+                                         "them, or name the ones whose order does not matter in --skip-group")
+            if time.monotonic() - said_at >= 5:
+                progress(f"{topic}: waiting for {status}")
+                said_at = time.monotonic()
+            _publishing_pause(topic, reason=f"kafka_partitions_add: {before} -> {total} partitions")
+            time.sleep(0.5)
+        progress(f"{topic}: caught up: {', '.join(g.group_id for g in waited) or 'no group reads it'}")
+        if kafka_topic_partition_count(topic) < total:
+            kafka_partitions_create(topic, total)
+        progress(f"{topic}: {total} partitions in Kafka")
+    except BaseException:
+        _publishing_resume(topic)
+        progress(f"{topic}: publishing resumed with {before} partitions")
+        raise
+    _publishing_resume(topic, partitions=total)
+    progress(f"{topic}: publishing resumed with {total} partitions")
+    logger.warning("%s: partitions %d -> %d (kafka_partitions_add)", topic, before, total)
+
+    deadline = time.monotonic() + settings.KAFKA_PARTITIONS_ADD_ASSIGNMENT_WAIT_S
+    while True:
+        running = [g for g in kafka_topic_groups(topic) if g.running and g.group_id not in skip_groups]
+        not_assigned = [g.group_id for g in running if len(g.assigned) < total]
+        if not not_assigned or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    return PartitionsAdded(topic=topic, before=before, after=total, caught_up=[g.group_id for g in waited],
+                           ignored=[g.group_id for g in groups if g not in waited], not_assigned=not_assigned)

@@ -5,13 +5,15 @@
   and replay): idempotent, acks=all, every wait bounded; re-created after a fork
   (a Celery prefork child must not share its parent's sockets).
 - ``kafka_consumer()``: a consumer in a group, offsets committed by the caller.
-- ``kafka_admin()``: topics and health checks.
+- ``kafka_admin()``: topics, partitions, groups and health checks.
 """
 
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -69,6 +71,72 @@ def kafka_topics_ensure() -> list[str]:
     for name in missing:
         logger.info("kafka topic created: %s %s", name, missing[name])
     return sorted(missing)
+
+
+def kafka_topic_partition_count(topic: str) -> int:
+    """How many partitions ``topic`` has, by Kafka's metadata (``LookupError`` if it has none)."""
+    with kafka_admin() as admin:
+        (described,) = admin.describe_topics([topic])
+    if not described.get("partitions"):
+        raise LookupError(f"Kafka knows no partitions of {topic} ({described.get('error_code')})")
+    return len(described["partitions"])
+
+
+def kafka_partitions_create(topic: str, total: int) -> None:
+    """Give ``topic`` ``total`` partitions in all (Kafka only adds), and wait until its metadata shows them."""
+    with kafka_admin() as admin:
+        admin.create_partitions({topic: total}, timeout_ms=settings.KAFKA_REQUEST_TIMEOUT_MS)
+    deadline = time.monotonic() + settings.KAFKA_REQUEST_TIMEOUT_MS / 1000
+    while kafka_topic_partition_count(topic) < total:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{topic}: Kafka does not show {total} partitions yet")
+        time.sleep(0.2)
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicGroup:
+    """A consumer group reading a topic, as Kafka describes it."""
+
+    group_id: str
+    state: str  # Kafka's: Stable, PreparingRebalance, CompletingRebalance, Empty, Dead
+    lag: int  # the topic's records the group has not committed (from the earliest where it has committed none)
+    assigned: frozenset[int]  # the topic's partitions its members hold
+
+    @property
+    def running(self) -> bool:
+        return self.state not in ("Empty", "Dead")
+
+
+def kafka_topic_groups(topic: str) -> list[TopicGroup]:
+    """Every consumer group that reads ``topic``: members subscribed to it, or offsets committed on it."""
+    with kafka_admin() as admin:
+        (described,) = admin.describe_topics([topic])
+        partitions = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
+        ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
+        starts = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in partitions})
+        group_ids = [g["group_id"] for g in admin.list_groups() if g.get("protocol_type") == "consumer"]
+        if not group_ids:
+            return []
+        descriptions = admin.describe_groups(group_ids)
+        committed = admin.list_group_offsets({group_id: partitions for group_id in group_ids})
+    groups = []
+    for group_id in sorted(group_ids):
+        offsets = {tp: meta.offset for tp, meta in committed.get(group_id, {}).items()
+                   if tp.topic == topic and meta.offset >= 0}
+        description = descriptions.get(group_id, {})
+        assigned: set[int] = set()
+        subscribed = False
+        for member in description.get("members", []):
+            subscribed |= topic in ((member.get("member_metadata") or {}).get("topics") or [])
+            for part in (member.get("member_assignment") or {}).get("assigned_partitions", []):
+                if part["topic"] == topic:
+                    assigned.update(part["partitions"])
+        if not offsets and not subscribed:
+            continue
+        lag = sum(max(ends[tp].offset - offsets.get(tp, starts[tp].offset), 0) for tp in partitions)
+        groups.append(TopicGroup(group_id=group_id, state=description.get("group_state", "Dead"), lag=lag,
+                                 assigned=frozenset(assigned)))
+    return groups
 
 
 def kafka_ping(*, timeout_ms: int) -> None:
@@ -185,4 +253,5 @@ def kafka_consumer(*, topic: str, group_id: str, max_poll_records: int, max_poll
         request_timeout_ms=max(settings.KAFKA_REQUEST_TIMEOUT_MS, 30_000),
         fetch_min_bytes=fetch_min_bytes,
         fetch_max_wait_ms=fetch_max_wait_ms,
+        metadata_max_age_ms=settings.KAFKA_CONSUMER_METADATA_MAX_AGE_MS,
     )

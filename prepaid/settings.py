@@ -291,6 +291,10 @@ KAFKA_REQUEST_TIMEOUT_MS = env_int("KAFKA_REQUEST_TIMEOUT_MS", 5000)
 # with a dead member in the group held every partition that long (bench/chaos/). 10 s, heartbeats
 # every 3 s: a killed consumer's partitions move within ~10 s.
 KAFKA_CONSUMER_SESSION_TIMEOUT_MS = env_int("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", 10_000)
+# How old a consumer's view of the topics may get: after kafka_partitions_add, the longest a group
+# takes to notice the new partitions and share them out (the library's 5 minutes held their events
+# that long).
+KAFKA_CONSUMER_METADATA_MAX_AGE_MS = env_int("KAFKA_CONSUMER_METADATA_MAX_AGE_MS", 15_000)
 # Longest wait between tries to reach a broker that went away (the waits double from 50 ms). The
 # library's 30 s meant a consumer came back up to 30 s after the broker did: toasts 56 s late after
 # a 20 s Kafka outage (bench/chaos/). A try a second per client costs the broker nothing.
@@ -470,6 +474,15 @@ OUTBOX_RELAY_TIME_BUDGET_S = env_int("OUTBOX_RELAY_TIME_BUDGET_S", 10)
 # to run in parallel): relay k of N owns the partitions p of the topic with p % N == k, one relay per
 # partition at a time (outbox/relay.py). The beat's sweep publishes the partitions of a dead one.
 OUTBOX_RELAYS = env_int("OUTBOX_RELAYS", 2)
+# kafka_partitions_add pauses publishing for as long as this lease, renewed while it works: if the
+# command dies, publishing resumes by itself (safe at every step of it).
+OUTBOX_PAUSE_LEASE_S = env_int("OUTBOX_PAUSE_LEASE_S", 60)
+# How long kafka_partitions_add waits, publishing paused, for every consumer group of the topic to
+# catch up before it gives up (and resumes with the partitions as they were).
+KAFKA_PARTITIONS_ADD_CATCH_UP_TIMEOUT_S = env_int("KAFKA_PARTITIONS_ADD_CATCH_UP_TIMEOUT_S", 600)
+# ...and then, publishing again, for the running groups to share out the new partitions (it reports;
+# nothing waits on it: a new partition is read from its start whenever its member comes).
+KAFKA_PARTITIONS_ADD_ASSIGNMENT_WAIT_S = env_int("KAFKA_PARTITIONS_ADD_ASSIGNMENT_WAIT_S", 60)
 # How long a triggered run waits, in all, for partition locks held by another run.
 OUTBOX_RELAY_LOCK_WAIT_S = env_int("OUTBOX_RELAY_LOCK_WAIT_S", 5)
 # Longest wait for Kafka to acknowledge one batch (bounds how long row locks are held).
@@ -538,6 +551,11 @@ NOTIFICATIONS_CHANNEL_GROUPS = {
     "email": env_str("NOTIFICATIONS_EMAIL_GROUP", "notification-email"),
     "slack": env_str("NOTIFICATIONS_SLACK_GROUP", "notification-slack"),
 }
+# The platform's own groups reading the wallet events: kafka_partitions_add waits for each to catch up
+# even while it is stopped (one that came back behind would read a user's old and new partitions at
+# once); another group it waits for only while it runs.
+KAFKA_WALLET_EVENTS_OWN_GROUPS = [NOTIFICATIONS_CONSUMER_GROUP, *NOTIFICATIONS_CHANNEL_GROUPS.values(),
+                                  AUDIT_CONSUMER_GROUP]
 NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S = env_int("NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S", 30)
 # Their fetches wait to gather this much, or this long (a toast may not wait; a mail may wait a second).
 NOTIFICATIONS_CHANNEL_FETCH_MIN_BYTES = env_int("NOTIFICATIONS_CHANNEL_FETCH_MIN_BYTES", 64 * 1024)

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('name', models.CharField(max_length=249, primary_key=True, serialize=False)),
                 ('partitions', models.PositiveIntegerField()),
-                ('paused_at', models.DateTimeField(blank=True, null=True)),
+                ('paused_until', models.DateTimeField(blank=True, null=True)),
                 ('paused_reason', models.CharField(blank=True, default='', max_length=200)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],

@@ -318,9 +318,10 @@ def test_a_relay_killed_mid_run_loses_nothing_and_the_others_take_its_partitions
         assert in_kafka[key] == expected[key], f"user {key}: Kafka order differs from commit order"
 
 
-def test_publishing_paused_publishes_nothing_until_resumed(user, kafka_tail):
+def test_publishing_paused_publishes_nothing_until_the_lease_ends(user, kafka_tail):
     """The topic's partition count is recorded from Kafka by the first run; while publishing is paused
-    (what kafka_partitions_add does) no relay publishes, and all goes out once resumed."""
+    (what kafka_partitions_add does, as a lease) no relay publishes; once the lease has run out (the
+    command died) everything goes out without anyone's help."""
     from outbox.models import OutboxTopic
 
     tail = kafka_tail()
@@ -328,12 +329,12 @@ def test_publishing_paused_publishes_nothing_until_resumed(user, kafka_tail):
     assert outbox_relay_run().published == 1
     topic = OutboxTopic.objects.get(name=django_settings.KAFKA_TOPIC_WALLET_EVENTS)
     assert topic.partitions == len(tail.partitions)
-    OutboxTopic.objects.filter(pk=topic.pk).update(paused_at=timezone.now())
+    OutboxTopic.objects.filter(pk=topic.pk).update(paused_until=timezone.now() + timedelta(minutes=1))
     charge(user)
     paused = outbox_relay_run()
     assert (paused.lock, paused.published) == ("paused", 0)
     assert pending_count() == 1
-    OutboxTopic.objects.filter(pk=topic.pk).update(paused_at=None)
+    OutboxTopic.objects.filter(pk=topic.pk).update(paused_until=timezone.now() - timedelta(seconds=1))
     assert outbox_relay_run().published == 1
     tail.collect(lambda got: len(got) >= 2, timeout_s=30)
 
