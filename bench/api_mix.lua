@@ -3,6 +3,7 @@
 --   BENCH_RUN_ID      makes Idempotency-Keys and order ids unique across runs
 --   BENCH_MIX         "spend,charge,reversal,transfer,hold" percentages (default 45,15,10,15,15); each hold
 --                     placed is captured (₩1) by a later request of the same thread
+--   BENCH_BATCH       N > 0: every request is instead a batch (POST /api/v1/wallet/batches) of N spends (₩1)
 -- Prints one JSON line at the end (BENCH_RESULT ...) with the counts by status and the latency percentiles.
 
 local threads = {}
@@ -15,6 +16,8 @@ end
 local users = {}
 local counter = 0
 statuses = {}  -- global: done() reads it from each thread
+items_done = 0  -- global: a batch's items done (201), summed by done()
+local batch_size = tonumber(os.getenv("BENCH_BATCH") or "0")
 local run_id = os.getenv("BENCH_RUN_ID") or "run"
 local spend_pct, charge_pct, reversal_pct, transfer_pct = 45, 15, 10, 15
 local to_capture = {}  -- holds placed by this thread, not captured yet: {id, auth}
@@ -39,6 +42,14 @@ function request()
   local key = run_id .. "-" .. thread_id .. "-" .. counter
   local roll = math.random(100)
   local path, body
+  if batch_size > 0 then
+    local items = {}
+    for i = 1, batch_size do
+      items[i] = '{"type": "spend", "idempotencyKey": "' .. key .. '-' .. i .. '", "amount": 1, "description": "bench"}'
+    end
+    return wrk.format("POST", "/api/v1/wallet/batches", {["Authorization"] = user.auth,
+                      ["Content-Type"] = "application/json"}, '{"items": [' .. table.concat(items, ", ") .. ']}')
+  end
   if #to_capture > 0 and math.random(2) == 1 then
     local hold = table.remove(to_capture, 1)
     return wrk.format("POST", "/api/v1/wallet/holds/" .. hold.id .. "/captures",
@@ -69,6 +80,9 @@ end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  if batch_size > 0 and status == 200 then
+    items_done = items_done + tonumber(body:match('"done":(%d+)') or "0")
+  end
   if status == 201 then
     local hold_id, user = body:match('"holdId":"([%x-]+)".-"description":"u(%d+)"')
     if hold_id then
@@ -79,7 +93,9 @@ end
 
 function done(summary, latency, requests)
   local by_status = {}
+  local items = 0
   for _, thread in ipairs(threads) do
+    items = items + thread:get("items_done")
     for status, count in pairs(thread:get("statuses")) do
       by_status[status] = (by_status[status] or 0) + count
     end
@@ -90,8 +106,8 @@ function done(summary, latency, requests)
   end
   local e = summary.errors
   io.write(string.format(
-    'BENCH_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d, ' ..
-    '"statuses": {%s}, "socket_errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d}}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    'BENCH_RESULT {"requests": %d, "items_done": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, ' ..
+    '"max_us": %d, "statuses": {%s}, "socket_errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d}}\n',
+    summary.requests, items, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
     latency.max, table.concat(parts, ", "), e.connect, e.read, e.write, e.timeout))
 end

@@ -1,6 +1,6 @@
 """Wallet writes through the HTTP API, against pgbench TPC-B on the same PostgreSQL in the same run.
 
-    .venv/bin/python bench/api_throughput.py [--seconds 20] [--clients 16] [--wallets 1000]
+    .venv/bin/python bench/api_throughput.py [--seconds 20] [--clients 16] [--wallets 1000] [--batch 100]
 
 1. pgbench TPC-B (scale 10, 8 clients, 15 s) on the project's PostgreSQL, with
    nothing else running: the baseline.
@@ -13,6 +13,9 @@
    bench user) and holds (₩1) each captured by a later request, over ``--wallets``
    wallets, each request with its own Idempotency-Key.
 4. The same against one hot wallet (every client on one wallet row).
+5. With ``--batch N``: batches of N spends (``POST /api/v1/wallet/batches``) over the same wallets,
+   counted in operations (items done), and then waits until every one of their events has been
+   notified (the in-app consumer's notification per event), which it reports.
 
 Prints, per run: operations/s, latency p50/p95/p99, answers by status, the ratio
 to pgbench, and the CPU each process group spent per operation (the load
@@ -104,8 +107,9 @@ def prepare_wallets(prefix: str, count: int) -> list[tuple[str, str, str]]:
     return rows
 
 
-def run_wrk(*, base: str, users_file: str, clients: int, seconds: int) -> dict:
-    env = {**os.environ, "BENCH_USERS_FILE": users_file, "BENCH_RUN_ID": uuid.uuid4().hex[:12]}
+def run_wrk(*, base: str, users_file: str, clients: int, seconds: int, batch: int = 0) -> dict:
+    env = {**os.environ, "BENCH_USERS_FILE": users_file, "BENCH_RUN_ID": uuid.uuid4().hex[:12],
+           "BENCH_BATCH": str(batch)}
     done = subprocess.run(
         ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(ROOT / "bench" / "api_mix.lua"),
          base], env=env, capture_output=True, text=True)
@@ -127,15 +131,18 @@ def wait_for_event_path(timeout_s: float = 120) -> None:
 
 
 def measure(name: str, *, base: str, rows: list[tuple[str, str, str]], procs: dict, clients: int, seconds: float,
-            pgbench_tps: float, cores: int, profile: str | None = None) -> float:
+            pgbench_tps: float, cores: int, profile: str | None = None, batch: int = 0) -> float:
     from django.db import connection
 
+    from notifications.models import Notification
+    from wallets.models import Operation
     from wallets.selectors import wallet_ledger_reconcile
 
     users_file = ROOT / ".devstack" / "bench-logs" / f"api-{name}-users.txt"
     users_file.write_text("".join(f"{auth} {tx} {name}\n" for auth, tx, name in rows))
-    run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=3)  # warm-up, not counted
+    run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=3, batch=batch)  # warm-up, not counted
     wait_for_event_path()
+    operations_before, notified_before = Operation.objects.count(), Notification.objects.count()
     connection.close()
     meter = CpuMeter(platform_cpu_groups(procs, **pushpin_groups()))
     spy = py_spy_start(procs[profile], f"api-{name}") if profile else None
@@ -143,29 +150,39 @@ def measure(name: str, *, base: str, rows: list[tuple[str, str, str]], procs: di
     # wrk is a child that has exited when the meter stops: its CPU is the children's rusage.
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    result = run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=seconds)
+    result = run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=seconds, batch=batch)
     elapsed = time.monotonic() - started
     cpu = meter.stop()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu["wrk"] = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     if spy is not None:
         py_spy_report(*spy)
-    ops = result["requests"] / (result["duration_us"] / 1e6)
+    operations = result["items_done"] if batch else result["requests"]
+    ops = operations / (result["duration_us"] / 1e6)
     ok = sum(count for status, count in result["statuses"].items() if status.startswith("2"))
     print(f"\n== {name}: {clients} clients, {len(rows)} wallet(s), {seconds:.0f}s ==")
     baseline = f"; {ops / pgbench_tps * 100:.1f}% of pgbench ({pgbench_tps:,.0f} TPS)" if pgbench_tps else ""
-    print(f"{result['requests']:,} requests = {ops:,.1f} ops/s{baseline}")
+    if batch:
+        print(f"{result['requests']:,} batches of {batch} spends: {operations:,} done")
+    print(f"{operations:,} operations = {ops:,.1f} ops/s{baseline}")
     print(f"latency p50 {result['p50_us'] / 1000:.1f} ms, p95 {result['p95_us'] / 1000:.1f} ms, "
           f"p99 {result['p99_us'] / 1000:.1f} ms, max {result['max_us'] / 1000:.1f} ms")
     print(f"answers by status: {dict(sorted(result['statuses'].items()))} ({ok:,} 2xx); "
           f"socket errors: {result['socket_errors']}")
-    print(f"CPU per operation ({result['requests']:,} operations in {elapsed:.1f}s, {cores} cores):")
+    print(f"CPU per operation ({operations:,} operations in {elapsed:.1f}s, {cores} cores):")
     for group, seconds_used in sorted(cpu.items(), key=lambda item: -item[1]):
-        print(f"  {group:<16} {seconds_used / result['requests'] * 1000:6.2f} ms  "
+        print(f"  {group:<16} {seconds_used / operations * 1000:6.2f} ms  "
               f"({seconds_used / elapsed * 100:5.1f}% of a core)")
     total = sum(cpu.values())
-    print(f"  {'total':<16} {total / result['requests'] * 1000:6.2f} ms  ({total / elapsed * 100:5.1f}% of a core)")
+    print(f"  {'total':<16} {total / operations * 1000:6.2f} ms  ({total / elapsed * 100:5.1f}% of a core)")
     wait_for_event_path()
+    # Every operation's events notified (a transfer's two; the mix's holds add events without an operation).
+    committed = Operation.objects.count() - operations_before
+    deadline = time.monotonic() + 300
+    while Notification.objects.count() - notified_before < committed and time.monotonic() < deadline:
+        time.sleep(1)
+    print(f"events: {Notification.objects.count() - notified_before:,} notified for {committed:,} operations "
+          f"committed (warm-up excluded), {time.monotonic() - started - elapsed:.0f} s after the load")
     found = wallet_ledger_reconcile(limit=10)
     print(f"ledger: {'reconciled' if found.clean else 'MISMATCH ' + repr(found)}")
     return ops
@@ -179,6 +196,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--skip-pgbench", action="store_true", help="no baseline (ratios are then left out)")
     parser.add_argument("--skip-hot", action="store_true", help="no hot-wallet run")
+    parser.add_argument("--skip-mix", action="store_true", help="no mix run")
+    parser.add_argument("--batch", type=int, default=0, metavar="N",
+                        help="also a run of batches of N spends (POST /api/v1/wallet/batches)")
     parser.add_argument("--py-spy", metavar="PROCESS", help="sample this Procfile process (e.g. web) during the runs")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
@@ -200,6 +220,11 @@ def main() -> None:
     base = pushpin.base_url  # users reach the API through Pushpin
     try:
         wait_http_ok(f"{base}/health/live")
+        if args.batch:
+            measure(f"bulk ({args.batch} a batch)", base=base, rows=rows, procs=procs, clients=args.clients,
+                    seconds=args.seconds, pgbench_tps=tps, cores=cores, profile=args.py_spy, batch=args.batch)
+        if args.skip_mix:
+            return
         mix = measure("mix", base=base, rows=rows, procs=procs, clients=args.clients, seconds=args.seconds,
                       pgbench_tps=tps, cores=cores, profile=args.py_spy)
         if not args.skip_hot:

@@ -133,12 +133,35 @@ def _request_component_names(schema: dict) -> set[str]:
 OPEN_REQUEST_BODIES = frozenset({"TossWebhook"})
 
 
+def _referenced(schema, components: dict) -> set[str]:
+    """The components ``schema`` refers to, through its properties, items and alternatives."""
+    found = set()
+    if isinstance(schema, dict):
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[1])
+        for value in schema.values():
+            found |= _referenced(value, components)
+    elif isinstance(schema, list):
+        for value in schema:
+            found |= _referenced(value, components)
+    return found
+
+
 def close_request_bodies(result, generator, request, public):
     """drf-spectacular hook: request bodies take no other fields than the ones described (the
-    input serializers refuse unknown fields: a typo is an error, not ignored)."""
+    input serializers refuse unknown fields: a typo is an error, not ignored), nor do the objects
+    inside them (a batch's items)."""
     components = result.get("components", {}).get("schemas", {})
-    for name in _request_component_names(result) - OPEN_REQUEST_BODIES:
-        components[name]["additionalProperties"] = False
+    pending, closed = list(_request_component_names(result) - OPEN_REQUEST_BODIES), set()
+    while pending:
+        name = pending.pop()
+        if name in closed or name not in components:
+            continue
+        closed.add(name)
+        if components[name].get("type") == "object":
+            components[name]["additionalProperties"] = False
+        pending += _referenced(components[name], components) - closed
     return result
 
 

@@ -608,6 +608,11 @@ TRANSFER_DAILY_MAX_WON = env_int("TRANSFER_DAILY_MAX_WON", 2_000_000)
 # Recipient look-ups (and transfers, which look the recipient up) per user per minute: what keeps a
 # client from enumerating accounts.
 API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE = env_int("API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE", 20)
+# A batch (POST /api/v1/wallet/batches): at most this many operations, one statement. Its items count
+# against their own rate per user (a batch counts once among the writes), and its transfers among the
+# recipient look-ups.
+WALLET_BATCH_ITEMS_MAX = env_int("WALLET_BATCH_ITEMS_MAX", 500)
+API_BATCH_ITEMS_PER_USER_PER_MINUTE = env_int("API_BATCH_ITEMS_PER_USER_PER_MINUTE", 60_000)
 
 # Idempotency-Key on POSTs: how long a key and its response are kept, and after
 # how long an "in flight" key left by a crashed request may be taken over.

@@ -45,10 +45,11 @@ def _redis() -> redis.Redis:
         return _client
 
 
-def window_count(key: str) -> tuple[int, float]:
-    """Count one request against ``key``'s window: (requests in the window so far, seconds left in it)."""
+def window_count(key: str, cost: int = 1) -> tuple[int, float]:
+    """Count a request (``cost`` units of it) against ``key``'s window: (units counted in the window so far,
+    seconds left in it)."""
     pipe = _redis().pipeline(transaction=True)
-    pipe.incr(key)
+    pipe.incrby(key, cost)
     pipe.expire(key, WINDOW_S, nx=True)
     pipe.pttl(key)
     count, _, left_ms = pipe.execute()
@@ -62,14 +63,19 @@ class _RateThrottle(BaseThrottle):
     def ident(self, request) -> str | None:
         raise NotImplementedError
 
+    def cost(self, request) -> int:
+        """How many units of the rate the request takes (a request: one)."""
+        return 1
+
     def allow_request(self, request, view) -> bool:
         self.wait_s = None
         ident = self.ident(request)
-        if ident is None:
+        cost = self.cost(request)
+        if ident is None or cost == 0:
             return True
         key = cache.make_key(f"throttle:{self.scope}:{ident}")  # the cache's prefix: tests run apart
         try:
-            count, left_s = window_count(key)
+            count, left_s = window_count(key, cost)
         except redis.RedisError as error:
             logger.warning("rate %s not checked, Redis unavailable: %s", self.scope, error)
             return True
@@ -117,6 +123,29 @@ class StreamTokensPerAddress(_PerAddress):
 class RecipientLookupsPerUser(_PerUser):
     scope = "recipient-lookups-user"
     setting = "API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE"
+
+
+def _batch_items(request) -> list:
+    """A batch's items, as sent (a body that is not a batch counts as one item: validation refuses it)."""
+    items = request.data.get("items") if isinstance(request.data, dict) else None
+    return items[: settings.WALLET_BATCH_ITEMS_MAX + 1] if isinstance(items, list) else [None]
+
+
+class BatchItemsPerUser(_PerUser):
+    """A batch's operations, each a unit."""
+
+    scope = "batch-items-user"
+    setting = "API_BATCH_ITEMS_PER_USER_PER_MINUTE"
+
+    def cost(self, request) -> int:
+        return len(_batch_items(request))
+
+
+class BatchTransfersPerUser(RecipientLookupsPerUser):
+    """A batch's transfers among the recipient look-ups (the same counter): a batch enumerates no faster."""
+
+    def cost(self, request) -> int:
+        return sum(1 for item in _batch_items(request) if isinstance(item, dict) and item.get("type") == "transfer")
 
 
 WRITES = [WritesPerUser, WritesPerAddress]

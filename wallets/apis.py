@@ -14,6 +14,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
     extend_schema_serializer,
@@ -26,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from prepaid import openapi, throttling
-from prepaid.errors import REPLAYED_HEADER
+from prepaid.errors import REPLAYED_HEADER, error_body
 from prepaid.money import CURRENCY
 from prepaid.pagination import NewestFirstPagination, page_parameters, page_serializer
 from prepaid.serializers import (
@@ -468,6 +470,143 @@ class HoldVoidAPI(APIView):
         idempotency = idempotency_key_of(request)
         return _hold_answer(services.hold_void(user_id=request.user.id, hold_id=_hold_id(hold_id),
                                                idempotency=idempotency), 200)
+
+
+# --- Batches: many operations, one request, one round trip to PostgreSQL -------------------------
+
+
+def _batch_item_serializer(kind: str, base: type[serializers.Serializer], component: str, **fields):
+    """A batch item of ``kind``: the fields of the operation alone (``base``), its type and its key."""
+    attrs = {
+        "type": serializers.ChoiceField(choices=[kind]),
+        "idempotencyKey": StrictCharField(
+            max_length=settings.IDEMPOTENCY_KEY_MAX_LENGTH, trim_whitespace=False,
+            validators=[RegexValidator(IDEMPOTENCY_KEY_RE, "1 to 255 printable ASCII characters.")],
+            help_text="This operation's own Idempotency-Key, as its endpoint alone takes it: the same key and "
+                      "fields replay its answer, in a batch or alone."),
+        **fields,
+    }
+    return extend_schema_serializer(component_name=component)(type(component, (base,), attrs))
+
+
+BATCH_ITEM_SERIALIZERS = {
+    "spend": _batch_item_serializer("spend", SpendAPI.InputSerializer, "BatchSpend"),
+    "transfer": _batch_item_serializer("transfer", TransferAPI.InputSerializer, "BatchTransfer"),
+    "reversal": _batch_item_serializer("reversal", ReversalAPI.InputSerializer, "BatchReversal"),
+    "capture": _batch_item_serializer("capture", HoldCaptureAPI.InputSerializer, "BatchCapture",
+                                      holdId=StrictUUIDField(help_text="The hold to capture from.")),
+}
+# The endpoint each kind has alone: an item's key is fingerprinted as that request.
+_BATCH_ITEM_PATHS = {"spend": lambda item: reverse("wallet-spends"),
+                     "transfer": lambda item: reverse("wallet-transfers"),
+                     "reversal": lambda item: reverse("wallet-reversals"),
+                     "capture": lambda item: reverse("wallet-hold-captures", args=[item["holdId"]])}
+
+
+@extend_schema_serializer(component_name="BatchItemResult")
+class BatchItemResultSerializer(serializers.Serializer):
+    status = serializers.IntegerField(help_text="The HTTP status the operation alone would have answered.")
+    replayed = serializers.BooleanField(required=False,
+                                        help_text="Its key's first answer, replayed (as Idempotent-Replayed).")
+    transaction = TransactionOutputSerializer(required=False, help_text="What it did (201).")
+    error = openapi.ErrorSerializer(required=False, help_text="Why not, as the operation alone would say it.")
+
+
+def _batch_item_result(answer: services.BatchItemAnswer) -> dict:
+    if answer.operation is not None:
+        return {"status": 201, "replayed": answer.operation.replayed,
+                "transaction": TransactionOutputSerializer(answer.operation.transaction).data}
+    error = answer.error
+    return {"status": error.http_status, "error": error_body(error.code, error.message, error.fields)}
+
+
+class BatchAPI(APIView):
+    """Up to ``WALLET_BATCH_ITEMS_MAX`` operations of the caller's wallet in one request and one statement."""
+
+    throttle_classes = [*throttling.WRITES, throttling.BatchItemsPerUser, throttling.BatchTransfersPerUser]
+
+    @extend_schema_serializer(component_name="BatchRequest")
+    class InputSerializer(StrictInputSerializer):
+        atomic = StrictBooleanField(required=False, default=False,
+                                    help_text="All or nothing: if one operation is not done, none is.")
+        items = serializers.ListField(
+            child=PolymorphicProxySerializer(component_name="BatchItem", serializers=BATCH_ITEM_SERIALIZERS,
+                                             resource_type_field_name="type"),
+            min_length=1, max_length=settings.WALLET_BATCH_ITEMS_MAX,
+            help_text=f"1 to {settings.WALLET_BATCH_ITEMS_MAX} operations, run in this order.")
+
+    class EnvelopeSerializer(StrictInputSerializer):
+        atomic = StrictBooleanField(required=False, default=False)
+        items = serializers.ListField(child=serializers.JSONField(), min_length=1,
+                                      max_length=settings.WALLET_BATCH_ITEMS_MAX)
+
+    @extend_schema_serializer(component_name="Batch")
+    class OutputSerializer(serializers.Serializer):
+        atomic = serializers.BooleanField()
+        done = serializers.IntegerField(help_text="Items done (201), replayed ones included.")
+        refused = serializers.IntegerField(help_text="Items not done.")
+        items = BatchItemResultSerializer(many=True, help_text="Each item's answer, in the items' order.")
+
+    @extend_schema_serializer(component_name="BatchRefused")
+    class RefusedSerializer(openapi.ErrorSerializer):
+        items = BatchItemResultSerializer(many=True, help_text="The refused item's answer; `not_applied` for "
+                                                               "every other.")
+
+    @extend_schema(
+        request=InputSerializer, parameters=[openapi.RETRY_AFTER],
+        responses={200: OutputSerializer,
+                   422: OpenApiResponse(RefusedSerializer, description="Unprocessable (Batch): `batch_refused`"),
+                   **openapi.errors("Batch", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED)},
+        examples=[OpenApiExample("Two spends and a reversal", request_only=True, value={"items": [
+            {"type": "spend", "idempotencyKey": "order-7781-1", "amount": 4_500, "description": "coffee"},
+            {"type": "spend", "idempotencyKey": "order-7781-2", "amount": 12_000, "description": "lunch"},
+            {"type": "reversal", "idempotencyKey": "order-7779-r", "transactionId":
+             "0b9e6c1e-3f4a-4c8e-9b7d-2a1f5e6d7c8b", "reason": "returned"}]})],
+        summary="Run many operations in one request (spends, transfers, reversals, hold captures)",
+        description="Each operation runs as it would alone, with its own Idempotency-Key, its own answer (in "
+                    "`items`, with the status it would have had) and its own events; all of them in one "
+                    "database transaction, in order. Charges are not batched (each goes through the payment "
+                    "gateway). With `atomic`, one operation not done means none is: 422 `batch_refused`, naming "
+                    "it. A batch counts once among the writes, and its operations against their own rate "
+                    "(`API_BATCH_ITEMS_PER_USER_PER_MINUTE`); its transfers among the recipient look-ups.")
+    def post(self, request):
+        envelope = validated(self.EnvelopeSerializer, request.data)
+        items, errors = [], {}
+        for index, raw in enumerate(envelope["items"]):
+            kind = raw.get("type") if isinstance(raw, dict) else None
+            serializer_class = BATCH_ITEM_SERIALIZERS.get(kind) if isinstance(kind, str) else None
+            if serializer_class is None:
+                errors[index] = ({"type": [f"Must be one of: {', '.join(BATCH_ITEM_SERIALIZERS)}."]}
+                                 if isinstance(raw, dict) else ["Must be an object."])
+                continue
+            serializer = serializer_class(data=raw)
+            if not serializer.is_valid():
+                errors[index] = serializer.errors
+                continue
+            items.append(self._item(raw, serializer.validated_data, request.method))
+        if errors:
+            raise ValidationError({"items": errors})
+        answer = services.wallet_batch(user_id=request.user.id, items=items, atomic=envelope["atomic"])
+        results = [_batch_item_result(item) for item in answer.items]
+        if answer.refused_index is not None:
+            refused = answer.items[answer.refused_index].error
+            error = wallet_error(WalletErrorCode.BATCH_REFUSED, {"index": answer.refused_index, "code": refused.code})
+            return Response({**error_body(error.code, error.message, error.fields), "items": results},
+                            status=error.http_status)
+        done = sum(1 for item in answer.items if item.operation is not None)
+        return Response({"atomic": answer.atomic, "done": done, "refused": len(results) - done, "items": results})
+
+    @staticmethod
+    def _item(raw: dict, data: dict, method: str) -> services.BatchItem:
+        kind = data["type"]
+        # The request the operation alone would be: its path and its body (what the batch adds, left out).
+        body = {name: value for name, value in raw.items() if name not in ("type", "idempotencyKey", "holdId")}
+        idempotency = services.idempotency_key(key=data["idempotencyKey"], method=method,
+                                               path=_BATCH_ITEM_PATHS[kind](raw), body=body)
+        return services.BatchItem(
+            kind=kind, idempotency=idempotency, amount=data.get("amount"), description=data.get("description", ""),
+            to=data.get("to", ""), message=data.get("message", ""), transaction_id=data.get("transactionId"),
+            reason=data.get("reason", ""), hold_id=data.get("holdId"), final=data.get("final", False))
 
 
 class StatementCSVRenderer(BaseRenderer):

@@ -45,6 +45,7 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from psycopg.types.json import Jsonb
 
 from accounts.services import operator_action_record
 from outbox.services import outbox_relay_trigger
@@ -131,8 +132,10 @@ def _refusal(result: _Result) -> ApplicationError:
     return wallet_error(result.error_code, detail, replayed=result.outcome == Outcome.REPLAYED)
 
 
-def _answer(result: _Result, *, user_id: int, event_id: uuid.UUID | None = None) -> WalletOperation:
-    """The operation's entry, or its refusal raised as an ApplicationError."""
+def _answer(result: _Result, *, user_id: int, event_id: uuid.UUID | None = None,
+            trigger: bool = True) -> WalletOperation:
+    """The operation's entry, or its refusal raised as an ApplicationError. ``trigger``: queue the relay
+    (a batch queues it once for all its items)."""
     if result.error_code:
         raise _refusal(result)
     entry = Operation(entry_id=result.entry_id, kind=result.kind, user_id=user_id, amount=result.amount,
@@ -143,7 +146,8 @@ def _answer(result: _Result, *, user_id: int, event_id: uuid.UUID | None = None)
     if result.outcome == Outcome.DONE:
         # The first line of an event's path (then the relay's "published", the consumer's "record").
         logger.info("committed %s entry=%s event=%s user=%s", result.kind, result.entry_id, event_id, user_id)
-        outbox_relay_trigger()  # the operation has committed: its event can go
+        if trigger:
+            outbox_relay_trigger()  # the operation has committed: its event can go
     return WalletOperation(transaction=entry, replayed=result.outcome == Outcome.REPLAYED)
 
 
@@ -398,6 +402,120 @@ def _refund_run(*, reversal_id: uuid.UUID, user_id: int, gateway: str, payment_k
                  topic=settings.KAFKA_TOPIC_WALLET_EVENTS, transaction_key=cancel.transaction_key)
     logger.info("refund %s: %s cancelled by %s (%s)", reversal_id, amount, gateway, cancel.transaction_key)
     return _answer(done, user_id=user_id, event_id=event_id)
+
+
+# --- Batches ----------------------------------------------------------------------
+
+BATCH_KINDS = ("spend", "transfer", "reversal", "capture")
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchItem:
+    """One operation of a batch (``kind``: one of ``BATCH_KINDS``) with the fields it takes alone and
+    its own Idempotency-Key (its fingerprint: the request the operation alone would be, so that the
+    same key replays across a batch and the operation's own endpoint)."""
+
+    kind: str
+    idempotency: IdempotencyKey
+    amount: int | None = None
+    description: str = ""  # a spend's
+    to: str = ""  # a transfer's recipient (username)
+    message: str = ""  # a transfer's
+    transaction_id: uuid.UUID | None = None  # a reversal's
+    reason: str = ""  # a reversal's
+    hold_id: uuid.UUID | None = None  # a capture's
+    final: bool = False  # a capture's
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchItemAnswer:
+    """An item's answer: its operation (``operation``) or its refusal (``error``), as alone."""
+
+    operation: WalletOperation | None = None
+    error: ApplicationError | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchAnswer:
+    items: list[BatchItemAnswer]
+    atomic: bool
+    # An atomic batch with an item not done: the index of that item; nothing was applied.
+    refused_index: int | None = None
+
+
+def _batch_item_params(item: BatchItem) -> dict:
+    params = {"type": item.kind, "key": item.idempotency.key, "fingerprint": item.idempotency.fingerprint,
+              "entryId": str(uuid.uuid4()), "eventId": str(uuid.uuid4()), "amount": item.amount}
+    if item.kind == "spend":
+        params["description"] = item.description
+    elif item.kind == "transfer":
+        params.update(to=item.to, message=item.message, receivedEventId=str(uuid.uuid4()))
+    elif item.kind == "reversal":
+        params.update(transactionId=str(item.transaction_id), reason=item.reason)
+    else:
+        params.update(holdId=str(item.hold_id), final=item.final)
+    return params
+
+
+def wallet_batch(*, user_id: int, items: list[BatchItem], atomic: bool = False) -> BatchAnswer:
+    """Run ``items`` (spends, transfers, reversals, hold captures) on the user's wallet in one statement,
+    one transaction (``wallets/sql/wallet_batch.sql``): each as alone (its key, answer, events), or all or
+    nothing with ``atomic``. A card refund in a batch that is not atomic is finished after it, as alone."""
+    if not 1 <= len(items) <= settings.WALLET_BATCH_ITEMS_MAX:
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT,
+                               f"items: from 1 to {settings.WALLET_BATCH_ITEMS_MAX} operations",
+                               fields={"items": [f"From 1 to {settings.WALLET_BATCH_ITEMS_MAX} items."]})
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if item.kind not in BATCH_KINDS:
+            raise ApplicationError(CommonErrorCode.INVALID_INPUT, f"items[{index}].type: one of {BATCH_KINDS}",
+                                   fields={f"items[{index}].type": ["Unknown type."]})
+        if item.amount is not None or item.kind in ("spend", "transfer"):
+            _check_amount(item.amount, field=f"items[{index}].amount")
+        if item.idempotency.key in seen:
+            field = f"items[{index}].idempotencyKey"
+            raise ApplicationError(CommonErrorCode.INVALID_INPUT, f"{field}: items[{seen[item.idempotency.key]}] "
+                                   "has the same key; each operation needs its own", fields={field: ["Repeated."]})
+        seen[item.idempotency.key] = index
+    params = [_batch_item_params(item) for item in items]
+    day_start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    key = _key_params(None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(_Result._fields)} FROM wallet_batch(%s, %s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+            [user_id, Jsonb(params), atomic, settings.KAFKA_TOPIC_WALLET_EVENTS, settings.WALLET_BALANCE_MAX,
+             settings.TRANSFER_DAILY_MAX_WON, day_start, key["key_ttl"], key["in_flight_timeout"]])
+        rows = [_Result(*row) for row in cursor.fetchall()]
+    # All or nothing: the one item not done (its refusal; every other is not_applied), if any.
+    refused_index = next((i for i, row in enumerate(rows) if row.outcome != "not_applied" and (
+        row.error_code or row.outcome not in (Outcome.DONE, Outcome.REPLAYED))), None) if atomic else None
+    answers = []
+    for index, (item, row, param) in enumerate(zip(items, rows, params, strict=True)):
+        answers.append(_batch_item_answer(item, row, param, user_id=user_id, index=index,
+                                          refused_index=refused_index))
+    if any(answer.operation and not answer.operation.replayed for answer in answers):
+        outbox_relay_trigger()  # once for the batch
+    return BatchAnswer(items=answers, atomic=atomic, refused_index=refused_index)
+
+
+def _batch_item_answer(item: BatchItem, row: _Result, param: dict, *, user_id: int, index: int,
+                       refused_index: int | None) -> BatchItemAnswer:
+    if row.outcome == "not_applied":
+        return BatchItemAnswer(error=wallet_error(WalletErrorCode.NOT_APPLIED,
+                                                  {"index": index, "refused": refused_index}))
+    try:
+        if row.outcome == Outcome.REFUNDING:  # a card refund (not atomic): the gateway, as alone
+            detail = json.loads(row.error_detail) if isinstance(row.error_detail, str) else row.error_detail
+            operation = _refund_run(reversal_id=row.entry_id, user_id=user_id, gateway=detail["gateway"],
+                                    payment_key=row.payment_key, amount=row.amount, reason=row.description)
+        else:
+            operation = _answer(row, user_id=user_id, event_id=uuid.UUID(param["eventId"]), trigger=False)
+    except ApplicationError as exc:
+        unavailable = exc.code in (WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE, WalletErrorCode.REFUND_PENDING)
+        metrics.OPERATIONS.labels(item.kind, "unavailable" if unavailable else "refused").inc()
+        return BatchItemAnswer(error=exc)
+    metrics.OPERATIONS.labels(item.kind, "replayed" if operation.replayed else "done").inc()
+    return BatchItemAnswer(operation=operation)
 
 
 # --- Charge (through the payment gateway) ----------------------------------------

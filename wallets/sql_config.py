@@ -49,4 +49,6 @@ sql_items = [
     _function("wallet_refund_complete"),
     _function("wallet_refund_fail"),
     _function("wallet_refund_record"),
+    _function("wallet_batch", ("wallets", "wallet_spend"), ("wallets", "wallet_transfer"),
+              ("wallets", "wallet_reverse"), ("wallets", "wallet_hold_capture"), ("wallets", "wallet_open")),
 ]

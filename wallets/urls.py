@@ -16,5 +16,6 @@ urlpatterns = [
     path("wallet/holds/<str:hold_id>", apis.HoldAPI.as_view(), name="wallet-hold"),
     path("wallet/holds/<str:hold_id>/captures", apis.HoldCaptureAPI.as_view(), name="wallet-hold-captures"),
     path("wallet/holds/<str:hold_id>/void", apis.HoldVoidAPI.as_view(), name="wallet-hold-void"),
+    path("wallet/batches", apis.BatchAPI.as_view(), name="wallet-batches"),
     path("payments/toss/webhook", apis.TossWebhookAPI.as_view(), name="payments-toss-webhook"),
 ]

@@ -1,7 +1,9 @@
-"""The users and their API calls: a steady mix of charges, spends, reversals, transfers (and their returns)
-and holds (placed, captured in parts, voided, or left to expire), each retried with its Idempotency-Key
-until it has a definite answer, as a careful client does. Each client keeps its own reckoning of its
-balance and of its holds, from the definite answers only: the checks hold the platform to it."""
+"""The users and their API calls: a steady mix of charges, spends, reversals, transfers (and their returns),
+holds (placed, captured in parts, voided, or left to expire) and batches of spends, transfers and
+reversals (all or nothing, or each on its own), each retried with its Idempotency-Key (a batch: the same
+batch, its items' keys) until it has a definite answer, as a careful client does. Each client keeps its
+own reckoning of its balance and of its holds, from the definite answers only: the checks hold the
+platform to it."""
 
 import asyncio
 import contextlib
@@ -25,7 +27,7 @@ class Call:
 
     key: str
     user_id: int
-    kind: str  # charge, spend, reversal, transfer, hold, capture, void
+    kind: str  # charge, spend, reversal, transfer, hold, capture, void; batch (its items: ``items``)
     body: dict
     reversed_kind: str = ""  # of a reversal: CHARGE, SPEND, CAPTURE or TRANSFER (a return)
     other_user_id: int = 0  # a transfer's recipient; a return's payee (the transfer's sender)
@@ -34,6 +36,8 @@ class Call:
     retried_because: Counter = dataclasses.field(default_factory=Counter)
     status: int | None = None
     answer: dict | None = None
+    items: list["Call"] = dataclasses.field(default_factory=list)  # a batch's operations
+    batch: str = ""  # an operation in a batch: the batch's key
 
     @property
     def ok(self) -> bool:
@@ -61,7 +65,7 @@ class Call:
 
 PATHS = {"charge": "/api/v1/wallet/charges", "spend": "/api/v1/wallet/spends",
          "reversal": "/api/v1/wallet/reversals", "transfer": "/api/v1/wallet/transfers",
-         "hold": "/api/v1/wallet/holds"}
+         "hold": "/api/v1/wallet/holds", "batch": "/api/v1/wallet/batches"}
 HOLD_EXPIRIES_S = (3, 8, 3_600)  # some expire during the run, some outlive it
 
 
@@ -111,6 +115,8 @@ class Load:
             body = {"transactionId": target[0], "amount": self.rng.randint(1, min(target[2], 20_000)),
                     "reason": "chaos"}
             call = Call(key, user.id, "reversal", body, reversed_kind=target[1], other_user_id=target[3])
+        elif roll < 0.71:
+            call = self.next_batch(key, user, available)
         elif roll < 0.77:
             other = self.rng.choice([u for u in self.users if u.id != user.id])
             body = {"to": other.username, "amount": self.rng.randint(100, min(5_000, available)),
@@ -128,8 +134,37 @@ class Load:
             else:
                 body = {"amount": self.rng.randint(1, remaining)} if self.rng.random() < 0.7 else {}
                 call = Call(key, user.id, "capture", body, hold_id=hold_id)
-        self.calls.append(call)
+        if call.kind == "batch":
+            self.calls.extend(call.items)  # the checks hold each operation to its answer
+        else:
+            self.calls.append(call)
         return call
+
+    def next_batch(self, key: str, user: User, available: int) -> Call:
+        """2 to 6 spends, transfers and reversals; now and then more than the wallet holds (an item refused:
+        alone, or everything, when the batch is atomic)."""
+        items: list[Call] = []
+        budget = available if self.rng.random() < 0.85 else available * 3
+        for i in range(self.rng.randint(2, 6)):
+            item_key, roll = f"{key}-{i}", self.rng.random()
+            reversible = [t for t in user.reversible if t[1] != "CHARGE"]  # a card refund is not all-or-nothing
+            amount = self.rng.randint(100, max(100, min(3_000, budget // 6)))
+            if roll < 0.5:
+                item = Call(item_key, user.id, "spend", {"amount": amount, "description": "chaos batch"})
+            elif roll < 0.8 or not reversible:
+                other = self.rng.choice([u for u in self.users if u.id != user.id])
+                item = Call(item_key, user.id, "transfer", {"to": other.username, "amount": amount,
+                                                             "message": "chaos batch"}, other_user_id=other.id)
+            else:
+                target = self.rng.choice(reversible)
+                item = Call(item_key, user.id, "reversal", {"transactionId": target[0], "amount": self.rng.randint(
+                    1, min(target[2], 5_000)), "reason": "chaos batch"}, reversed_kind=target[1],
+                    other_user_id=target[3])
+            item.batch = key
+            items.append(item)
+        body = {"atomic": self.rng.random() < 0.4,
+                "items": [{"type": c.kind, "idempotencyKey": c.key, **c.body} for c in items]}
+        return Call(key, user.id, "batch", body, items=items)
 
     async def run(self, http) -> None:
         t0 = time.monotonic()
@@ -162,6 +197,12 @@ class Load:
                     answer = {"text": response.text[:200]}
                 code = answer.get("code") if isinstance(answer, dict) else None
                 retry = response.status_code in RETRIED_STATUSES or code == "idempotency_request_in_flight"
+                if call.kind == "batch" and not retry and isinstance(answer, dict) and "items" in answer:
+                    # An item without a definite answer: the same batch again (what was done replays).
+                    codes = [(i["status"], i.get("error", {}).get("code")) for i in answer["items"]]
+                    retry = any(s in RETRIED_STATUSES or c == "idempotency_request_in_flight" for s, c in codes)
+                    code = next((c for s, c in codes if s in RETRIED_STATUSES or c == "idempotency_request_in_flight"),
+                                code)
                 if not retry:
                     call.status, call.answer = response.status_code, answer
                     break
@@ -171,6 +212,16 @@ class Load:
             if time.monotonic() - started > CALL_GIVE_UP_S:
                 return  # unresolved: the checks report it
             await asyncio.sleep(wait)
+        if call.kind == "batch":
+            if call.status in (200, 422) and "items" in call.answer:
+                for item, result in zip(call.items, call.answer["items"], strict=True):
+                    item.attempts, item.retried_because = call.attempts, call.retried_because
+                    item.status, item.answer = result["status"], result.get("transaction") or result.get("error")
+                    self.reckon(item, user)
+            else:  # the whole batch refused (a 4xx): each item is, with its answer
+                for item in call.items:
+                    item.status, item.answer = call.status, call.answer
+            return
         self.reckon(call, user)
 
     def reckon(self, call: Call, user: User) -> None:

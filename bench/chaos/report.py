@@ -8,6 +8,10 @@ from bench.chaos.checks import mail_event_ids
 from bench.chaos.common import RESULTS_DIR
 
 
+def _kind(call) -> str:
+    return f"{call.kind} in a batch" if call.batch else call.kind
+
+
 def outcome_of(*, seed: int, users: list, calls: list, injector, browsers: list, mail, slack, found: dict,
                timing: dict, load_s: float, drain_s: float) -> dict:
     """What the run found, as saved and reported."""
@@ -17,8 +21,8 @@ def outcome_of(*, seed: int, users: list, calls: list, injector, browsers: list,
             "retried_calls": sum(c.attempts > 1 for c in calls),
             "retries_because": dict(sum((c.retried_because for c in calls), Counter())),
             "entries": len({c.key for c in calls if c.ok}),
-            "kinds": {kind: {"asked": n, "done": sum(c.ok for c in calls if c.kind == kind)}
-                      for kind, n in Counter(c.kind for c in calls).items()},
+            "kinds": {kind: {"asked": n, "done": sum(c.ok for c in calls if _kind(c) == kind)}
+                      for kind, n in Counter(_kind(c) for c in calls).items()},
             "faults": [dataclasses.asdict(f) for f in injector.done],
             "fault_counts": dict(Counter(f.name for f in injector.done)),
             "browser_connects": sum(b.connects for b in browsers),
