@@ -1,6 +1,7 @@
 """Outbox relay throughput and commit-to-Kafka latency.
 
     .venv/bin/python bench/relay.py [--events 100000] [--rate 200] [--seconds 20] [--writers 4]
+    .venv/bin/python bench/relay.py --events 100000 --relays 1 2   # drain with 1, then 2 relay processes
 
 1. Fills the outbox with N events and times ``outbox_relay_run`` draining it.
 2. In the same run, times a bare kafka-python producer (same producer settings)
@@ -12,12 +13,13 @@
 
 import argparse
 import json
+import os
 import signal
 import threading
 import time
 import uuid
 
-from common import celery, setup, start, summary_ms
+from common import ROOT, celery, setup, start, summary_ms
 
 
 def synthetic_payload(i: int, users: int = 1000) -> dict:
@@ -60,6 +62,58 @@ def bench_drain(n: int) -> float:
     return n / elapsed
 
 
+# A relay process of bench_relays: relay ``slot`` of ``slots`` drains its partitions, says so, and waits to be
+# stopped (so that its CPU time is still there to be read).
+RELAY_PROCESS = """
+import sys, django; django.setup()
+from outbox.relay import outbox_relay_run
+slot, slots = int(sys.argv[1]), int(sys.argv[2])
+result = outbox_relay_run(slot=slot, slots=slots, time_budget_s=3600)
+print("DRAINED", result.published, flush=True)
+sys.stdin.read()
+"""
+
+
+def bench_relays(n: int, relays: int) -> float:
+    """``relays`` relay processes (slot k of ``relays`` each) draining n events; the CPU of each part."""
+    import subprocess
+    import sys
+
+    from common import CpuMeter, in_session
+    from django.db import connection
+
+    from outbox.models import OutboxEvent
+    from outbox.relay import outbox_relay_run
+
+    OutboxEvent.objects.all().delete()
+    outbox_relay_run()  # the topic's partition count recorded
+    fill(n)
+    connection.close()
+    procs = [subprocess.Popen([sys.executable, "-c", RELAY_PROCESS, str(slot), str(relays)], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+                              env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"})
+             for slot in range(relays)]
+    groups = {f"relay {i}": in_session(p.pid) for i, p in enumerate(procs)}
+    groups |= {"postgres": lambda p: p.info["name"] == "postgres",
+               "kafka": lambda p: p.info["name"] == "java" and "kafka.Kafka" in " ".join(p.info["cmdline"] or [])}
+    meter = CpuMeter(groups)
+    meter.start()
+    started = time.perf_counter()
+    lines = [p.stdout.readline().split() for p in procs]  # each: DRAINED <published>
+    elapsed = time.perf_counter() - started
+    cpu = meter.stop()
+    for p in procs:
+        p.stdin.close()
+        p.wait(timeout=30)
+    published = sum(int(line[1]) for line in lines)
+    assert published == n, lines
+    rate = n / elapsed
+    parts = ", ".join(f"{name} {seconds / n * 1e6:.0f} µs" for name, seconds in cpu.items())
+    print(f"{relays} relay process(es): {n} events in {elapsed:.2f}s = {rate:,.0f} events/s (from process start, "
+          f"Django's set-up included); CPU per event: {parts}")
+    return rate
+
+
 def bench_bare_producer(n: int) -> float:
     from kafka import KafkaProducer
 
@@ -79,6 +133,14 @@ def bench_bare_producer(n: int) -> float:
     producer.close()
     print(f"bare producer: {n} records in {elapsed:.2f}s = {n / elapsed:,.0f} records/s")
     return n / elapsed
+
+
+def bench_bare_producer_fresh(n: int) -> float:
+    from outbox.models import OutboxEvent
+
+    OutboxEvent.objects.all().delete()
+    fill(n)
+    return bench_bare_producer(n)
 
 
 def bench_latency(rate: float, seconds: float, writers: int) -> None:
@@ -160,8 +222,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--writers", type=int, default=4, help="threads committing outbox events")
     parser.add_argument("--latency-only", action="store_true", help="skip the drain and bare-producer runs")
+    parser.add_argument("--relays", type=int, nargs="*", default=[], metavar="N",
+                        help="only: the bare producer, then a drain by N relay processes for each N (e.g. 1 2)")
     args = parser.parse_args()
     setup()
+    if args.relays:
+        bare_rate = bench_bare_producer_fresh(args.events)
+        for relays in args.relays:
+            rate = bench_relays(args.events, relays)
+            print(f"{relays} relay process(es) / bare producer = {rate / bare_rate:.0%}")
+        return
     if not args.latency_only:
         relay_rate = bench_drain(args.events)
         bare_rate = bench_bare_producer(args.events)

@@ -144,12 +144,14 @@ class Load:
         """2 to 6 spends, transfers and reversals; now and then more than the wallet holds (an item refused:
         alone, or everything, when the batch is atomic)."""
         items: list[Call] = []
-        budget = available if self.rng.random() < 0.85 else available * 3
+        too_much = self.rng.randrange(6) if self.rng.random() < 0.2 else -1  # this item asks for more than there is
         for i in range(self.rng.randint(2, 6)):
             item_key, roll = f"{key}-{i}", self.rng.random()
             reversible = [t for t in user.reversible if t[1] != "CHARGE"]  # a card refund is not all-or-nothing
-            amount = self.rng.randint(100, max(100, min(3_000, budget // 6)))
-            if roll < 0.5:
+            amount = self.rng.randint(100, max(100, min(3_000, available // 6)))
+            if i == too_much:
+                item = Call(item_key, user.id, "spend", {"amount": available + 1_000, "description": "chaos batch"})
+            elif roll < 0.5:
                 item = Call(item_key, user.id, "spend", {"amount": amount, "description": "chaos batch"})
             elif roll < 0.8 or not reversible:
                 other = self.rng.choice([u for u in self.users if u.id != user.id])
