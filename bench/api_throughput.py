@@ -133,16 +133,17 @@ def wait_for_event_path(timeout_s: float = 120) -> None:
 def measure(name: str, *, base: str, rows: list[tuple[str, str, str]], procs: dict, clients: int, seconds: float,
             pgbench_tps: float, cores: int, profile: str | None = None, batch: int = 0) -> float:
     from django.db import connection
+    from django.utils import timezone
 
     from notifications.models import Notification
-    from wallets.models import Operation
+    from outbox.models import OutboxEvent
     from wallets.selectors import wallet_ledger_reconcile
 
     users_file = ROOT / ".devstack" / "bench-logs" / f"api-{name}-users.txt"
     users_file.write_text("".join(f"{auth} {tx} {name}\n" for auth, tx, name in rows))
     run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=3, batch=batch)  # warm-up, not counted
     wait_for_event_path()
-    operations_before, notified_before = Operation.objects.count(), Notification.objects.count()
+    load_started_at = timezone.now()
     connection.close()
     meter = CpuMeter(platform_cpu_groups(procs, **pushpin_groups()))
     spy = py_spy_start(procs[profile], f"api-{name}") if profile else None
@@ -176,13 +177,15 @@ def measure(name: str, *, base: str, rows: list[tuple[str, str, str]], procs: di
     total = sum(cpu.values())
     print(f"  {'total':<16} {total / operations * 1000:6.2f} ms  ({total / elapsed * 100:5.1f}% of a core)")
     wait_for_event_path()
-    # Every operation's events notified (a transfer's two; the mix's holds add events without an operation).
-    committed = Operation.objects.count() - operations_before
+    # Every event of the run notified (the in-app consumer's one notification per event).
+    events = OutboxEvent.objects.filter(created_at__gte=load_started_at).values("event_id")
+    committed = events.count()
     deadline = time.monotonic() + 300
-    while Notification.objects.count() - notified_before < committed and time.monotonic() < deadline:
+    while (notified := Notification.objects.filter(event_id__in=events).count()) < committed \
+            and time.monotonic() < deadline:
         time.sleep(1)
-    print(f"events: {Notification.objects.count() - notified_before:,} notified for {committed:,} operations "
-          f"committed (warm-up excluded), {time.monotonic() - started - elapsed:.0f} s after the load")
+    print(f"events: {notified:,} of the run's {committed:,} notified, {time.monotonic() - started - elapsed:.0f} s "
+          "after the load")
     found = wallet_ledger_reconcile(limit=10)
     print(f"ledger: {'reconciled' if found.clean else 'MISMATCH ' + repr(found)}")
     return ops

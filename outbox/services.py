@@ -5,13 +5,14 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from kafka.partitioner.default import murmur2
 from psycopg.types.json import Jsonb
 
 from accounts.services import operator_action_record
@@ -51,9 +52,32 @@ def _redis() -> redis.Redis:
     )
 
 
-def outbox_relay_trigger() -> None:
-    """Queue a run of each relay slot that has none queued or running (a stream of commits queues
-    one task a slot), in one round trip to Redis.
+_partitions_cache: tuple[float, int] | None = None  # (monotonic time read, the topic's partition count)
+
+
+def _partitions_cached() -> int:
+    """The wallet events topic's partition count as the relays share it, read at most every
+    ``OUTBOX_PARTITIONS_CACHE_S`` (a stale count after kafka_partitions_add queues the wrong relay for
+    a while: the beat's sweep publishes the event within a second)."""
+    global _partitions_cache
+    now = time.monotonic()
+    if _partitions_cache is None or now - _partitions_cache[0] > settings.OUTBOX_PARTITIONS_CACHE_S:
+        row = OutboxTopic.objects.filter(name=settings.KAFKA_TOPIC_WALLET_EVENTS).values_list(
+            "partitions", flat=True).first()
+        _partitions_cache = (now, row or settings.KAFKA_WALLET_EVENTS_PARTITIONS)
+    return _partitions_cache[1]
+
+
+def outbox_relay_slots(keys: Iterable[str]) -> set[int]:
+    """The relay slots that publish these keys' events: the slot owning each key's partition (Kafka's
+    partitioner over the key, as outbox_key_hash computes it in SQL)."""
+    partitions, slots = _partitions_cached(), settings.OUTBOX_RELAYS
+    return {(murmur2(key.encode()) & 0x7FFFFFFF) % partitions % slots for key in keys}
+
+
+def outbox_relay_trigger(keys: Iterable[str] | None = None) -> None:
+    """Queue a run of the relay slots owning ``keys``' partitions (every slot without keys) that have
+    none queued or running (a stream of commits queues one task a slot), in one round trip to Redis.
 
     Runs after commit: it must never fail the request. If Redis or the Celery
     broker is down the beat sweep relays the event within a second of recovery.
@@ -62,10 +86,11 @@ def outbox_relay_trigger() -> None:
     from outbox.tasks import outbox_relay
 
     try:
+        slots = sorted(outbox_relay_slots(keys)) if keys is not None else range(settings.OUTBOX_RELAYS)
         pipe = _redis().pipeline(transaction=False)
-        for slot in range(settings.OUTBOX_RELAYS):
+        for slot in slots:
             pipe.set(RELAY_QUEUED_FLAG.format(slot=slot), "1", nx=True, ex=settings.OUTBOX_TRIGGER_FLAG_TTL_S)
-        for slot, newly_set in enumerate(pipe.execute()):
+        for slot, newly_set in zip(slots, pipe.execute(), strict=True):
             if newly_set:
                 outbox_relay.delay(slot)
     except Exception as exc:

@@ -483,6 +483,9 @@ KAFKA_PARTITIONS_ADD_CATCH_UP_TIMEOUT_S = env_int("KAFKA_PARTITIONS_ADD_CATCH_UP
 # ...and then, publishing again, for the running groups to share out the new partitions (it reports;
 # nothing waits on it: a new partition is read from its start whenever its member comes).
 KAFKA_PARTITIONS_ADD_ASSIGNMENT_WAIT_S = env_int("KAFKA_PARTITIONS_ADD_ASSIGNMENT_WAIT_S", 60)
+# How long a web process trusts its reading of the topic's partition count, to queue the relay owning
+# an event's partition (outbox_relay_trigger).
+OUTBOX_PARTITIONS_CACHE_S = env_int("OUTBOX_PARTITIONS_CACHE_S", 30)
 # How long a triggered run waits, in all, for partition locks held by another run.
 OUTBOX_RELAY_LOCK_WAIT_S = env_int("OUTBOX_RELAY_LOCK_WAIT_S", 5)
 # Longest wait for Kafka to acknowledge one batch (bounds how long row locks are held).

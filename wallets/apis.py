@@ -512,12 +512,20 @@ class BatchItemResultSerializer(serializers.Serializer):
     error = openapi.ErrorSerializer(required=False, help_text="Why not, as the operation alone would say it.")
 
 
-def _batch_item_result(answer: services.BatchItemAnswer) -> dict:
-    if answer.operation is not None:
-        return {"status": 201, "replayed": answer.operation.replayed,
-                "transaction": TransactionOutputSerializer(answer.operation.transaction).data}
-    error = answer.error
-    return {"status": error.http_status, "error": error_body(error.code, error.message, error.fields)}
+def _batch_item_results(answers: list[services.BatchItemAnswer]) -> list[dict]:
+    """Each item's answer; the transactions serialised together (one serializer, not one per item: a
+    serializer's fields are built, deep-copied, each time one is made)."""
+    done = [answer.operation.transaction for answer in answers if answer.operation is not None]
+    transactions = iter(TransactionOutputSerializer(done, many=True).data)
+    results = []
+    for answer in answers:
+        if answer.operation is not None:
+            results.append({"status": 201, "replayed": answer.operation.replayed, "transaction": next(transactions)})
+        else:
+            error = answer.error
+            results.append({"status": error.http_status,
+                            "error": error_body(error.code, error.message, error.fields)})
+    return results
 
 
 class BatchAPI(APIView):
@@ -571,23 +579,29 @@ class BatchAPI(APIView):
                     "(`API_BATCH_ITEMS_PER_USER_PER_MINUTE`); its transfers among the recipient look-ups.")
     def post(self, request):
         envelope = validated(self.EnvelopeSerializer, request.data)
-        items, errors = [], {}
-        for index, raw in enumerate(envelope["items"]):
+        raws, errors = envelope["items"], {}
+        by_kind: dict[str, list[int]] = {}
+        for index, raw in enumerate(raws):
             kind = raw.get("type") if isinstance(raw, dict) else None
-            serializer_class = BATCH_ITEM_SERIALIZERS.get(kind) if isinstance(kind, str) else None
-            if serializer_class is None:
+            if isinstance(kind, str) and kind in BATCH_ITEM_SERIALIZERS:
+                by_kind.setdefault(kind, []).append(index)
+            else:
                 errors[index] = ({"type": [f"Must be one of: {', '.join(BATCH_ITEM_SERIALIZERS)}."]}
                                  if isinstance(raw, dict) else ["Must be an object."])
-                continue
-            serializer = serializer_class(data=raw)
-            if not serializer.is_valid():
-                errors[index] = serializer.errors
-                continue
-            items.append(self._item(raw, serializer.validated_data, request.method))
+        data: dict[int, dict] = {}
+        for kind, indices in by_kind.items():  # one serializer a kind, its items validated as a list
+            serializer = BATCH_ITEM_SERIALIZERS[kind](data=[raws[i] for i in indices], many=True)
+            if serializer.is_valid():
+                data.update(zip(indices, serializer.validated_data, strict=True))
+            else:
+                found = serializer.errors  # {position: errors} (a list of them in older DRF)
+                found = found.items() if isinstance(found, dict) else enumerate(found)
+                errors.update((indices[position], e) for position, e in found if e)
         if errors:
-            raise ValidationError({"items": errors})
+            raise ValidationError({"items": dict(sorted(errors.items()))})
+        items = [self._item(raws[i], data[i], request.method) for i in range(len(raws))]
         answer = services.wallet_batch(user_id=request.user.id, items=items, atomic=envelope["atomic"])
-        results = [_batch_item_result(item) for item in answer.items]
+        results = _batch_item_results(answer.items)
         if answer.refused_index is not None:
             refused = answer.items[answer.refused_index].error
             error = wallet_error(WalletErrorCode.BATCH_REFUSED, {"index": answer.refused_index, "code": refused.code})

@@ -146,8 +146,9 @@ def _answer(result: _Result, *, user_id: int, event_id: uuid.UUID | None = None,
     if result.outcome == Outcome.DONE:
         # The first line of an event's path (then the relay's "published", the consumer's "record").
         logger.info("committed %s entry=%s event=%s user=%s", result.kind, result.entry_id, event_id, user_id)
-        if trigger:
-            outbox_relay_trigger()  # the operation has committed: its event can go
+        if trigger:  # the operation has committed: its events can go (a transfer's, a return's: two users')
+            outbox_relay_trigger(None if result.kind in (OperationKind.TRANSFER, OperationKind.REVERSAL)
+                                 else [str(user_id)])
     return WalletOperation(transaction=entry, replayed=result.outcome == Outcome.REPLAYED)
 
 
@@ -279,7 +280,7 @@ def _hold_call(function: str, **params) -> HoldAnswer:
                 created_at=result.created_at, ended_at=result.ended_at)
     hold._state.adding = False
     if result.outcome == Outcome.DONE:
-        outbox_relay_trigger()
+        outbox_relay_trigger([str(params["user_id"])])
     return HoldAnswer(hold=hold, balance=result.balance, available=result.available,
                       replayed=result.outcome == Outcome.REPLAYED)
 
@@ -494,7 +495,9 @@ def wallet_batch(*, user_id: int, items: list[BatchItem], atomic: bool = False) 
         answers.append(_batch_item_answer(item, row, param, user_id=user_id, index=index,
                                           refused_index=refused_index))
     if any(answer.operation and not answer.operation.replayed for answer in answers):
-        outbox_relay_trigger()  # once for the batch
+        # Once for the batch: its transfers' recipients' events go to other partitions.
+        outbox_relay_trigger(None if any(item.kind in ("transfer", "reversal") for item in items)
+                             else [str(user_id)])
     return BatchAnswer(items=answers, atomic=atomic, refused_index=refused_index)
 
 
