@@ -85,4 +85,4 @@ stop:
 	@scripts/devstack.sh stop
 
 clean: stop
-	rm -rf .devstack $(VENV)
+	rm -rf .devstack $(VENV) .venv-peer

@@ -13,7 +13,11 @@
    bench user) and holds (₩1) each captured by a later request, over ``--wallets``
    wallets, each request with its own Idempotency-Key.
 4. The same against one hot wallet (every client on one wallet row).
-5. With ``--batch N``: batches of N spends (``POST /api/v1/wallet/batches``) over the same wallets,
+5. With ``--peer``, first: the hordak peer (``bench/peer/``: DRF + django-hordak, a spend = lock the
+   wallet's account, read its balance, ``transfer_to``; no idempotency, no events), on the same
+   PostgreSQL and gunicorn settings, driven with spends only; with ``--spends-only`` ours too, so
+   that the two answer the same requests.
+6. With ``--batch N``: batches of N spends (``POST /api/v1/wallet/batches``) over the same wallets,
    counted in operations (items done), and then waits until every one of their events has been
    notified (the in-app consumer's notification per event), which it reports.
 
@@ -107,9 +111,14 @@ def prepare_wallets(prefix: str, count: int) -> list[tuple[str, str, str]]:
     return rows
 
 
-def run_wrk(*, base: str, users_file: str, clients: int, seconds: int, batch: int = 0) -> dict:
+SPENDS_ONLY = "100,0,0,0"  # BENCH_MIX: every request a spend
+
+
+def run_wrk(*, base: str, users_file: str, clients: int, seconds: int, batch: int = 0, mix: str = "") -> dict:
     env = {**os.environ, "BENCH_USERS_FILE": users_file, "BENCH_RUN_ID": uuid.uuid4().hex[:12],
            "BENCH_BATCH": str(batch)}
+    if mix:
+        env["BENCH_MIX"] = mix
     done = subprocess.run(
         ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(ROOT / "bench" / "api_mix.lua"),
          base], env=env, capture_output=True, text=True)
@@ -131,7 +140,7 @@ def wait_for_event_path(timeout_s: float = 120) -> None:
 
 
 def measure(name: str, *, base: str, rows: list[tuple[str, str, str]], procs: dict, clients: int, seconds: float,
-            pgbench_tps: float, cores: int, profile: str | None = None, batch: int = 0) -> float:
+            pgbench_tps: float, cores: int, profile: str | None = None, batch: int = 0, mix: str = "") -> float:
     from django.db import connection
     from django.utils import timezone
 
@@ -141,7 +150,7 @@ def measure(name: str, *, base: str, rows: list[tuple[str, str, str]], procs: di
 
     users_file = ROOT / ".devstack" / "bench-logs" / f"api-{name}-users.txt"
     users_file.write_text("".join(f"{auth} {tx} {name}\n" for auth, tx, name in rows))
-    run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=3, batch=batch)  # warm-up, not counted
+    run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=3, batch=batch, mix=mix)  # warm-up
     wait_for_event_path()
     load_started_at = timezone.now()
     connection.close()
@@ -151,7 +160,7 @@ def measure(name: str, *, base: str, rows: list[tuple[str, str, str]], procs: di
     # wrk is a child that has exited when the meter stops: its CPU is the children's rusage.
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    result = run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=seconds, batch=batch)
+    result = run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=seconds, batch=batch, mix=mix)
     elapsed = time.monotonic() - started
     cpu = meter.stop()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -191,6 +200,54 @@ def measure(name: str, *, base: str, rows: list[tuple[str, str, str]], procs: di
     return ops
 
 
+PEER_VENV = ROOT / ".venv-peer"
+PEER_DIR = ROOT / "bench" / "peer"
+
+
+def measure_peer(*, wallets: int, clients: int, seconds: int, port: int, pgbench_tps: float) -> float:
+    """The hordak peer on gunicorn with the platform's settings (sync workers, 2 per core + 1), spends only."""
+    import psycopg
+    from common import CpuMeter, in_session, start
+
+    if not (PEER_VENV / "bin" / "python").exists():
+        raise SystemExit("the hordak peer's environment is missing: run `make bench-tools`")
+    base_url = f"postgres://{PG['user']}@{PG['host']}:{PG['port']}"
+    with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'hordak_peer'").fetchone():
+            conn.execute('CREATE DATABASE "hordak_peer"')
+    python = str(PEER_VENV / "bin" / "python")
+    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=PEER_DIR, check=True)
+    lines = subprocess.run([python, "-m", "peer.prepare", str(wallets)], cwd=PEER_DIR, check=True,
+                           capture_output=True, text=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "peer.settings"}
+                           ).stdout
+    users_file = ROOT / ".devstack" / "bench-logs" / "api-peer-users.txt"
+    users_file.parent.mkdir(parents=True, exist_ok=True)
+    users_file.write_text(lines)
+    workers = (os.cpu_count() or 1) * 2 + 1
+    proc = start([str(PEER_VENV / "bin" / "gunicorn"), "peer.wsgi:application", "--chdir", str(PEER_DIR),
+                  "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync",
+                  "--keep-alive", "5", "--timeout", "30"], "api-peer")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http_ok(f"{base}/api/v1/wallet/spends", ok_statuses=(401, 405))
+        run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=3, mix=SPENDS_ONLY)
+        meter = CpuMeter({"peer web": in_session(proc.pid), "postgres": lambda p: p.info["name"] == "postgres"})
+        meter.start()
+        result = run_wrk(base=base, users_file=str(users_file), clients=clients, seconds=seconds, mix=SPENDS_ONLY)
+        cpu = meter.stop()
+    finally:
+        stop_all([proc])
+    ops = result["requests"] / (result["duration_us"] / 1e6)
+    print(f"\n== the hordak peer, gunicorn direct: {clients} clients, {wallets} wallets, {seconds}s, spends ==")
+    baseline = f"; {ops / pgbench_tps * 100:.1f}% of pgbench ({pgbench_tps:,.0f} TPS)" if pgbench_tps else ""
+    print(f"{result['requests']:,} spends = {ops:,.1f} ops/s{baseline}")
+    print(f"latency p50 {result['p50_us'] / 1000:.1f} ms, p99 {result['p99_us'] / 1000:.1f} ms; "
+          f"answers by status: {dict(sorted(result['statuses'].items()))}")
+    print("CPU per operation: " + ", ".join(f"{group} {used / result['requests'] * 1000:.2f} ms"
+                                            for group, used in cpu.items()))
+    return ops
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
@@ -200,6 +257,8 @@ def main() -> None:
     parser.add_argument("--skip-pgbench", action="store_true", help="no baseline (ratios are then left out)")
     parser.add_argument("--skip-hot", action="store_true", help="no hot-wallet run")
     parser.add_argument("--skip-mix", action="store_true", help="no mix run")
+    parser.add_argument("--peer", action="store_true", help="first, the hordak peer (bench/peer/), spends only")
+    parser.add_argument("--spends-only", action="store_true", help="our mix run sends spends only (as the peer)")
     parser.add_argument("--batch", type=int, default=0, metavar="N",
                         help="also a run of batches of N spends (POST /api/v1/wallet/batches)")
     parser.add_argument("--py-spy", metavar="PROCESS", help="sample this Procfile process (e.g. web) during the runs")
@@ -209,6 +268,8 @@ def main() -> None:
         raise SystemExit("wrk not found: install it with `make bench-tools` (Debian's wrk)")
 
     tps = 0.0 if args.skip_pgbench else pgbench(scale=10, clients=8, seconds=15)
+    peer_ops = measure_peer(wallets=args.wallets, clients=args.clients, seconds=args.seconds, port=args.port + 10,
+                            pgbench_tps=tps) if args.peer else 0.0
     setup()
     print(f"preparing {args.wallets} wallets and one hot wallet")
     rows = prepare_wallets("bench-api", args.wallets)
@@ -228,8 +289,11 @@ def main() -> None:
                     seconds=args.seconds, pgbench_tps=tps, cores=cores, profile=args.py_spy, batch=args.batch)
         if args.skip_mix:
             return
-        mix = measure("mix", base=base, rows=rows, procs=procs, clients=args.clients, seconds=args.seconds,
-                      pgbench_tps=tps, cores=cores, profile=args.py_spy)
+        mix = measure("spends" if args.spends_only else "mix", base=base, rows=rows, procs=procs,
+                      clients=args.clients, seconds=args.seconds, pgbench_tps=tps, cores=cores, profile=args.py_spy,
+                      mix=SPENDS_ONLY if args.spends_only else "")
+        if peer_ops:
+            print(f"\nours / the hordak peer = {mix / peer_ops * 100:.0f}%")
         if not args.skip_hot:
             hot_ops = measure("hot wallet", base=base, rows=hot, procs=procs, clients=args.clients,
                               seconds=args.seconds, pgbench_tps=tps, cores=cores,

@@ -157,7 +157,7 @@ def stop_all(procs) -> None:
             proc.wait(timeout=10)
 
 
-def wait_http_ok(url: str, *, timeout_s: float = 60) -> None:
+def wait_http_ok(url: str, *, timeout_s: float = 60, ok_statuses: tuple[int, ...] = (200,)) -> None:
     import time
 
     import httpx
@@ -165,7 +165,7 @@ def wait_http_ok(url: str, *, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code in ok_statuses:
                 return
         except httpx.HTTPError:
             pass

@@ -10,8 +10,8 @@
    stream-token grant gives them), at most ``--connect-concurrency`` opening at once,
    from one asyncio process (``--burst``: all at once, as every browser reconnecting after a
    restart does); reports how long they took to open and how many were refused.
-3. Reports the memory (PSS) of Pushpin's processes and of the web processes
-   before and after, per stream.
+3. Reports the memory (PSS) of Pushpin's processes, of the front proxy's (nginx) and of the web
+   processes before and after, per stream.
 4. Stores and publishes one notification per user (the consumer's own code:
    ``notifications_from_events``, a poll's worth at a time) and reports the time from
    each publish to its arrival at every stream of that user (p50 / p99 / max).
@@ -54,6 +54,26 @@ def pss_mib(groups: dict) -> dict[str, float]:
             except (psutil.Error, OSError):
                 break
     return totals
+
+
+def front_proxy_process(name: str = "bench-pushpin"):
+    """A PSS group: the nginx master started for that Pushpin instance (its configuration's path in its
+    command line) and its workers (whose command line does not say)."""
+    import psutil
+
+    marker = f"/{name}/"
+
+    def matches(proc) -> bool:
+        if proc.info["name"] != "nginx":
+            return False
+        if marker in " ".join(proc.info["cmdline"] or []):
+            return True
+        try:
+            return marker in " ".join(proc.parent().cmdline())
+        except (psutil.Error, AttributeError):
+            return False
+
+    return matches
 
 
 class Stream:
@@ -142,7 +162,8 @@ async def main_async(args, user_ids: list[int], paths: list[str]) -> None:
     pushpin = await asyncio.to_thread(bench_pushpin, port=args.port, origin_port=args.port + 1)
     procs = procfile_start("sse", DJANGO_SETTINGS_MODULE="bench.settings", WEB_BIND=f"127.0.0.1:{args.port + 1}",
                            GRIP_CONTROL_URLS=pushpin.control_url, LOG_LEVEL="WARNING")
-    memory_groups = {**pushpin_groups(), "web": lambda p: "prepaid-web" in " ".join(p.info["cmdline"] or [])
+    memory_groups = {**pushpin_groups(), "front proxy": front_proxy_process(),
+                     "web": lambda p: "prepaid-web" in " ".join(p.info["cmdline"] or [])
                      or (p.info["name"] == "gunicorn" and "prepaid.wsgi" in " ".join(p.info["cmdline"] or []))}
     try:
         await asyncio.to_thread(wait_http_ok, f"{pushpin.base_url}/health/live")

@@ -258,6 +258,10 @@ class WalletEventConsumer(_Loop):
         super().__init__(stop)
         self.topic = settings.KAFKA_TOPIC_WALLET_EVENTS
         self.group_id = settings.NOTIFICATIONS_CONSUMER_GROUP
+        # A toast may wait a few milliseconds: a fetch gathers what arrives meanwhile into one poll (one
+        # transaction, one publish, one offset commit for all of it).
+        self.fetch = {"fetch_min_bytes": settings.NOTIFICATIONS_CONSUMER_FETCH_MIN_BYTES,
+                      "fetch_max_wait_ms": settings.NOTIFICATIONS_CONSUMER_FETCH_MAX_WAIT_MS}
 
     def handle_polled(self, polled: dict) -> dict:
         """All the polled records in one transaction; one by one if that fails.

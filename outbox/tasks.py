@@ -1,4 +1,5 @@
 import dataclasses
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -18,6 +19,8 @@ def outbox_relay(slot: int | None = None) -> dict:
     the clear queues the next run.
     """
     slots = settings.OUTBOX_RELAYS if slot is not None else None
+    if settings.OUTBOX_RELAY_GATHER_MS:  # commits meanwhile see the flag set: their rows join this run's batch
+        time.sleep(settings.OUTBOX_RELAY_GATHER_MS / 1000)
     result = relay.outbox_relay_run(slot=slot, slots=slots)
     if slot is not None:
         services.outbox_relay_flag_clear(slot)

@@ -483,6 +483,9 @@ KAFKA_PARTITIONS_ADD_CATCH_UP_TIMEOUT_S = env_int("KAFKA_PARTITIONS_ADD_CATCH_UP
 # ...and then, publishing again, for the running groups to share out the new partitions (it reports;
 # nothing waits on it: a new partition is read from its start whenever its member comes).
 KAFKA_PARTITIONS_ADD_ASSIGNMENT_WAIT_S = env_int("KAFKA_PARTITIONS_ADD_ASSIGNMENT_WAIT_S", 60)
+# A triggered relay run waits this long before it claims, so that the commits meanwhile join its first
+# batch instead of queueing the next run (bench/e2e_latency.py; 0: claim at once).
+OUTBOX_RELAY_GATHER_MS = env_int("OUTBOX_RELAY_GATHER_MS", 0)
 # How long a web process trusts its reading of the topic's partition count, to queue the relay owning
 # an event's partition (outbox_relay_trigger).
 OUTBOX_PARTITIONS_CACHE_S = env_int("OUTBOX_PARTITIONS_CACHE_S", 30)
@@ -561,6 +564,9 @@ KAFKA_WALLET_EVENTS_OWN_GROUPS = [NOTIFICATIONS_CONSUMER_GROUP, *NOTIFICATIONS_C
                                   AUDIT_CONSUMER_GROUP]
 NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S = env_int("NOTIFICATIONS_CHANNEL_UNAVAILABLE_WAIT_MAX_S", 30)
 # Their fetches wait to gather this much, or this long (a toast may not wait; a mail may wait a second).
+# The in-app consumer's fetches: answered once this much has gathered, or after this long (bench/e2e_latency.py).
+NOTIFICATIONS_CONSUMER_FETCH_MIN_BYTES = env_int("NOTIFICATIONS_CONSUMER_FETCH_MIN_BYTES", 1)
+NOTIFICATIONS_CONSUMER_FETCH_MAX_WAIT_MS = env_int("NOTIFICATIONS_CONSUMER_FETCH_MAX_WAIT_MS", 500)
 NOTIFICATIONS_CHANNEL_FETCH_MIN_BYTES = env_int("NOTIFICATIONS_CHANNEL_FETCH_MIN_BYTES", 64 * 1024)
 NOTIFICATIONS_CHANNEL_FETCH_MAX_WAIT_MS = env_int("NOTIFICATIONS_CHANNEL_FETCH_MAX_WAIT_MS", 1000)
 # Email: Django's SMTP backend (local default: a mail catcher on 127.0.0.1:1025).

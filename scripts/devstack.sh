@@ -312,8 +312,15 @@ tools() { # test-only tools from Debian: compose file validation, a headless bro
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
-bench_tools() { # the benchmarks' load generator (pgbench comes with PostgreSQL)
+bench_tools() { # the benchmarks' load generator (pgbench comes with PostgreSQL), the hordak peer's environment
   command -v wrk >/dev/null || apt_install wrk
+  local peer="$ROOT/.venv-peer" stamp="$ROOT/.venv-peer/.requirements"
+  if ! cmp -s "$ROOT/bench/peer/requirements.txt" "$stamp" 2>/dev/null; then
+    say "bench-tools: the hordak peer's environment (.venv-peer, bench/peer/requirements.txt)"
+    [ -x "$peer/bin/python" ] || "${PYTHON:-python3.11}" -m venv "$peer" || die "could not create $peer"
+    "$peer/bin/pip" install -q -r "$ROOT/bench/peer/requirements.txt" || die "pip could not install bench/peer/requirements.txt"
+    cp "$ROOT/bench/peer/requirements.txt" "$stamp"
+  fi
 }
 
 cmd="${1:-}"; shift || true

@@ -14,7 +14,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
@@ -555,16 +554,10 @@ class BatchAPI(APIView):
         refused = serializers.IntegerField(help_text="Items not done.")
         items = BatchItemResultSerializer(many=True, help_text="Each item's answer, in the items' order.")
 
-    @extend_schema_serializer(component_name="BatchRefused")
-    class RefusedSerializer(openapi.ErrorSerializer):
-        items = BatchItemResultSerializer(many=True, help_text="The refused item's answer; `not_applied` for "
-                                                               "every other.")
-
     @extend_schema(
         request=InputSerializer, parameters=[openapi.RETRY_AFTER],
-        responses={200: OutputSerializer,
-                   422: OpenApiResponse(RefusedSerializer, description="Unprocessable (Batch): `batch_refused`"),
-                   **openapi.errors("Batch", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED)},
+        responses={200: OutputSerializer, **openapi.errors(
+            "Batch", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED, WalletErrorCode.BATCH_REFUSED)},
         examples=[OpenApiExample("Two spends and a reversal", request_only=True, value={"items": [
             {"type": "spend", "idempotencyKey": "order-7781-1", "amount": 4_500, "description": "coffee"},
             {"type": "spend", "idempotencyKey": "order-7781-2", "amount": 12_000, "description": "lunch"},
@@ -574,8 +567,9 @@ class BatchAPI(APIView):
         description="Each operation runs as it would alone, with its own Idempotency-Key, its own answer (in "
                     "`items`, with the status it would have had) and its own events; all of them in one "
                     "database transaction, in order. Charges are not batched (each goes through the payment "
-                    "gateway). With `atomic`, one operation not done means none is: 422 `batch_refused`, naming "
-                    "it. A batch counts once among the writes, and its operations against their own rate "
+                    "gateway). With `atomic`, one operation not done means none is: 422 `batch_refused`, whose "
+                    "`fields` name it (`items[2]`: its code; `items[2].amount`: its own fields' messages). A "
+                    "batch counts once among the writes, and its operations against their own rate "
                     "(`API_BATCH_ITEMS_PER_USER_PER_MINUTE`); its transfers among the recipient look-ups.")
     def post(self, request):
         envelope = validated(self.EnvelopeSerializer, request.data)
@@ -601,12 +595,9 @@ class BatchAPI(APIView):
             raise ValidationError({"items": dict(sorted(errors.items()))})
         items = [self._item(raws[i], data[i], request.method) for i in range(len(raws))]
         answer = services.wallet_batch(user_id=request.user.id, items=items, atomic=envelope["atomic"])
+        if answer.refused_index is not None:  # all or nothing: nothing; the one error body, naming the item
+            raise services.batch_refusal(answer)
         results = _batch_item_results(answer.items)
-        if answer.refused_index is not None:
-            refused = answer.items[answer.refused_index].error
-            error = wallet_error(WalletErrorCode.BATCH_REFUSED, {"index": answer.refused_index, "code": refused.code})
-            return Response({**error_body(error.code, error.message, error.fields), "items": results},
-                            status=error.http_status)
         done = sum(1 for item in answer.items if item.operation is not None)
         return Response({"atomic": answer.atomic, "done": done, "refused": len(results) - done, "items": results})
 

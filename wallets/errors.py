@@ -40,7 +40,6 @@ class WalletErrorCode(ErrorCode):
     IDEMPOTENCY_REQUEST_IN_FLIGHT = "idempotency_request_in_flight", 409
     # Batches (POST /api/v1/wallet/batches).
     BATCH_REFUSED = "batch_refused", 422  # an all-or-nothing batch with an item not done: nothing applied
-    NOT_APPLIED = "not_applied", 424  # an item of such a batch: rolled back, or never run
     REFUND_NOT_IN_ATOMIC_BATCH = "refund_not_in_atomic_batch", 422  # a card refund cannot be all-or-nothing
 
 
@@ -112,11 +111,8 @@ _MESSAGES = {
         f"to: the period holds more than {d['linesMax']:,} transactions; ask for a shorter one",
         {"to": ["Too many transactions in the period."]}),
     WalletErrorCode.BATCH_REFUSED: lambda d: (
-        f"items[{d['index']}]: {d['code']}; the batch is all or nothing, and nothing was applied",
+        f"items[{d['index']}]: {d['code']}: {d['message']}; the batch is all or nothing, and nothing was applied",
         {f"items[{d['index']}]": [d["code"]]}),
-    WalletErrorCode.NOT_APPLIED: lambda d: (
-        f"items[{d['index']}]: not applied: the batch is all or nothing, and items[{d['refused']}] was refused",
-        None),
     WalletErrorCode.REFUND_NOT_IN_ATOMIC_BATCH: lambda d: (
         f"transactionId: reversing {d['transactionId']} refunds a card, which cannot be part of an all-or-nothing "
         "batch; reverse it alone, or in a batch that is not atomic", {"transactionId": ["A card refund."]}),

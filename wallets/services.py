@@ -105,6 +105,7 @@ class Outcome(enum.StrEnum):
     REFUSED = "refused"  # a rule said no: error_code and error_detail
     STARTED = "started"  # a charge was claimed and its payment recorded: the gateway is asked next
     REFUNDING = "refunding"  # a refund's amount is held: the gateway is asked to cancel next
+    NOT_APPLIED = "not_applied"  # an item of an all-or-nothing batch that was refused: rolled back, or never run
 
 
 # A row of the SQL functions' wallet_operation_result (wallets/sql/wallet_operation_result.sql).
@@ -408,6 +409,9 @@ def _refund_run(*, reversal_id: uuid.UUID, user_id: int, gateway: str, payment_k
 # --- Batches ----------------------------------------------------------------------
 
 BATCH_KINDS = ("spend", "transfer", "reversal", "capture")
+# What each item of wallet_batch's p_items may hold (``_batch_item_params``).
+BATCH_ITEM_FIELDS = ("type", "key", "fingerprint", "entryId", "eventId", "receivedEventId", "amount", "description",
+                     "to", "message", "transactionId", "reason", "holdId", "final")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -430,7 +434,8 @@ class BatchItem:
 
 @dataclasses.dataclass(frozen=True)
 class BatchItemAnswer:
-    """An item's answer: its operation (``operation``) or its refusal (``error``), as alone."""
+    """An item's answer: its operation (``operation``) or its refusal (``error``), as alone; neither: not
+    applied (an all-or-nothing batch refused another item)."""
 
     operation: WalletOperation | None = None
     error: ApplicationError | None = None
@@ -488,12 +493,10 @@ def wallet_batch(*, user_id: int, items: list[BatchItem], atomic: bool = False) 
              settings.TRANSFER_DAILY_MAX_WON, day_start, key["key_ttl"], key["in_flight_timeout"]])
         rows = [_Result(*row) for row in cursor.fetchall()]
     # All or nothing: the one item not done (its refusal; every other is not_applied), if any.
-    refused_index = next((i for i, row in enumerate(rows) if row.outcome != "not_applied" and (
+    refused_index = next((i for i, row in enumerate(rows) if row.outcome != Outcome.NOT_APPLIED and (
         row.error_code or row.outcome not in (Outcome.DONE, Outcome.REPLAYED))), None) if atomic else None
-    answers = []
-    for index, (item, row, param) in enumerate(zip(items, rows, params, strict=True)):
-        answers.append(_batch_item_answer(item, row, param, user_id=user_id, index=index,
-                                          refused_index=refused_index))
+    answers = [_batch_item_answer(item, row, param, user_id=user_id)
+               for item, row, param in zip(items, rows, params, strict=True)]
     if any(answer.operation and not answer.operation.replayed for answer in answers):
         # Once for the batch: its transfers' recipients' events go to other partitions.
         outbox_relay_trigger(None if any(item.kind in ("transfer", "reversal") for item in items)
@@ -501,11 +504,21 @@ def wallet_batch(*, user_id: int, items: list[BatchItem], atomic: bool = False) 
     return BatchAnswer(items=answers, atomic=atomic, refused_index=refused_index)
 
 
-def _batch_item_answer(item: BatchItem, row: _Result, param: dict, *, user_id: int, index: int,
-                       refused_index: int | None) -> BatchItemAnswer:
-    if row.outcome == "not_applied":
-        return BatchItemAnswer(error=wallet_error(WalletErrorCode.NOT_APPLIED,
-                                                  {"index": index, "refused": refused_index}))
+def batch_refusal(answer: BatchAnswer) -> ApplicationError:
+    """An all-or-nothing batch not applied: ``batch_refused``, naming the item and saying why in its fields
+    (``items[i]``: its code; ``items[i].<field>``: its own field messages)."""
+    index = answer.refused_index
+    refused = answer.items[index].error
+    error = wallet_error(WalletErrorCode.BATCH_REFUSED, {"index": index, "code": refused.code,
+                                                         "message": refused.message})
+    error.fields = {f"items[{index}]": [str(refused.code)],
+                    **{f"items[{index}].{name}": messages for name, messages in (refused.fields or {}).items()}}
+    return error
+
+
+def _batch_item_answer(item: BatchItem, row: _Result, param: dict, *, user_id: int) -> BatchItemAnswer:
+    if row.outcome == Outcome.NOT_APPLIED:
+        return BatchItemAnswer()  # rolled back with its all-or-nothing batch, or never run
     try:
         if row.outcome == Outcome.REFUNDING:  # a card refund (not atomic): the gateway, as alone
             detail = json.loads(row.error_detail) if isinstance(row.error_detail, str) else row.error_detail

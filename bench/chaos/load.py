@@ -199,7 +199,9 @@ class Load:
                     answer = {"text": response.text[:200]}
                 code = answer.get("code") if isinstance(answer, dict) else None
                 retry = response.status_code in RETRIED_STATUSES or code == "idempotency_request_in_flight"
-                if call.kind == "batch" and not retry and isinstance(answer, dict) and "items" in answer:
+                if call.kind == "batch" and not retry and code == "batch_refused":  # all or nothing, refused
+                    retry = "idempotency_request_in_flight" in str(answer.get("fields"))
+                elif call.kind == "batch" and not retry and isinstance(answer, dict) and "items" in answer:
                     # An item without a definite answer: the same batch again (what was done replays).
                     codes = [(i["status"], i.get("error", {}).get("code")) for i in answer["items"]]
                     retry = any(s in RETRIED_STATUSES or c == "idempotency_request_in_flight" for s, c in codes)
@@ -215,12 +217,12 @@ class Load:
                 return  # unresolved: the checks report it
             await asyncio.sleep(wait)
         if call.kind == "batch":
-            if call.status in (200, 422) and "items" in call.answer:
+            if call.status == 200:
                 for item, result in zip(call.items, call.answer["items"], strict=True):
                     item.attempts, item.retried_because = call.attempts, call.retried_because
                     item.status, item.answer = result["status"], result.get("transaction") or result.get("error")
                     self.reckon(item, user)
-            else:  # the whole batch refused (a 4xx): each item is, with its answer
+            else:  # the whole batch refused (a 4xx; atomic: batch_refused): each item is, with its answer
                 for item in call.items:
                     item.status, item.answer = call.status, call.answer
             return

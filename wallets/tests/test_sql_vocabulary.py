@@ -23,12 +23,14 @@ from wallets.models import (
     PaymentStatus,
     RefundStatus,
 )
-from wallets.services import Outcome
+from wallets.services import BATCH_ITEM_FIELDS, BATCH_KINDS, Outcome
 
 SQL_APPS = ("ledger", "outbox", "wallets")  # the money's SQL (the audit store's speaks of partitions)
 # Words of PostgreSQL's, not ours: the conditions the SQL raises, to_char's format, a time zone, an empty
-# JSON object, the separator of an advisory lock's key.
-POSTGRES_WORDS = re.compile(r"^(check_violation|restrict_violation|no_data_found|YYYY-MM-DD.*|UTC|\{\}|:)$")
+# JSON object, the separator of an advisory lock's key, an encoding; and an SQLSTATE of the class P that a
+# function raises and catches itself (wallet_batch's rollback of an all-or-nothing batch).
+POSTGRES_WORDS = re.compile(r"^(check_violation|restrict_violation|no_data_found|YYYY-MM-DD.*|UTC|\{\}|:|UTF8|"
+                            r"P[A-Z0-9]{4})$")
 
 
 def _code(text: str) -> str:
@@ -142,7 +144,8 @@ def test_no_other_word_of_ours_hides_in_the_sql():
     """Whatever is not a message, a table or PostgreSQL's own word is one of the vocabularies above."""
     sql = _sql()
     known = (UPPER_CASE | SYSTEM_ACCOUNT_CODES | {WALLET_ACCOUNT_CODE_PREFIX} | {*WalletErrorCode} | {*WalletRefusal}
-             | {*Outcome} | _schema_properties() | _detail_keys_read_by_python() | {""})
+             | {*Outcome} | _schema_properties() | _detail_keys_read_by_python() | {""}
+             | {*BATCH_KINDS, *BATCH_ITEM_FIELDS})  # what a batch's items hold (wallet_batch.sql)
     tables = set(re.findall(r"\b(ledger_\w+|wallets_\w+|outbox_\w+)\b", sql))
     words = {lit for lit in _literals(sql) if " " not in lit and "%" not in lit}
     assert {w for w in words - known - tables if not POSTGRES_WORDS.match(w)} == set()
@@ -153,3 +156,16 @@ def test_the_checks_see_a_literal_python_does_not_define():
     sql = "SELECT wallet_refusal('made_up_code', NULL); SELECT 'MADE_UP_KIND';"
     assert {_unquoted(a[0]) for a in _calls(sql, "wallet_refusal")} - {*WalletErrorCode} == {"made_up_code"}
     assert {lit for lit in _literals(sql) if re.fullmatch(r"[A-Z][A-Z_]+", lit)} - UPPER_CASE == {"MADE_UP_KIND"}
+
+
+def test_a_batch_item_holds_what_wallet_batch_reads_and_nothing_else():
+    import uuid
+
+    from wallets.services import BatchItem, IdempotencyKey, _batch_item_params
+
+    read = set(re.findall(r"item->>'(\w+)'", _code((sql_directory("wallets") / "wallet_batch.sql").read_text())))
+    key = IdempotencyKey(key="k", fingerprint="f")
+    written = set().union(*(_batch_item_params(BatchItem(kind=kind, idempotency=key, amount=1,
+                                                         transaction_id=uuid.uuid4(), hold_id=uuid.uuid4())).keys()
+                            for kind in BATCH_KINDS))
+    assert read == written == set(BATCH_ITEM_FIELDS)
