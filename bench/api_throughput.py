@@ -216,17 +216,17 @@ def measure_peer(*, wallets: int, clients: int, seconds: int, port: int, pgbench
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'hordak_peer'").fetchone():
             conn.execute('CREATE DATABASE "hordak_peer"')
     python = str(PEER_VENV / "bin" / "python")
-    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=PEER_DIR, check=True)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "peer.settings"}  # not the bench's settings
+    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=PEER_DIR, check=True, env=env)
     lines = subprocess.run([python, "-m", "peer.prepare", str(wallets)], cwd=PEER_DIR, check=True,
-                           capture_output=True, text=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "peer.settings"}
-                           ).stdout
+                           capture_output=True, text=True, env=env).stdout
     users_file = ROOT / ".devstack" / "bench-logs" / "api-peer-users.txt"
     users_file.parent.mkdir(parents=True, exist_ok=True)
     users_file.write_text(lines)
     workers = (os.cpu_count() or 1) * 2 + 1
     proc = start([str(PEER_VENV / "bin" / "gunicorn"), "peer.wsgi:application", "--chdir", str(PEER_DIR),
                   "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync",
-                  "--keep-alive", "5", "--timeout", "30"], "api-peer")
+                  "--keep-alive", "5", "--timeout", "30"], "api-peer", DJANGO_SETTINGS_MODULE="peer.settings")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http_ok(f"{base}/api/v1/wallet/spends", ok_statuses=(401, 405))
