@@ -44,7 +44,7 @@ from kafka.errors import (
 
 from outbox import metrics
 from outbox.models import OutboxEvent
-from outbox.services import outbox_topic_ensure
+from outbox.services import outbox_topic_ensure, relay_slot_of
 from prepaid.events import event_headers
 from prepaid.kafka import kafka_headers_encode, kafka_producer, kafka_producer_reset
 
@@ -134,7 +134,7 @@ def relay_partitions_wanted(*, partitions: int, slot: int | None, slots: int | N
     """The partitions relay ``slot`` of ``slots`` publishes; all of them without a slot (the sweep)."""
     if slot is None or not slots:
         return list(range(partitions))
-    return [p for p in range(partitions) if p % slots == slot % slots]
+    return [p for p in range(partitions) if relay_slot_of(p, slots) == slot % slots]
 
 
 def _topic_state(topic: str, *, share_lock: bool = False) -> tuple[int, bool] | None:
@@ -319,8 +319,11 @@ def outbox_relay_run(
     budget_s = settings.OUTBOX_RELAY_TIME_BUDGET_S if time_budget_s is None else time_budget_s
     deadline = time.monotonic() + budget_s
     try:
-        outbox_topic_ensure(topic)
-        partitions, paused = _topic_state(topic)
+        state = _topic_state(topic)
+        if state is None:  # the first run: the count recorded from Kafka
+            outbox_topic_ensure(topic)
+            state = _topic_state(topic)
+        partitions, paused = state
     except Exception as exc:  # Kafka unreachable before the count was ever recorded: nothing can be sent
         logger.warning("outbox relay: partition count of %s unknown, nothing sent: %s", topic, _describe(exc))
         return RelayResult(lock="unknown_topic", stopped="send_errors")

@@ -68,11 +68,16 @@ def _partitions_cached() -> int:
     return _partitions_cache[1]
 
 
+def relay_slot_of(partition: int, slots: int) -> int:
+    """The relay slot (of ``slots``) that publishes ``partition``: the one rule of who owns what."""
+    return partition % slots
+
+
 def outbox_relay_slots(keys: Iterable[str]) -> set[int]:
     """The relay slots that publish these keys' events: the slot owning each key's partition (Kafka's
     partitioner over the key, as outbox_key_hash computes it in SQL)."""
     partitions, slots = _partitions_cached(), settings.OUTBOX_RELAYS
-    return {(murmur2(key.encode()) & 0x7FFFFFFF) % partitions % slots for key in keys}
+    return {relay_slot_of((murmur2(key.encode()) & 0x7FFFFFFF) % partitions, slots) for key in keys}
 
 
 def outbox_relay_trigger(keys: Iterable[str] | None = None) -> None:

@@ -110,9 +110,9 @@ _MESSAGES = {
     WalletErrorCode.STATEMENT_TOO_LONG: lambda d: (
         f"to: the period holds more than {d['linesMax']:,} transactions; ask for a shorter one",
         {"to": ["Too many transactions in the period."]}),
-    WalletErrorCode.BATCH_REFUSED: lambda d: (
+    WalletErrorCode.BATCH_REFUSED: lambda d: (  # its fields: the item's, set by services.batch_refusal
         f"items[{d['index']}]: {d['code']}: {d['message']}; the batch is all or nothing, and nothing was applied",
-        {f"items[{d['index']}]": [d["code"]]}),
+        None),
     WalletErrorCode.REFUND_NOT_IN_ATOMIC_BATCH: lambda d: (
         f"transactionId: reversing {d['transactionId']} refunds a card, which cannot be part of an all-or-nothing "
         "batch; reverse it alone, or in a batch that is not atomic", {"transactionId": ["A card refund."]}),
