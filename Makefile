@@ -14,7 +14,7 @@ export WEB_BIND := 127.0.0.1:$(WEB_PORT)
 export DEVSTACK_PUSHPIN_PORT := $(PUBLIC_PORT)
 export DEVSTACK_PUSHPIN_ORIGIN := $(WEB_BIND)
 
-.PHONY: help venv services tools bench-tools migrate topics run test chaos lint stop clean status
+.PHONY: help venv messages translations services tools bench-tools migrate topics run test chaos lint stop clean status
 
 help:
 	@echo "make run       set everything up and run the platform on http://localhost:$(PUBLIC_PORT) (Pushpin -> web, worker, beat, consumer)"
@@ -22,6 +22,7 @@ help:
 	@echo "make services  start PostgreSQL :54329, Redis :63799, Kafka :29092, Pushpin :$(PUBLIC_PORT) only"
 	@echo "make bench-tools  start the services and install the benchmarks' tools (wrk); then see README, Benchmarks"
 	@echo "make chaos     the chaos run: the platform on a stack of its own, faults injected under load (CHAOS_ARGS=\"--seed N\")"
+	@echo "make translations  after changing a text: add it to the Korean catalogue (locale/ko) to translate"
 	@echo "make stop      stop the services this project started"
 	@echo "make clean     stop, then delete .devstack/ (all local data) and .venv/"
 
@@ -41,7 +42,22 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import secrets; print(f"SECRET_KEY={secrets.token_urlsafe(50)}"); print("DEBUG=1")' > .env
 	@echo "make: wrote .env (a generated SECRET_KEY and DEBUG=1, for local development)"
 
-venv: $(STAMP) .env
+venv: $(STAMP) .env messages
+
+# The message catalogues (Korean first, locale/ko), compiled from their .po files (the .mo are not kept in git).
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+messages: $(CATALOGUES)
+
+# After changing a text in the code: its entry in the Korean catalogue, to translate.
+translations: $(STAMP)
+	@scripts/devstack.sh gettext
+	@$(PY) manage.py makemessages -l ko --no-location -v 0 --ignore '.venv*' --ignore .devstack --ignore bench \
+	  --ignore 'tests/*' --ignore '*/tests/*' --ignore '*/migrations/*'
+	@echo "make: locale/ko/LC_MESSAGES/django.po updated; translate its empty and fuzzy entries"
+
+locale/%.mo: locale/%.po $(STAMP)
+	@scripts/devstack.sh gettext
+	@$(PY) manage.py compilemessages -v 0 -l $(word 2,$(subst /, ,$@)) --ignore '.venv*' --ignore .devstack
 
 services: venv
 	@scripts/devstack.sh start

@@ -8,6 +8,8 @@ operator can only look and revoke (delete). Users create their tokens themselves
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
@@ -30,13 +32,15 @@ class LockoutAdmin(AccessAttemptAdmin):
 
     actions = ["lift_lockout"]
 
-    @admin.action(description="Lift the lockout of the selected usernames and addresses")
+    @admin.action(description=_("Lift the lockout of the selected usernames and addresses"))
     def lift_lockout(self, request, queryset):
         lifted = 0
         for username, address in set(queryset.values_list("username", "ip_address")):
             lifted += login_lockout_lift(by=request.user, username=username) if username else 0
             lifted += login_lockout_lift(by=request.user, address=address) if address else 0
-        self.message_user(request, f"Lockout lifted ({lifted} failed attempt row(s) forgotten).", messages.SUCCESS)
+        self.message_user(request, ngettext(
+            "Lockout lifted (%(count)d failed attempt forgotten).",
+            "Lockout lifted (%(count)d failed attempts forgotten).", lifted) % {"count": lifted}, messages.SUCCESS)
 
 
 @admin.register(AuthToken)

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class OperatorAction(models.Model):
@@ -17,8 +18,27 @@ class OperatorAction(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
+        verbose_name = _("operator action")
+        verbose_name_plural = _("operator actions")
         ordering = ["-id"]
         indexes = [models.Index(fields=["target"], name="operator_action_target_idx")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target}"
+
+
+class LanguagePreference(models.Model):
+    """The language a user chose (the page's switcher): their notifications, emails and Slack messages
+    are written in it. Without one, Korean (``LANGUAGE_CODE``)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="language_preference")
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("language preference")
+        verbose_name_plural = _("language preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.language}"

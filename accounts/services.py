@@ -12,12 +12,13 @@ from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp import match_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
-from accounts.models import OperatorAction
+from accounts.models import LanguagePreference, OperatorAction
 from prepaid.errors import ApplicationError, ErrorCode
 
 
@@ -35,17 +36,18 @@ def api_token_create(*, user, ttl: datetime.timedelta | None = None) -> tuple[Au
     live = AuthToken.objects.filter(user=user, expiry__gt=timezone.now()).count()
     if live >= settings.API_TOKENS_PER_USER_MAX:
         raise ApplicationError(TokenErrorCode.TOO_MANY_TOKENS,
-                               f"token: {user.get_username()} already holds {live} live tokens (the most "
-                               f"allowed); revoke one first")
+                               "token: " + _("%(user)s already holds %(live)s live tokens (the most allowed); "
+                                             "revoke one first") % {"user": user.get_username(), "live": live})
     return AuthToken.objects.create(user=user, expiry=ttl or datetime.timedelta(days=settings.API_TOKEN_TTL_DAYS))
 
 
 def api_token_revoke(*, user, token_id: str) -> None:
     """Revoke the user's token whose id (``tokenId``: its first characters, not secret) is given."""
-    deleted, _ = AuthToken.objects.filter(user=user, token_key=token_id).delete()
+    deleted, _kinds = AuthToken.objects.filter(user=user, token_key=token_id).delete()
     if not deleted:
-        raise ApplicationError(TokenErrorCode.TOKEN_NOT_FOUND, f"tokenId: no token {token_id} of yours",
-                               fields={"tokenId": ["Not found."]})
+        raise ApplicationError(TokenErrorCode.TOKEN_NOT_FOUND,
+                               "tokenId: " + _("no token %(id)s of yours") % {"id": token_id},
+                               fields={"tokenId": [_("Not found.")]})
 
 
 def api_tokens_revoke_all(*, user) -> int:
@@ -56,6 +58,13 @@ def api_tokens_revoke_all(*, user) -> int:
 def api_tokens_purge_expired() -> int:
     """Delete expired tokens (they are refused already); return how many."""
     return AuthToken.objects.filter(expiry__lte=timezone.now()).delete()[0]
+
+
+def language_choose(*, user, language: str) -> None:
+    """Record the user's language (one of ``LANGUAGES``): what their notifications are written in."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValueError(f"language {language!r} is not one of {[code for code, _ in settings.LANGUAGES]}")
+    LanguagePreference.objects.update_or_create(user=user, defaults={"language": language})
 
 
 def operator_action_record(*, user, action: str, target: str, detail: str = "") -> None:

@@ -8,8 +8,11 @@ import segno
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.i18n import set_language
 from django_otp import login as otp_login
 
 from accounts import selectors, services
@@ -22,6 +25,18 @@ def login_locked_out(request, original_response=None, credentials=None):
     response = render(request, "registration/locked_out.html", {
         "failures_max": settings.LOGIN_FAILURES_MAX, "minutes": minutes}, status=429)
     response["Retry-After"] = str(settings.LOGIN_LOCKOUT_S)
+    return response
+
+
+@require_POST
+def language_choose(request):
+    """The language switcher of every page: Django's ``set_language`` (the cookie, back to ``next``),
+    and for a signed-in user, their choice recorded: their notifications are written in it."""
+    response = set_language(request)
+    language = request.POST.get("language")
+    if request.user.is_authenticated and language and translation.check_for_language(language) \
+            and language in dict(settings.LANGUAGES):
+        services.language_choose(user=request.user, language=language)
     return response
 
 
@@ -56,7 +71,7 @@ def two_factor(request):
                 otp_login(request, device)
                 return render(request, "registration/two_factor_recovery_codes.html",
                               {"codes": codes, "next": next_url})
-        error = "That code is not valid (or came too soon after a wrong one); try the current one."
+        error = _("That code is not valid (or came too soon after a wrong one); try the current one.")
     context = {"next": next_url, "error": error, "enrolled": enrolled}
     if not enrolled:
         device = services.two_factor_enrolment_start(user=user)

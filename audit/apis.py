@@ -3,6 +3,7 @@
 import json
 
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
@@ -27,7 +28,7 @@ class AuditEventQuerySerializer(StrictInputSerializer):
 
     def validate(self, data):
         if "from" in data and "to" in data and data["to"] <= data["from"]:
-            raise serializers.ValidationError({"to": ["Must be after from."]})
+            raise serializers.ValidationError({"to": [_("Must be after from.")]})
         return data
 
 

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditConfig(AppConfig):
+    verbose_name = _("Audit store")
     name = "audit"
-    verbose_name = "Audit store"
     default_auto_field = "django.db.models.BigAutoField"

@@ -15,6 +15,7 @@ hash after it still disagrees with the seals.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 GENESIS_HASH = "0" * 64  # the "previous hash" of a chain's first row
 
@@ -34,6 +35,8 @@ class AuditEvent(models.Model):
     hash = models.CharField(max_length=64)
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         managed = False  # a partitioned table: created and changed by SQL in the migrations
         db_table = "audit_auditevent"
         ordering = ["-occurred_at"]
@@ -47,6 +50,10 @@ class ChainHead(models.Model):
     seq = models.BigIntegerField()
     hash = models.CharField(max_length=64)
     updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("chain head")
+        verbose_name_plural = _("chain heads")
 
     def __str__(self) -> str:
         return f"chain of user {self.user_id} at #{self.seq}"
@@ -65,6 +72,8 @@ class RetentionCut(models.Model):
     dropped_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("retention cut")
+        verbose_name_plural = _("retention cuts")
         ordering = ["-upper_bound"]
 
     def __str__(self) -> str:
@@ -81,6 +90,8 @@ class Seal(models.Model):
     seal_hash = models.CharField(max_length=64)  # sha256(previous seal hash + heads hash)
 
     class Meta:
+        verbose_name = _("seal")
+        verbose_name_plural = _("seals")
         ordering = ["-sealed_at"]
 
     def __str__(self) -> str:

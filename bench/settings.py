@@ -13,6 +13,10 @@ os.environ.setdefault("API_STREAM_TOKENS_PER_USER_PER_MINUTE", "1000000")
 os.environ.setdefault("API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE", "1000000")
 os.environ.setdefault("API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE", "1000000")
 os.environ.setdefault("API_BATCH_ITEMS_PER_USER_PER_MINUTE", "100000000")
+# Verification tiers' caps: the load's wallets hold more than a person's (the tiers' tests set their own).
+for _name in ("WALLET_BALANCE_MAX_UNVERIFIED_WON", "WALLET_BALANCE_MAX_VERIFIED_WON",
+              "TRANSFER_DAILY_MAX_UNVERIFIED_WON", "TRANSFER_DAILY_MAX_VERIFIED_WON"):
+    os.environ.setdefault(_name, "1000000000")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:63799/14")
 os.environ.setdefault("KAFKA_TOPIC_WALLET_EVENTS", "bench.wallet-events")
 os.environ.setdefault("NOTIFICATIONS_CONSUMER_GROUP", "bench.notification-service")

@@ -15,6 +15,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from prepaid.money import CURRENCY
 
@@ -36,6 +37,8 @@ class Account(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("ledger account")
+        verbose_name_plural = _("ledger accounts")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -56,7 +59,8 @@ class JournalEntry(models.Model):
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        verbose_name_plural = "journal entries"
+        verbose_name = _("journal entry")
+        verbose_name_plural = _("journal entries")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -76,6 +80,8 @@ class Posting(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("posting")
+        verbose_name_plural = _("postings")
         ordering = ["id"]
         indexes = [models.Index(fields=["account", "created_at"], name="posting_account_time_idx")]
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="posting_amount_non_zero")]

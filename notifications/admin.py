@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from notifications import services
 from notifications.models import DeadLetter, Notification, ProcessedEvent
@@ -23,25 +25,28 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         return request.user.is_active and request.user.is_staff and request.user.has_perm(
             "notifications.change_deadletter")
 
-    @admin.display(description="channel")
+    @admin.display(description=_("channel"))
     def channel(self, dead_letter):
         """Who parked it: a channel beyond the browser (email, slack), or the in-app consumer."""
         return dead_letter.headers.get(services.DLT_CHANNEL, "in-app")
 
-    @admin.action(description="Replay: publish the original record again to its topic")
+    @admin.action(description=_("Replay: publish the original record again to its topic"))
     def replay(self, request, queryset):
         replayed = 0
         for dead_letter in queryset.order_by("id"):
             try:
                 services.dead_letter_replay(dead_letter=dead_letter, by=request.user)
             except Exception as exc:
-                self.message_user(request, f"DeadLetter {dead_letter.id}: replay failed: {exc}", messages.ERROR)
+                self.message_user(request, gettext("Dead letter %(id)s: replay failed: %(error)s") % {
+                    "id": dead_letter.id, "error": exc}, messages.ERROR)
             else:
                 replayed += 1
         if replayed:
-            self.message_user(request, f"Replayed {replayed} record(s).", messages.SUCCESS)
+            self.message_user(request, ngettext(
+                "Replayed %(count)d record.", "Replayed %(count)d records.", replayed) % {
+                "count": replayed}, messages.SUCCESS)
 
-    @admin.action(description="Discard, with a reason (no replay)")
+    @admin.action(description=_("Discard, with a reason (no replay)"))
     def discard(self, request, queryset):
         reason = request.POST.get("reason", "")
         if "confirm" not in request.POST:
@@ -53,11 +58,14 @@ class DeadLetterAdmin(ReadOnlyAdmin):
             try:
                 services.dead_letter_discard(dead_letter=dead_letter, by=request.user, reason=reason)
             except ApplicationError as exc:
-                self.message_user(request, f"DeadLetter {dead_letter.id}: {exc.message}", messages.ERROR)
+                self.message_user(request, gettext("Dead letter %(id)s: %(error)s") % {
+                    "id": dead_letter.id, "error": exc.message}, messages.ERROR)
             else:
                 discarded += 1
         if discarded:
-            self.message_user(request, f"Discarded {discarded} record(s).", messages.SUCCESS)
+            self.message_user(request, ngettext(
+                "Discarded %(count)d record.", "Discarded %(count)d records.", discarded) % {
+                "count": discarded}, messages.SUCCESS)
         return None
 
 

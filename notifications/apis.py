@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import JsonResponse
 from django.utils.decorators import decorator_from_middleware
+from django.utils.translation import gettext as _
 from django_eventstream.views import events as eventstream_events
 from django_grip import GripMiddleware
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_serializer
@@ -185,7 +186,7 @@ def _dead_letter(dead_letter_id: str):
              if dead_letter_id.isascii() and dead_letter_id.isdigit() and len(dead_letter_id) < 19 else None)
     if found is None:
         raise ApplicationError(services.DeadLetterErrorCode.DEAD_LETTER_NOT_FOUND,
-                               f"id: no dead letter {dead_letter_id}")
+                               "id: " + _("no dead letter %(id)s") % {"id": dead_letter_id})
     return found
 
 
@@ -203,7 +204,8 @@ class DeadLetterListAPI(APIView):
     def get(self, request):
         status = request.query_params.get("status")
         if status is not None and status not in selectors.DEAD_LETTER_STATUSES:
-            raise ValidationError({"status": [f"One of {', '.join(selectors.DEAD_LETTER_STATUSES)}."]})
+            raise ValidationError({"status": [
+                _("One of %(statuses)s.") % {"statuses": ", ".join(selectors.DEAD_LETTER_STATUSES)}]})
         dead_letters = selectors.dead_letter_list(status=status,
                                                   exception_type=request.query_params.get("exceptionType"))
         paginator = NewestFirstPagination()

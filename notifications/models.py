@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from prepaid.events import EventType
 
@@ -19,6 +20,8 @@ class ProcessedEvent(models.Model):
     processed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("processed event")
+        verbose_name_plural = _("processed events")
         constraints = [models.UniqueConstraint(fields=["consumer", "event_id"], name="processed_event_unique")]
 
     def __str__(self) -> str:
@@ -52,6 +55,8 @@ class Notification(models.Model):
     pushed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="notification_user_created_idx"),
@@ -88,6 +93,8 @@ class DeadLetter(models.Model):
     discard_reason = models.TextField(blank=True, default="")
 
     class Meta:
+        verbose_name = _("dead letter")
+        verbose_name_plural = _("dead letters")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["dlt_topic", "dlt_partition", "dlt_offset"], name="dead_letter_unique"),
@@ -121,6 +128,10 @@ class NotificationPreference(models.Model):
     # Set when Slack refused the webhook for good (channel_not_found, invalid_token, ...): switched off.
     slack_disabled_reason = models.CharField(max_length=200, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
 
     def __str__(self) -> str:
         return f"preferences of {self.user_id}"

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from accounts.selectors import user_languages
 from accounts.services import operator_action_record
 from notifications import channels, sse
 from notifications.channels import slack
@@ -64,11 +66,13 @@ def notifications_from_events(*, events: list[dict]) -> list[HandleResult]:
         seen = {n.event_id: n for n in Notification.objects.select_for_update()
                 .filter(event_id__in=set(event_ids) - new_ids)}
         created, outcomes = [], []
+        languages = user_languages(user_ids={event["userId"] for event, event_id in zip(events, event_ids, strict=True)
+                                             if event_id not in seen})
         for event, event_id in zip(events, event_ids, strict=True):
             if event_id in seen:
                 outcomes.append((seen[event_id], "duplicate"))
             else:
-                seen[event_id] = _notification_new(event, event_id)
+                seen[event_id] = _notification_new(event, event_id, languages[event["userId"]])
                 created.append(seen[event_id])
                 outcomes.append((seen[event_id], "notified"))
         seqs = sse.sse_events_store([(n.user_id, _sse_data(n)) for n in created])
@@ -77,7 +81,7 @@ def notifications_from_events(*, events: list[dict]) -> list[HandleResult]:
         Notification.objects.bulk_create(created)
     # Once each, however often the batch holds an event. Not pushed (Pushpin down): the
     # browsers read it from storage; a redelivery of the record pushes it again.
-    to_push = {n.id: n for n, _ in outcomes if n.pushed_at is None}
+    to_push = {n.id: n for n, _outcome in outcomes if n.pushed_at is None}
     if to_push and sse.sse_events_publish([
         (n.user_id, n.stream_seq, json.dumps(_sse_data(n), ensure_ascii=False)) for n in to_push.values()
     ]):
@@ -86,9 +90,9 @@ def notifications_from_events(*, events: list[dict]) -> list[HandleResult]:
             for n, outcome in outcomes]
 
 
-def _notification_new(event: dict, event_id: uuid.UUID) -> Notification:
-    """The notification of a new event; not saved, its SSE event not stored yet."""
-    rendered = render(event)
+def _notification_new(event: dict, event_id: uuid.UUID, language: str) -> Notification:
+    """The notification of a new event, in its user's language; not saved, its SSE event not stored yet."""
+    rendered = render(event, language)
     return Notification(
         user_id=event["userId"], event_id=event_id, event_type=event["eventType"], title=rendered.title,
         message=rendered.message, type=rendered.type, balance=event["newBalance"], created_at=timezone.now(),
@@ -165,7 +169,8 @@ def dead_letter_replay(*, dead_letter: DeadLetter, by=None) -> DeadLetter:
     A discarded one is not replayed. ``by``: the operator, recorded with the action."""
     if dead_letter.discarded_at:
         raise ApplicationError(DeadLetterErrorCode.DEAD_LETTER_DISCARDED,
-                               f"id: dead letter {dead_letter.id} was discarded ({dead_letter.discard_reason})")
+                               "id: " + _("dead letter %(id)s was discarded (%(reason)s)") % {
+                                   "id": dead_letter.id, "reason": dead_letter.discard_reason})
     headers = [(name, value.encode()) for name, value in dead_letter.headers.items() if name not in DLT_HEADERS]
     topic = dead_letter.original_topic or settings.KAFKA_TOPIC_WALLET_EVENTS
     future = kafka_producer().send(topic, key=dead_letter.key.encode() or None, value=dead_letter.value.encode(),
@@ -184,13 +189,14 @@ def dead_letter_discard(*, dead_letter: DeadLetter, by, reason: str) -> DeadLett
     """Close an open dead letter without replaying it (a poison record, a test), saying why."""
     reason = reason.strip()
     if not 1 <= len(reason) <= 500:
-        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "reason: say why, in 1 to 500 characters",
-                               fields={"reason": ["Required, at most 500 characters."]})
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "reason: " + _("say why, in 1 to 500 characters"),
+                               fields={"reason": [_("Required, at most 500 characters.")]})
     discarded = DeadLetter.objects.filter(id=dead_letter.id, discarded_at=None, replayed_at=None).update(
         discarded_at=timezone.now(), discarded_by=by, discard_reason=reason)
     if not discarded:
         raise ApplicationError(DeadLetterErrorCode.DEAD_LETTER_NOT_OPEN,
-                               f"id: dead letter {dead_letter.id} was already replayed or discarded")
+                               "id: " + _("dead letter %(id)s was already replayed or discarded") % {
+                                   "id": dead_letter.id})
     operator_action_record(user=by, action="dead_letter_discard", target=f"dead_letter:{dead_letter.id}",
                            detail=reason)
     dead_letter.refresh_from_db()
@@ -239,14 +245,16 @@ def channel_deliver(*, channel: str, group_id: str, event: dict) -> str:
     event_id = uuid.UUID(event["eventId"])
     if ProcessedEvent.objects.filter(consumer=group_id, event_id=event_id).exists():
         return "duplicate"
-    preference = NotificationPreference.objects.select_related("user").filter(user_id=event["userId"]).first()
+    preference = (NotificationPreference.objects.select_related("user", "user__language_preference")
+                  .filter(user_id=event["userId"]).first())
     if preference is None or not preference.wants(channel, event["eventType"]):
         return "skipped"
     address = sender.address(preference)
     if not address:
         return "skipped"
     try:
-        rendered = render(event)
+        chosen = getattr(preference.user, "language_preference", None)
+        rendered = render(event, chosen.language if chosen else None)
         rendered = dataclasses.replace(rendered, title=sender.escape(rendered.title),
                                        message=sender.escape(rendered.message))
         sender.send(event_id=str(event_id), address=address, rendered=rendered)
@@ -267,17 +275,17 @@ def notification_preference_update(*, user, email_enabled: bool, email_event_typ
                                    ) -> NotificationPreference:
     """Save a user's channels. A Slack webhook URL must be one ``SLACK_WEBHOOK_URL_PREFIXES`` allows;
     ``None`` keeps the stored one (it is never shown back). Saving clears a disabled reason."""
-    preference, _ = NotificationPreference.objects.get_or_create(user=user)
+    preference, _created = NotificationPreference.objects.get_or_create(user=user)
     url = preference.slack_webhook_url if slack_webhook_url is None else slack_webhook_url.strip()
     if url and (problem := slack.slack_url_problem(url)):
         raise ApplicationError(CommonErrorCode.INVALID_INPUT, f"slack.webhookUrl: {problem}",
                                fields={"slack.webhookUrl": [problem]})
     if slack_enabled and not url:
-        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "slack.webhookUrl: required to turn Slack on",
-                               fields={"slack.webhookUrl": ["Required to turn Slack on."]})
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "slack.webhookUrl: " + _("required to turn Slack on"),
+                               fields={"slack.webhookUrl": [_("Required to turn Slack on.")]})
     if email_enabled and not user.email:
-        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "email.enabled: the account has no email address",
-                               fields={"email.enabled": ["The account has no email address."]})
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "email.enabled: " + _("the account has no email address"),
+                               fields={"email.enabled": [_("The account has no email address.")]})
     preference.email_enabled, preference.email_event_types = email_enabled, sorted(set(email_event_types))
     preference.slack_enabled, preference.slack_event_types = slack_enabled, sorted(set(slack_event_types))
     preference.slack_webhook_url, preference.slack_disabled_reason = url, ""

@@ -1,6 +1,15 @@
-"""Every text a user reads about a wallet event, in one place (Korean, as the design note gives them)."""
+"""Every text a user reads about a wallet event, in one place, in the user's language.
+
+The source strings are English (gettext's msgids); Korean, the default, is in
+``locale/ko/LC_MESSAGES/django.po``. A text is rendered once, when its event is consumed,
+in the language its user chose (accounts.selectors.user_languages).
+"""
 
 import dataclasses
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from prepaid.money import won
 
@@ -10,67 +19,61 @@ class Rendered:
     title: str
     message: str
     type: str
+    language: str = settings.LANGUAGE_CODE  # what it is written in (a channel's frame follows it)
 
 
 def _with_note(note: str) -> str:
-    return f" ({note})" if note else ""
+    return _(" (%(note)s)") % {"note": note} if note else ""
 
 
-def render(event: dict) -> Rendered:
-    """The notification for a (schema-valid) wallet event."""
+def render(event: dict, language: str | None = None) -> Rendered:
+    """The notification for a (schema-valid) wallet event, in ``language`` (default: ``LANGUAGE_CODE``)."""
+    language = language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        return dataclasses.replace(_render(event), language=language)
+
+
+def _render(event: dict) -> Rendered:
     event_type = event["eventType"]
     balance = won(event["newBalance"])
     if event_type == "CHARGE_COMPLETED":
-        return Rendered("충전 완료", f"{won(event['amount'])}가 충전되었습니다. 현재 잔액: {balance}", "success")
+        return Rendered(_("Charged"), _("%(amount)s has been charged. Balance: %(balance)s") % {
+            "amount": won(event["amount"]), "balance": balance}, "success")
     if event_type == "SPEND_COMPLETED":
-        return Rendered(
-            "사용 완료",
-            f"{won(event['amount'])}가 사용되었습니다{_with_note(event['description'])}. 현재 잔액: {balance}",
-            "info",
-        )
+        return Rendered(_("Spent"), _("%(amount)s has been spent%(note)s. Balance: %(balance)s") % {
+            "amount": won(event["amount"]), "note": _with_note(event["description"]), "balance": balance}, "info")
     if event_type == "REVERSAL_COMPLETED":
-        return Rendered(
-            "취소 완료",
-            f"{won(event['reversedAmount'])}가 취소되었습니다{_with_note(event['reason'])}. 현재 잔액: {balance}",
-            "info",
-        )
+        return Rendered(_("Reversed"), _("%(amount)s has been reversed%(note)s. Balance: %(balance)s") % {
+            "amount": won(event["reversedAmount"]), "note": _with_note(event["reason"]), "balance": balance},
+            "info")
     returned = "returnedTransactionId" in event.get("metadata", {})
     if event_type == "TRANSFER_SENT":
-        verb = "돌려보냈습니다" if returned else "보냈습니다"
-        return Rendered(
-            "송금 완료",
-            f"{event['counterparty']}님에게 {won(event['amount'])}을 {verb}{_with_note(event['message'])}. "
-            f"현재 잔액: {balance}",
-            "info",
-        )
+        text = (_("You sent %(amount)s back to %(name)s%(note)s. Balance: %(balance)s") if returned
+                else _("You sent %(amount)s to %(name)s%(note)s. Balance: %(balance)s"))
+        return Rendered(_("Money sent"), text % {
+            "name": event["counterparty"], "amount": won(event["amount"]), "note": _with_note(event["message"]),
+            "balance": balance}, "info")
     if event_type == "TRANSFER_RECEIVED":
-        title, verb = ("송금 반환", "돌려받았습니다") if returned else ("입금", "받았습니다")
-        return Rendered(
-            title,
-            f"{event['counterparty']}님에게서 {won(event['amount'])}을 {verb}{_with_note(event['message'])}. "
-            f"현재 잔액: {balance}",
-            "success",
-        )
+        if returned:
+            title, text = _("Money returned"), _("%(name)s sent %(amount)s back to you%(note)s. Balance: %(balance)s")
+        else:
+            title, text = _("Money received"), _("%(name)s sent you %(amount)s%(note)s. Balance: %(balance)s")
+        return Rendered(title, text % {
+            "name": event["counterparty"], "amount": won(event["amount"]), "note": _with_note(event["message"]),
+            "balance": balance}, "success")
     if event_type == "HOLD_PLACED":
-        return Rendered(
-            "결제 보류",
-            f"{won(event['amount'])}이 보류되었습니다{_with_note(event['description'])}. "
-            f"사용 가능 잔액: {won(event['availableBalance'])}",
-            "info",
-        )
+        return Rendered(_("Payment on hold"), _("%(amount)s is on hold%(note)s. Available: %(available)s") % {
+            "amount": won(event["amount"]), "note": _with_note(event["description"]),
+            "available": won(event["availableBalance"])}, "info")
     if event_type == "HOLD_CAPTURED":
-        return Rendered(
-            "결제 확정",
-            f"보류된 금액 중 {won(event['amount'])}이 결제되었습니다{_with_note(event['description'])}. "
-            f"현재 잔액: {balance}",
-            "info",
-        )
+        return Rendered(_("Payment captured"),
+                        _("%(amount)s of the held money has been paid%(note)s. Balance: %(balance)s") % {
+                            "amount": won(event["amount"]), "note": _with_note(event["description"]),
+                            "balance": balance}, "info")
     if event_type == "HOLD_RELEASED":
-        why = "만료" if event["reason"] == "expired" else "취소"
-        return Rendered(
-            "보류 해제",
-            f"보류된 {won(event['releasedAmount'])}이 풀렸습니다 ({why}). "
-            f"사용 가능 잔액: {won(event['availableBalance'])}",
-            "success",
-        )
+        text = (_("%(amount)s on hold has been released (expired). Available: %(available)s")
+                if event["reason"] == "expired"
+                else _("%(amount)s on hold has been released (voided). Available: %(available)s"))
+        return Rendered(_("Hold released"), text % {
+            "amount": won(event["releasedAmount"]), "available": won(event["availableBalance"])}, "success")
     raise ValueError(f"no notification text for event type {event_type!r}")

@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from outbox import services
 from outbox.models import OutboxEvent, OutboxTopic
@@ -31,16 +33,19 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     actions = ["retry"]
 
-    @admin.action(description="Retry: give parked (failed) rows to the relay again")
+    @admin.action(description=_("Retry: give parked (failed) rows to the relay again"))
     def retry(self, request, queryset):
         if not request.user.has_perm("outbox.change_outboxevent"):
-            self.message_user(request, "Retrying needs the permission to change outbox events.", messages.ERROR)
+            self.message_user(request, gettext("Retrying needs the permission to change outbox events."),
+                              messages.ERROR)
             return
         retried = services.outbox_retry_failed(ids=list(queryset.values_list("id", flat=True)[:1000]),
                                                by=request.user)
-        self.message_user(request, f"Retried {retried} parked row(s); the others were not parked.", messages.INFO)
+        self.message_user(request, ngettext(
+            "Retried %(count)d parked row; the others were not parked.",
+            "Retried %(count)d parked rows; the others were not parked.", retried) % {"count": retried}, messages.INFO)
 
-    @admin.display(description="status")
+    @admin.display(description=_("status"))
     def status(self, obj):
         return obj.status
 

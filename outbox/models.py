@@ -4,6 +4,7 @@ import uuid
 
 from django.db import models
 from django.db.models import F, Func, Q
+from django.utils.translation import gettext_lazy as _
 
 from prepaid.events import SCHEMA_VERSION, event_headers
 
@@ -38,6 +39,8 @@ class OutboxEvent(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("outbox event")
+        verbose_name_plural = _("outbox events")
         ordering = ["id"]
         indexes = [
             # The relay's claim query reads only this small index, however many rows were published.
@@ -89,6 +92,10 @@ class OutboxTopic(models.Model):
     paused_until = models.DateTimeField(null=True, blank=True)
     paused_reason = models.CharField(max_length=200, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("outbox topic")
+        verbose_name_plural = _("outbox topics")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.partitions} partitions)"

@@ -1,6 +1,7 @@
 """Admin helpers shared by the apps."""
 
 from django.contrib import admin
+from django.utils.translation import gettext as _
 
 admin.site.index_template = "admin/prepaid_index.html"  # with a link to the operations page
 
@@ -25,4 +26,4 @@ def operations_page(request):
     from prepaid.metrics import headline_figures
 
     return TemplateResponse(request, "admin/operations.html", {
-        **admin.site.each_context(request), "title": "Operations", "figures": headline_figures()})
+        **admin.site.each_context(request), "title": _("Operations"), "figures": headline_figures()})

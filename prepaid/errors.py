@@ -19,6 +19,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -114,7 +116,9 @@ def _validation_response(detail) -> Response:
     first_field, messages = next(iter(fields.items()))
     message = f"{first_field}: {messages[0]}"
     if len(fields) > 1:
-        message += f" (and {len(fields) - 1} more field error(s))"
+        more = len(fields) - 1
+        message += ngettext(" (and %(count)d more field error)", " (and %(count)d more field errors)", more) % {
+            "count": more}
     return Response(error_body(CommonErrorCode.INVALID_INPUT, message, fields), status=status.HTTP_400_BAD_REQUEST)
 
 
@@ -139,8 +143,8 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 def database_unavailable_answer() -> tuple[dict, dict[str, str]]:
     """The body and headers of the 503 answered while the database is out of reach."""
     return (error_body(CommonErrorCode.SERVICE_UNAVAILABLE,
-                       "The service is briefly unavailable; send the same request again "
-                       "(with the same Idempotency-Key) after Retry-After seconds."),
+                       _("The service is briefly unavailable; send the same request again "
+                         "(with the same Idempotency-Key) after Retry-After seconds.")),
             {"Retry-After": str(settings.API_UNAVAILABLE_RETRY_AFTER_S)})
 
 
@@ -169,7 +173,8 @@ def exception_handler(exc, context):
         return Response(error_body(str(exc.code), exc.message, exc.fields), status=exc.http_status, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body(CommonErrorCode.REQUEST_TOO_LARGE,
-                                   f"body: larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes allowed"),
+                                   "body: " + _("larger than the %(max)s bytes allowed") % {
+                                       "max": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}"}),
                         status=CommonErrorCode.REQUEST_TOO_LARGE.http_status)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
@@ -189,7 +194,7 @@ def exception_handler(exc, context):
         # An unexpected failure: log it with its traceback and answer in the same shape.
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
         return Response(
-            error_body(CommonErrorCode.INTERNAL_ERROR, "An unexpected error occurred; it has been logged."),
+            error_body(CommonErrorCode.INTERNAL_ERROR, _("An unexpected error occurred; it has been logged.")),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")

@@ -3,6 +3,7 @@
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
@@ -26,12 +27,13 @@ class NewestFirstPagination(CursorPagination):
             return settings.API_PAGE_SIZE
         if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= settings.API_PAGE_SIZE_MAX:
             raise exceptions.ValidationError(
-                {self.page_size_query_param: [f"Must be an integer from 1 to {settings.API_PAGE_SIZE_MAX}."]})
+                {self.page_size_query_param: [
+                    _("Must be an integer from 1 to %(max)s.") % {"max": settings.API_PAGE_SIZE_MAX}]})
         return int(raw)
 
     def decode_cursor(self, request):
         invalid = exceptions.ValidationError(
-            {self.cursor_query_param: ["Not a cursor this API gave (use the next or previous link)."]})
+            {self.cursor_query_param: [_("Not a cursor this API gave (use the next or previous link).")]})
         encoded = request.query_params.get(self.cursor_query_param)
         if encoded is not None and not _BASE64.fullmatch(encoded):
             raise invalid  # DRF's decoder skips what is not base64: "\0" would read as the first page

@@ -1,6 +1,7 @@
 """Input fields that take JSON as it is sent: no coercion (a string is not a number, a number not
 a string, ``true`` not ``1``), and input serializers that refuse fields they do not know."""
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 
@@ -27,7 +28,7 @@ class StrictInputSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+                raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
         return super().to_internal_value(data)
 
 

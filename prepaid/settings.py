@@ -125,6 +125,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # ko, or en by the language cookie or Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -438,8 +439,14 @@ OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "prepaid")
 TWO_FACTOR_RECOVERY_CODES = 10
 STAFF_SESSION_IDLE_S = env_int("STAFF_SESSION_IDLE_S", 1800)
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "Asia/Seoul"
+# Korean first, English by the user's choice (the language cookie, set by /language) or Accept-Language.
+# Message files: locale/<lang>/LC_MESSAGES/django.po, compiled by make (manage.py compilemessages).
+LANGUAGE_CODE = "ko"
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+TIME_ZONE = "Asia/Seoul"  # times are shown in KST
 USE_I18N = True
 USE_TZ = True
 
@@ -603,8 +610,13 @@ EVENTSTREAM_CHANNELMANAGER_CLASS = "notifications.sse.UserChannelManager"
 
 # Largest single charge, spend or reversal, in won.
 WALLET_AMOUNT_MAX = env_int("WALLET_AMOUNT_MAX", 10_000_000)
-# Largest balance a wallet may hold, in won.
-WALLET_BALANCE_MAX = env_int("WALLET_BALANCE_MAX", 1_000_000_000)
+# Verification tiers (docs/compliance.md): the largest balance a wallet may hold and the most won its user
+# may send to others in a day (Korean time, from midnight; returns do not count), by the user's tier.
+# The Electronic Financial Transactions Act's decree: ₩2,000,000 with real-name verification, ₩500,000 without.
+WALLET_BALANCE_MAX_UNVERIFIED_WON = env_int("WALLET_BALANCE_MAX_UNVERIFIED_WON", 500_000)
+WALLET_BALANCE_MAX_VERIFIED_WON = env_int("WALLET_BALANCE_MAX_VERIFIED_WON", 2_000_000)
+TRANSFER_DAILY_MAX_UNVERIFIED_WON = env_int("TRANSFER_DAILY_MAX_UNVERIFIED_WON", 500_000)
+TRANSFER_DAILY_MAX_VERIFIED_WON = env_int("TRANSFER_DAILY_MAX_VERIFIED_WON", 2_000_000)
 WALLET_TEXT_MAX_LENGTH = env_int("WALLET_TEXT_MAX_LENGTH", 200)
 # A statement's longest period, and the most lines it may hold (a longer one: ask for a shorter period).
 STATEMENT_PERIOD_MAX_DAYS = env_int("STATEMENT_PERIOD_MAX_DAYS", 366)
@@ -612,8 +624,6 @@ STATEMENT_LINES_MAX = env_int("STATEMENT_LINES_MAX", 10_000)
 # A hold's longest life (its expiresInS at most this); the expiry sweep's batch.
 HOLD_EXPIRY_MAX_S = env_int("HOLD_EXPIRY_MAX_S", 30 * 24 * 3600)
 HOLD_EXPIRY_BATCH_SIZE = env_int("HOLD_EXPIRY_BATCH_SIZE", 500)
-# Most won one user may send to others in a day (Korean time, from midnight); returns do not count.
-TRANSFER_DAILY_MAX_WON = env_int("TRANSFER_DAILY_MAX_WON", 2_000_000)
 # Recipient look-ups (and transfers, which look the recipient up) per user per minute: what keeps a
 # client from enumerating accounts.
 API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE = env_int("API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE", 20)

@@ -30,6 +30,7 @@ urlpatterns = [
     path("api/v1/", include("audit.urls")),
     path("events/", events, name="events"),
     path("accounts/two-factor/", account_views.two_factor, name="two-factor"),
+    path("language", account_views.language_choose, name="language"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", wallet_views.wallet_page, name="wallet-page"),
     path("wallet/charge/checkout", wallet_views.sandbox_checkout, name="charge-sandbox-checkout"),

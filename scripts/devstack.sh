@@ -309,7 +309,13 @@ tools() { # test-only tools from Debian: compose file validation, a headless bro
   command -v docker-compose >/dev/null || missing+=(docker-compose)
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v chromium >/dev/null || missing+=(chromium)
+  # Hangul in the browser test's screenshots (the page is Korean first).
+  [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
+gettext_tools() { # msgfmt, which compiles the message catalogues (locale/): make run and make test need it
+  command -v msgfmt >/dev/null || apt_install gettext
 }
 
 bench_tools() { # the benchmarks' load generator (pgbench comes with PostgreSQL), the hordak peer's environment
@@ -337,7 +343,8 @@ case "$cmd" in
           prometheus) prometheus_stop ;; esac; done ;;
   status) status ;;
   tools) tools ;;
+  gettext) gettext_tools ;;
   bench-tools) bench_tools ;;
   check-free-port) check_free_port "${services[0]}" "${services[1]:-PORT}" ;;
-  *) echo "usage: $0 start [postgres|redis|kafka|pushpin|prometheus...]|stop|status|tools|bench-tools|check-free-port PORT VAR" >&2; exit 2 ;;
+  *) echo "usage: $0 start [postgres|redis|kafka|pushpin|prometheus...]|stop|status|tools|gettext|bench-tools|check-free-port PORT VAR" >&2; exit 2 ;;
 esac

@@ -19,6 +19,10 @@ os.environ.setdefault("API_WRITES_PER_ADDRESS_PER_MINUTE", "1000000")
 os.environ.setdefault("API_STREAM_TOKENS_PER_USER_PER_MINUTE", "1000000")
 os.environ.setdefault("API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE", "1000000")
 os.environ.setdefault("API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE", "1000000")
+# Verification tiers' caps: the suite's wallets hold more than a person's (the tiers' tests set their own).
+for _name in ("WALLET_BALANCE_MAX_UNVERIFIED_WON", "WALLET_BALANCE_MAX_VERIFIED_WON",
+              "TRANSFER_DAILY_MAX_UNVERIFIED_WON", "TRANSFER_DAILY_MAX_VERIFIED_WON"):
+    os.environ.setdefault(_name, "1000000000")
 # Failed logins: the suite's own come from one address; the lockout tests set theirs.
 os.environ.setdefault("LOGIN_FAILURES_MAX", "1000")
 # Cache keys (request counts) of this test run only: a user id or address of an earlier run is not

@@ -2,11 +2,24 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import BigIntegerField, F, Func
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from prepaid.admin import ReadOnlyAdmin
 from prepaid.errors import ApplicationError
+from prepaid.money import won
 from wallets import services
-from wallets.models import Hold, IdempotencyRecord, Operation, OperationKind, Payment, Refund, RefundStatus, Wallet
+from wallets.models import (
+    Hold,
+    IdempotencyRecord,
+    Operation,
+    OperationKind,
+    Payment,
+    Refund,
+    RefundStatus,
+    Wallet,
+    WalletTier,
+)
 from wallets.payments import PaymentGatewayUnavailable, payment_gateway
 
 
@@ -14,22 +27,52 @@ from wallets.payments import PaymentGatewayUnavailable, payment_gateway
 class WalletAdmin(ReadOnlyAdmin):
     """Balances change only through wallet operations, never by hand."""
 
-    list_display = ("user", "balance", "held", "available", "currency", "updated_at")
+    list_display = ("user", "tier", "balance", "held", "available", "currency", "updated_at")
+    list_filter = ("tier",)
     search_fields = ("user__username", "=user__id")
     list_select_related = ("user",)
-    readonly_fields = ("user", "account", "currency", "balance", "held", "available", "created_at", "updated_at")
+    readonly_fields = ("user", "account", "tier", "currency", "balance", "held", "available", "created_at",
+                       "updated_at")
+    actions = ["tier_verified", "tier_unverified"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
             held_now=Func(F("user_id"), function="wallet_held", output_field=BigIntegerField()))
 
-    @admin.display(description="held (active holds)")
+    @admin.display(description=_("held (active holds)"))
     def held(self, wallet: Wallet) -> int:
         return wallet.held_now
 
-    @admin.display(description="available")
+    @admin.display(description=_("available"))
     def available(self, wallet: Wallet) -> int:
         return wallet.balance - wallet.held_now
+
+    @admin.action(description=_("Set the tier: real-name verified (with a reason)"))
+    def tier_verified(self, request, queryset):
+        return self._tier_set(request, queryset, WalletTier.VERIFIED)
+
+    @admin.action(description=_("Set the tier: unverified (with a reason)"))
+    def tier_unverified(self, request, queryset):
+        return self._tier_set(request, queryset, WalletTier.UNVERIFIED)
+
+    def _tier_set(self, request, queryset, tier: str):
+        wallets = queryset.select_related("user")
+        if "confirm" not in request.POST:
+            return TemplateResponse(request, "admin/wallets/wallet/tier_set.html", {
+                **self.admin_site.each_context(request), "title": gettext("Set the verification tier"),
+                "wallets": wallets, "tier": WalletTier(tier), "action": request.POST.get("action"),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "opts": self.model._meta})
+        for wallet in wallets[:100]:
+            try:
+                before, after = services.wallet_tier_set(user_id=wallet.user_id, tier=tier, by=request.user,
+                                                         reason=request.POST.get("reason", ""))
+            except ApplicationError as exc:
+                self.message_user(request, f"{wallet.user}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, gettext("%(user)s: %(before)s → %(after)s") % {
+                    "user": wallet.user, "before": WalletTier(before).label, "after": WalletTier(after).label},
+                    messages.SUCCESS)
+        return None
 
 
 @admin.register(Operation)
@@ -46,7 +89,7 @@ class OperationAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     actions = ["return_transfers"]
 
-    @admin.action(description="Return transfers to their senders, with a reason")
+    @admin.action(description=_("Return transfers to their senders, with a reason"))
     def return_transfers(self, request, queryset):
         transfers = queryset.filter(kind=OperationKind.TRANSFER).select_related("user", "counterparty")
         if "confirm" not in request.POST:
@@ -58,10 +101,11 @@ class OperationAdmin(ReadOnlyAdmin):
                 returned = services.transfer_return_by_operator(transaction_id=transfer.pk,
                                                                 reason=request.POST.get("reason", ""), by=request.user)
             except ApplicationError as exc:
-                self.message_user(request, f"Transfer {transfer.pk}: {exc.message}", messages.WARNING)
+                self.message_user(request, gettext("Transfer %(id)s: %(error)s") % {
+                    "id": transfer.pk, "error": exc.message}, messages.WARNING)
             else:
-                self.message_user(request, f"Transfer {transfer.pk}: {returned.transaction.amount:,} won returned",
-                                  messages.SUCCESS)
+                self.message_user(request, gettext("Transfer %(id)s: %(amount)s returned") % {
+                    "id": transfer.pk, "amount": won(returned.transaction.amount)}, messages.SUCCESS)
         return None
 
 
@@ -72,7 +116,7 @@ class CaptureInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
-    verbose_name_plural = "captures"
+    verbose_name_plural = _("captures")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -120,7 +164,7 @@ class PaymentAdmin(ReadOnlyAdmin):
     inlines = [RefundInline]
     actions = ["look_up_at_the_gateway"]
 
-    @admin.display(description="at the gateway (read now)")
+    @admin.display(description=_("at the gateway (read now)"))
     def at_the_gateway(self, payment: Payment) -> str:
         try:
             found = payment_gateway(payment.gateway).payment(payment.payment_key)
@@ -132,15 +176,17 @@ class PaymentAdmin(ReadOnlyAdmin):
         return (f"{found.status}: {found.total_amount:,} paid, {found.balance_amount:,} left; "
                 f"order {found.order_id}; cancels: {cancels}")
 
-    @admin.action(description="Look up at the gateway now, and settle what differs")
+    @admin.action(description=_("Look up at the gateway now, and settle what differs"))
     def look_up_at_the_gateway(self, request, queryset):
         for payment in queryset[:100]:
             try:
                 outcome = services.payment_sync(payment_key=payment.payment_key, by=request.user)
             except ApplicationError as exc:
-                self.message_user(request, f"Order {payment.order_id}: {exc.message}", messages.WARNING)
+                self.message_user(request, gettext("Order %(order)s: %(error)s") % {
+                    "order": payment.order_id, "error": exc.message}, messages.WARNING)
             else:
-                self.message_user(request, f"Order {payment.order_id}: {outcome}", messages.INFO)
+                self.message_user(request, gettext("Order %(order)s: %(outcome)s") % {
+                    "order": payment.order_id, "outcome": outcome}, messages.INFO)
 
 
 @admin.register(Refund)
@@ -155,11 +201,12 @@ class RefundAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in Refund._meta.fields]
     actions = ["ask_the_gateway_again"]
 
-    @admin.action(description="Ask the gateway again now (requested refunds)")
+    @admin.action(description=_("Ask the gateway again now (requested refunds)"))
     def ask_the_gateway_again(self, request, queryset):
         for refund in queryset.filter(status=RefundStatus.REQUESTED)[:100]:
             outcome = services.refund_resume(refund_id=refund.id, by=request.user)
-            self.message_user(request, f"Refund {refund.reversal_id}: {outcome}", messages.INFO)
+            self.message_user(request, gettext("Refund %(id)s: %(outcome)s") % {
+                "id": refund.reversal_id, "outcome": outcome}, messages.INFO)
 
 
 @admin.register(IdempotencyRecord)

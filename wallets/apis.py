@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -21,13 +23,14 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.services import SignInErrorCode
 from prepaid import openapi, throttling
-from prepaid.errors import REPLAYED_HEADER, error_body
+from prepaid.errors import REPLAYED_HEADER, CommonErrorCode, error_body
 from prepaid.money import CURRENCY
 from prepaid.pagination import NewestFirstPagination, page_parameters, page_serializer
 from prepaid.serializers import (
@@ -39,6 +42,7 @@ from prepaid.serializers import (
 )
 from wallets import selectors, services
 from wallets.errors import WalletErrorCode, wallet_error
+from wallets.models import WalletTier
 from wallets.payments import payment_gateway
 
 # --- Strict input fields: JSON types are not coerced (no "100" or 100.0 or true for an amount) ---
@@ -48,9 +52,9 @@ from wallets.payments import payment_gateway
                       "description": "Integer won."})
 class WonField(serializers.Field):
     default_error_messages = {
-        "invalid": "Must be an integer number of won (not a string, a decimal or a boolean).",
-        "min_value": "Must be at least 1 won.",
-        "max_value": "Must be at most {max_value} won.",
+        "invalid": gettext_lazy("Must be an integer number of won (not a string, a decimal or a boolean)."),
+        "min_value": gettext_lazy("Must be at least 1 won."),
+        "max_value": gettext_lazy("Must be at most {max_value} won."),
     }
 
     def to_internal_value(self, data):
@@ -336,7 +340,7 @@ class WalletAPI(APIView):
 
         def validate(self, data):
             if "asOf" in self.initial_data and "asOf" not in data:  # asOf= (empty) is not "now"
-                raise serializers.ValidationError({"asOf": ["Must be a date and time."]})
+                raise serializers.ValidationError({"asOf": [_("Must be a date and time.")]})
             return data
 
     @extend_schema_serializer(component_name="Wallet")
@@ -348,6 +352,15 @@ class WalletAPI(APIView):
         currency = serializers.CharField()
         asOf = serializers.DateTimeField(required=False, default_timezone=UTC,
                                          help_text="The moment asked for, in UTC (with asOf only).")
+        tier = serializers.ChoiceField(choices=WalletTier.values, required=False,
+                                       help_text="How far the user's identity is verified (now only): it sets the "
+                                                 "two limits below.")
+        balanceMax = serializers.IntegerField(required=False, help_text="The most won the wallet may hold (now "
+                                                                          "only): charges and transfers in beyond "
+                                                                          "it are refused.")
+        transferDailyMax = serializers.IntegerField(required=False, help_text="The most won the user may send to "
+                                                                                "others in a day, Korean time (now "
+                                                                                "only).")
 
     @extend_schema(parameters=[QuerySerializer],
                    responses={200: OutputSerializer,
@@ -360,8 +373,11 @@ class WalletAPI(APIView):
                     "currency": CURRENCY, "asOf": query["asOf"]}
         else:
             wallet = selectors.wallet_with_held(user_id=request.user.id)
+            tier = wallet.tier if wallet else WalletTier.UNVERIFIED
+            limits = selectors.tier_limits()[tier]
             data = {"balance": wallet.balance if wallet else 0,
-                    "available": wallet.balance - wallet.held if wallet else 0, "currency": CURRENCY}
+                    "available": wallet.balance - wallet.held if wallet else 0, "currency": CURRENCY,
+                    "tier": tier, "balanceMax": limits["balanceMax"], "transferDailyMax": limits["transferDailyMax"]}
         return Response(self.OutputSerializer(data).data)
 
 
@@ -652,7 +668,8 @@ class StatementAPI(APIView):
     def perform_content_negotiation(self, request, force=False):
         # An unknown ?format= is a 400 naming it (DRF would answer 404).
         if not force and request.query_params.get("format", "json") not in self.FORMATS:
-            raise ValidationError({"format": [f"Must be one of: {', '.join(self.FORMATS)}."]})
+            raise ValidationError({"format": [
+                _("Must be one of: %(formats)s.") % {"formats": ", ".join(self.FORMATS)}]})
         return super().perform_content_negotiation(request, force)
 
     @extend_schema_serializer(component_name="StatementQuery")
@@ -663,10 +680,11 @@ class StatementAPI(APIView):
         def validate(self, data):
             start, end = data["from"], data["to"]
             if end < start:
-                raise serializers.ValidationError({"to": ["Must not be before from."]})
+                raise serializers.ValidationError({"to": [_("Must not be before from.")]})
             if (end - start).days + 1 > settings.STATEMENT_PERIOD_MAX_DAYS:
                 raise serializers.ValidationError(
-                    {"to": [f"A statement covers at most {settings.STATEMENT_PERIOD_MAX_DAYS} days."]})
+                    {"to": [_("A statement covers at most %(days)s days.") % {
+                        "days": settings.STATEMENT_PERIOD_MAX_DAYS}]})
             return data
 
     QuerySerializer._declared_fields["from"] = serializers.DateField(help_text="The first day (Korean time).")
@@ -772,3 +790,59 @@ class TossWebhookAPI(APIView):
         payment = validated(self.PaymentSerializer, data["data"])
         outcome = services.payment_sync(payment_key=payment["paymentKey"])
         return Response(self.OutputSerializer({"outcome": outcome}).data)
+
+
+# --- Staff: verification tiers -----------------------------------------------------------
+
+
+_STAFF = (CommonErrorCode.PERMISSION_DENIED, SignInErrorCode.TWO_FACTOR_REQUIRED)
+
+
+class UserTierAPI(APIView):
+    """A user's verification tier, set by an operator or by the identity provider's hook (its service
+    account is staff): what bounds the wallet's balance and daily transfers. Recorded as an operator action."""
+
+    permission_classes = [IsAdminUser]
+    throttle_classes = throttling.WRITES
+
+    @extend_schema_serializer(component_name="UserTierRequest")
+    class InputSerializer(StrictInputSerializer):
+        tier = serializers.ChoiceField(choices=WalletTier.values)
+        source = serializers.ChoiceField(choices=list(services.TIER_SOURCES), default="operator",
+                                         help_text="Who decided: an operator (a reason is required) or the identity "
+                                                   "provider (its reference is required).")
+        reason = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
+        reference = serializers.CharField(max_length=200, required=False, default="", allow_blank=True,
+                                          help_text="The verification's id at the identity provider.")
+
+        def validate(self, data):
+            if data["source"] == "identity_provider" and not data["reference"].strip():
+                raise serializers.ValidationError({"reference": [_("Required from the identity provider.")]})
+            return data
+
+    @extend_schema_serializer(component_name="UserTier")
+    class OutputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        tier = serializers.ChoiceField(choices=WalletTier.values)
+        previousTier = serializers.ChoiceField(choices=WalletTier.values)
+        balanceMax = serializers.IntegerField()
+        transferDailyMax = serializers.IntegerField()
+
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[OpenApiParameter("username", str, OpenApiParameter.PATH), openapi.RETRY_AFTER],
+        responses={200: OutputSerializer, **openapi.errors(
+            "UserTier", *openapi.AUTHENTICATION, *_STAFF, *openapi.BODY, *openapi.THROTTLED,
+            WalletErrorCode.RECIPIENT_NOT_FOUND)},
+        summary="Set a user's verification tier (operator, or the identity provider's hook); staff only")
+    def put(self, request, username: str):
+        data = validated(self.InputSerializer, request.data)
+        user = selectors.recipient_get(username=username)
+        if user is None:
+            raise wallet_error(WalletErrorCode.RECIPIENT_NOT_FOUND, {"to": username})
+        before, after = services.wallet_tier_set(user_id=user.id, tier=data["tier"], by=request.user,
+                                                 source=data["source"], reason=data["reason"],
+                                                 reference=data["reference"])
+        limits = selectors.tier_limits()[after]
+        return Response(self.OutputSerializer({
+            "username": user.username, "tier": after, "previousTier": before, **limits}).data)

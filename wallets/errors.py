@@ -8,6 +8,8 @@ returns, the same way the first time and on every replay.
 
 import enum
 
+from django.utils.translation import gettext as _
+
 from prepaid.errors import ApplicationError, ErrorCode
 from prepaid.money import won
 
@@ -49,81 +51,127 @@ class WalletRefusal(enum.StrEnum):
     NOTHING_TO_BOOK = "nothing_to_book"  # wallet_refund_record: the gateway cancelled nothing we have not booked
 
 
+def _said(field: str, text: str) -> str:
+    """A message names its field first; the field's name is the API's, in every language."""
+    return f"{field}: {text}"
+
+
 def _insufficient_funds(d: dict) -> tuple[str, dict]:
     if d.get("reversal"):
-        message = (f"amount: reversing {won(d['amount'])} of a charge needs that much in the wallet, "
-                   f"which holds {won(d['balance'])}")
+        message = _("reversing %(amount)s of a charge needs that much in the wallet, which holds %(balance)s")
     else:
-        message = f"amount: {won(d['amount'])} is more than the balance of {won(d['balance'])}"
-    return message, {"amount": ["Insufficient funds."]}
+        message = _("%(amount)s is more than the balance of %(balance)s")
+    return (_said("amount", message % {"amount": won(d["amount"]), "balance": won(d["balance"])}),
+            {"amount": [_("Insufficient funds.")]})
+
+
+def _balance_limit_exceeded(d: dict) -> tuple[str, dict]:
+    if "tier" in d:
+        text = _("the balance of a %(tier)s wallet may not exceed %(cap)s") % {
+            "tier": tier_label(d["tier"]), "cap": won(d["balanceMax"])}
+    else:
+        text = _("the balance may not exceed %(cap)s") % {"cap": won(d["balanceMax"])}
+    return _said("amount", text), {"amount": [_("Balance limit exceeded.")]}
 
 
 _MESSAGES = {
     WalletErrorCode.INSUFFICIENT_FUNDS: _insufficient_funds,
-    WalletErrorCode.BALANCE_LIMIT_EXCEEDED: lambda d: (
-        f"amount: the balance may not exceed {won(d['balanceMax'])}", {"amount": ["Balance limit exceeded."]}),
+    WalletErrorCode.BALANCE_LIMIT_EXCEEDED: _balance_limit_exceeded,
     WalletErrorCode.DUPLICATE_ORDER: lambda d: (
-        f"orderId: order {d['orderId']} has already been used for a charge", {"orderId": ["Already used."]}),
+        _said("orderId", _("order %(order)s has already been used for a charge") % {"order": d["orderId"]}),
+        {"orderId": [_("Already used.")]}),
     WalletErrorCode.PAYMENT_DECLINED: lambda d: (
-        f"paymentKey: the payment was declined: {d['gatewayMessage']}", {"paymentKey": [d["gatewayCode"]]}),
+        _said("paymentKey", _("the payment was declined: %(why)s") % {"why": d["gatewayMessage"]}),
+        {"paymentKey": [d["gatewayCode"]]}),
     WalletErrorCode.PAYMENT_GATEWAY_UNAVAILABLE: lambda d: (
-        "paymentKey: the payment gateway did not answer; retry with the same Idempotency-Key", None),
+        _said("paymentKey", _("the payment gateway did not answer; retry with the same Idempotency-Key")), None),
     WalletErrorCode.TRANSACTION_NOT_FOUND: lambda d: (
-        f"transactionId: no transaction {d['transactionId']} in this wallet", {"transactionId": ["Not found."]}),
+        _said("transactionId", _("no transaction %(id)s in this wallet") % {"id": d["transactionId"]}),
+        {"transactionId": [_("Not found.")]}),
     WalletErrorCode.NOT_REVERSIBLE: lambda d: (
-        "transactionId: a transfer is final for its sender; its recipient may send it back" if d.get("transfer")
-        else "transactionId: a reversal cannot itself be reversed", {"transactionId": ["Not reversible."]}),
+        _said("transactionId", _("a transfer is final for its sender; its recipient may send it back")
+              if d.get("transfer") else _("a reversal cannot itself be reversed")),
+        {"transactionId": [_("Not reversible.")]}),
     WalletErrorCode.ALREADY_FULLY_REVERSED: lambda d: (
-        f"transactionId: transaction {d['transactionId']} is already fully reversed",
-        {"transactionId": ["Already fully reversed."]}),
+        _said("transactionId", _("transaction %(id)s is already fully reversed") % {"id": d["transactionId"]}),
+        {"transactionId": [_("Already fully reversed.")]}),
     WalletErrorCode.REVERSAL_EXCEEDS_REMAINING: lambda d: (
-        f"amount: {won(d['amount'])} is more than the {won(d['remaining'])} left to reverse",
-        {"amount": [f"At most {d['remaining']} can be reversed."]}),
+        _said("amount", _("%(amount)s is more than the %(remaining)s left to reverse") % {
+            "amount": won(d["amount"]), "remaining": won(d["remaining"])}),
+        {"amount": [_("At most %(remaining)s can be reversed.") % {"remaining": d["remaining"]}]}),
     WalletErrorCode.ORDER_NOT_FOUND: lambda d: (
-        f"orderId: no charge order {d['orderId']} of yours", {"orderId": ["Not found."]}),
+        _said("orderId", _("no charge order %(order)s of yours") % {"order": d["orderId"]}),
+        {"orderId": [_("Not found.")]}),
     WalletErrorCode.AMOUNT_MISMATCH: lambda d: (
-        f"amount: the payment is for {won(d['amount'])}, the order was for {won(d['ordered'])}",
-        {"amount": ["Does not match the order."]}),
+        _said("amount", _("the payment is for %(amount)s, the order was for %(ordered)s") % {
+            "amount": won(d["amount"]), "ordered": won(d["ordered"])}),
+        {"amount": [_("Does not match the order.")]}),
     WalletErrorCode.REFUND_REFUSED: lambda d: (
-        f"transactionId: the card refund was refused, the wallet is unchanged: {d['gatewayMessage']}",
+        _said("transactionId", _("the card refund was refused, the wallet is unchanged: %(why)s") % {
+            "why": d["gatewayMessage"]}),
         {"transactionId": [d["gatewayCode"]]}),
     WalletErrorCode.REFUND_PENDING: lambda d: (
-        "transactionId: the payment gateway did not answer the card refund; it is asked again automatically and "
-        "the reversal is written when it confirms. Retry with the same Idempotency-Key for the outcome", None),
+        _said("transactionId", _("the payment gateway did not answer the card refund; it is asked again "
+                                 "automatically and the reversal is written when it confirms. Retry with the same "
+                                 "Idempotency-Key for the outcome")), None),
     WalletErrorCode.RECIPIENT_NOT_FOUND: lambda d: (
-        f"to: no user {d['to']} to send money to", {"to": ["Not found."]}),
-    WalletErrorCode.TRANSFER_TO_SELF: lambda d: ("to: money cannot be sent to your own wallet", {"to": ["Yourself."]}),
+        _said("to", _("no user %(name)s to send money to") % {"name": d["to"]}), {"to": [_("Not found.")]}),
+    WalletErrorCode.TRANSFER_TO_SELF: lambda d: (
+        _said("to", _("money cannot be sent to your own wallet")), {"to": [_("Yourself.")]}),
     WalletErrorCode.TRANSFER_DAILY_LIMIT_EXCEEDED: lambda d: (
-        f"amount: {won(d['amount'])} more would take today's transfers past the daily limit of {won(d['dailyMax'])} "
-        f"({won(d['sentToday'])} sent today)", {"amount": [f"At most {d['dailyMax'] - d['sentToday']} more today."]}),
+        _said("amount", _("%(amount)s more would take today's transfers past the daily limit of %(max)s "
+                          "(%(sent)s sent today)") % {
+            "amount": won(d["amount"]), "max": won(d["dailyMax"]), "sent": won(d["sentToday"])}),
+        {"amount": [_("At most %(left)s more today.") % {"left": d["dailyMax"] - d["sentToday"]}]}),
     WalletErrorCode.RECIPIENT_BALANCE_LIMIT_EXCEEDED: lambda d: (
-        f"amount: the recipient's wallet cannot take {won(d['amount'])} more (its balance limit)",
-        {"amount": ["The recipient's balance limit."]}),
+        _said("amount", _("the recipient's wallet cannot take %(amount)s more (its balance limit)") % {
+            "amount": won(d["amount"])}),
+        {"amount": [_("The recipient's balance limit.")]}),
     WalletErrorCode.HOLD_NOT_FOUND: lambda d: (
-        f"holdId: no hold {d['holdId']} in this wallet", {"holdId": ["Not found."]}),
+        _said("holdId", _("no hold %(id)s in this wallet") % {"id": d["holdId"]}), {"holdId": [_("Not found.")]}),
     WalletErrorCode.HOLD_NOT_ACTIVE: lambda d: (
-        f"holdId: hold {d['holdId']} is {d['status'].lower()}: nothing more can be captured or voided",
-        {"holdId": [f"{d['status'].capitalize()}."]}),
+        _said("holdId", _("hold %(id)s is %(status)s: nothing more can be captured or voided") % {
+            "id": d["holdId"], "status": hold_status_label(d["status"])}),
+        {"holdId": [hold_status_label(d["status"]).capitalize() + "."]}),
     WalletErrorCode.CAPTURE_EXCEEDS_HOLD: lambda d: (
-        f"amount: {won(d['amount'])} is more than the {won(d['remaining'])} left on the hold",
-        {"amount": [f"At most {d['remaining']} can be captured."]}),
+        _said("amount", _("%(amount)s is more than the %(remaining)s left on the hold") % {
+            "amount": won(d["amount"]), "remaining": won(d["remaining"])}),
+        {"amount": [_("At most %(remaining)s can be captured.") % {"remaining": d["remaining"]}]}),
     WalletErrorCode.STATEMENT_TOO_LONG: lambda d: (
-        f"to: the period holds more than {d['linesMax']:,} transactions; ask for a shorter one",
-        {"to": ["Too many transactions in the period."]}),
+        _said("to", _("the period holds more than %(max)s transactions; ask for a shorter one") % {
+            "max": f"{d['linesMax']:,}"}),
+        {"to": [_("Too many transactions in the period.")]}),
     WalletErrorCode.BATCH_REFUSED: lambda d: (  # its fields: the item's, set by services.batch_refusal
-        f"items[{d['index']}]: {d['code']}: {d['message']}; the batch is all or nothing, and nothing was applied",
+        _said(f"items[{d['index']}]", _("%(code)s: %(message)s; the batch is all or nothing, and nothing was "
+                                        "applied") % {"code": d["code"], "message": d["message"]}),
         None),
     WalletErrorCode.REFUND_NOT_IN_ATOMIC_BATCH: lambda d: (
-        f"transactionId: reversing {d['transactionId']} refunds a card, which cannot be part of an all-or-nothing "
-        "batch; reverse it alone, or in a batch that is not atomic", {"transactionId": ["A card refund."]}),
-    WalletErrorCode.IDEMPOTENCY_KEY_MISSING: lambda d: ("Idempotency-Key: the header is required on every POST", None),
+        _said("transactionId", _("reversing %(id)s refunds a card, which cannot be part of an all-or-nothing "
+                                 "batch; reverse it alone, or in a batch that is not atomic") % {
+            "id": d["transactionId"]}),
+        {"transactionId": [_("A card refund.")]}),
+    WalletErrorCode.IDEMPOTENCY_KEY_MISSING: lambda d: (
+        _said("Idempotency-Key", _("the header is required on every POST")), None),
     WalletErrorCode.IDEMPOTENCY_KEY_INVALID: lambda d: (
-        f"Idempotency-Key: 1 to {d['maxLength']} printable ASCII characters", None),
+        _said("Idempotency-Key", _("1 to %(max)s printable ASCII characters") % {"max": d["maxLength"]}), None),
     WalletErrorCode.IDEMPOTENCY_KEY_REUSED: lambda d: (
-        "Idempotency-Key: this key was used for a different request; use a new key for a new request", None),
+        _said("Idempotency-Key", _("this key was used for a different request; use a new key for a new request")),
+        None),
     WalletErrorCode.IDEMPOTENCY_REQUEST_IN_FLIGHT: lambda d: (
-        "Idempotency-Key: a request with this key is still being processed; retry later", None),
+        _said("Idempotency-Key", _("a request with this key is still being processed; retry later")), None),
 }
+
+
+def hold_status_label(status: str) -> str:
+    """A hold's status as people read it (the API's value is the enum's)."""
+    labels = {"ACTIVE": _("active"), "CAPTURED": _("captured"), "VOIDED": _("voided"), "EXPIRED": _("expired")}
+    return labels.get(status, status.lower())
+
+
+def tier_label(tier: str) -> str:
+    """A verification tier as people read it."""
+    labels = {"unverified": _("unverified"), "verified": _("verified")}
+    return labels.get(tier, tier)
 
 
 def wallet_error(code: str | WalletErrorCode, detail: dict | None = None, *, replayed: bool = False

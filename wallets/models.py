@@ -4,11 +4,20 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from prepaid.money import CURRENCY
 
 # A wallet's ledger account is coded "wallet:<user id>" (opened by wallets/sql/wallet_charge_credit.sql).
 WALLET_ACCOUNT_CODE_PREFIX = "wallet:"
+
+
+class WalletTier(models.TextChoices):
+    """How far the user's identity is verified (docs/compliance.md): what bounds the wallet's balance and
+    its daily transfers (``WALLET_BALANCE_MAX_<TIER>_WON``, ``TRANSFER_DAILY_MAX_<TIER>_WON``)."""
+
+    UNVERIFIED = "unverified", _("unverified")
+    VERIFIED = "verified", _("verified")  # real-name verified (실명인증)
 
 
 class Wallet(models.Model):
@@ -18,13 +27,19 @@ class Wallet(models.Model):
     account = models.OneToOneField("ledger.Account", on_delete=models.PROTECT, related_name="wallet")
     currency = models.CharField(max_length=3, default=CURRENCY)
     balance = models.BigIntegerField(default=0)
+    # Set by an operator or the identity provider's hook (services.wallet_tier_set), never by the user.
+    tier = models.CharField(max_length=16, choices=WalletTier.choices, default=WalletTier.UNVERIFIED,
+                            db_default=WalletTier.UNVERIFIED)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("wallet")
+        verbose_name_plural = _("wallets")
         constraints = [
             models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_non_negative"),
             models.CheckConstraint(condition=Q(currency=CURRENCY), name="wallet_currency_krw"),
+            models.CheckConstraint(condition=Q(tier__in=WalletTier.values), name="wallet_tier_known"),
         ]
 
     def __str__(self) -> str:
@@ -66,6 +81,8 @@ class Operation(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("operation")
+        verbose_name_plural = _("operations")
         ordering = ["-created_at", "-entry"]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="operation_user_created_idx"),
@@ -135,6 +152,8 @@ class Hold(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("hold")
+        verbose_name_plural = _("holds")
         indexes = [
             models.Index(fields=["user"], condition=Q(status="ACTIVE"), name="hold_active_user_idx"),
             models.Index(fields=["expires_at"], condition=Q(status="ACTIVE"), name="hold_active_expiry_idx"),
@@ -183,6 +202,8 @@ class Payment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         indexes = [
             models.Index(fields=["created_at"], condition=Q(status="PENDING"), name="payment_pending_idx"),
         ]
@@ -213,6 +234,8 @@ class ChargeOrder(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("charge order")
+        verbose_name_plural = _("charge orders")
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="charge_order_amount_positive")]
 
     def __str__(self) -> str:
@@ -253,6 +276,8 @@ class Refund(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         indexes = [
             models.Index(fields=["created_at"], condition=Q(status="REQUESTED"), name="refund_requested_idx"),
         ]
@@ -292,6 +317,8 @@ class IdempotencyRecord(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique")]
 
     def __str__(self) -> str:

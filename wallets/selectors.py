@@ -3,6 +3,7 @@
 import dataclasses
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
@@ -23,7 +24,16 @@ from django.db.models.functions import Coalesce
 
 from ledger.models import Posting
 from ledger.selectors import ledger_unbalanced_entries
-from wallets.models import ChargeOrder, Hold, HoldPurpose, Operation, OperationKind, Wallet
+from wallets.models import ChargeOrder, Hold, HoldPurpose, Operation, OperationKind, Wallet, WalletTier
+
+# Each tier's limits, by the name the SQL reads them with (wallet_tier_limit), and their settings.
+TIER_LIMITS = {"balanceMax": "WALLET_BALANCE_MAX_{tier}_WON", "transferDailyMax": "TRANSFER_DAILY_MAX_{tier}_WON"}
+
+
+def tier_limits() -> dict[str, dict[str, int]]:
+    """Each verification tier's limits, in won, from the settings (what the SQL functions are given)."""
+    return {tier: {name: getattr(settings, setting.format(tier=tier.upper())) for name, setting in TIER_LIMITS.items()}
+            for tier in WalletTier.values}
 
 
 def wallet_get(*, user_id: int) -> Wallet | None:

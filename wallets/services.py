@@ -41,10 +41,11 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
 from psycopg.types.json import Jsonb
 
 from accounts.services import operator_action_record
@@ -65,6 +66,8 @@ from wallets.models import (
     PaymentStatus,
     Refund,
     RefundStatus,
+    Wallet,
+    WalletTier,
 )
 from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
@@ -179,8 +182,9 @@ def _check_amount(amount: int, *, field: str = "amount") -> None:
     if type(amount) is not int or not 1 <= amount <= settings.WALLET_AMOUNT_MAX:
         raise ApplicationError(
             CommonErrorCode.INVALID_INPUT,
-            f"{field}: must be an integer number of won from 1 to {settings.WALLET_AMOUNT_MAX:,}",
-            fields={field: [f"Must be an integer from 1 to {settings.WALLET_AMOUNT_MAX}."]},
+            f"{field}: " + _("must be an integer number of won from 1 to %(max)s") % {
+                "max": f"{settings.WALLET_AMOUNT_MAX:,}"},
+            fields={field: [_("Must be an integer from 1 to %(max)s.") % {"max": settings.WALLET_AMOUNT_MAX}]},
         )
 
 
@@ -225,8 +229,8 @@ def _transfer(*, user_id: int, to: str, amount: int, message: str,
     result = _call(
         "wallet_transfer", user_id=user_id, recipient_id=recipient.id, amount=amount, message=message,
         entry_id=uuid.uuid4(), sent_event_id=event_id, received_event_id=uuid.uuid4(),
-        topic=settings.KAFKA_TOPIC_WALLET_EVENTS, balance_max=settings.WALLET_BALANCE_MAX,
-        daily_max=settings.TRANSFER_DAILY_MAX_WON, day_start=day_start, **_key_params(idempotency),
+        topic=settings.KAFKA_TOPIC_WALLET_EVENTS, limits=Jsonb(selectors.tier_limits()), day_start=day_start,
+        **_key_params(idempotency),
     )
     return _answer(result, user_id=user_id, event_id=event_id)
 
@@ -235,8 +239,8 @@ def transfer_return_by_operator(*, transaction_id: uuid.UUID, reason: str, by) -
     """Send a transfer back from its recipient's wallet to its sender's, as its recipient may, on an
     operator's decision (a mistaken or fraudulent transfer); recorded with the reason."""
     if not reason.strip():
-        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "reason: an operator's return needs a reason",
-                               fields={"reason": ["Required."]})
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "reason: " + _("an operator's return needs a reason"),
+                               fields={"reason": [_("Required.")]})
     transfer = Operation.objects.filter(pk=transaction_id, kind=OperationKind.TRANSFER).first()
     if transfer is None:
         raise wallet_error(WalletErrorCode.TRANSACTION_NOT_FOUND, {"transactionId": str(transaction_id)})
@@ -245,6 +249,41 @@ def transfer_return_by_operator(*, transaction_id: uuid.UUID, reason: str, by) -
     operator_action_record(user=by, action="transfer_return", target=f"transaction:{transfer.pk}",
                            detail=f"{operation.transaction.amount} won: {reason.strip()}"[:500])
     return operation
+
+
+# --- Verification tiers ---------------------------------------------------------------
+
+TIER_SOURCES = ("operator", "identity_provider")
+
+
+def wallet_tier_set(*, user_id: int, tier: str, by, source: str = "operator", reason: str = "",
+                    reference: str = "") -> tuple[str, str]:
+    """Set the user's verification tier (opening the wallet if it has none): what bounds its balance and
+    its daily transfers from the next operation on. ``source``: an operator (the admin, the staff API) or
+    the identity provider's hook (its ``reference``: the verification's id there). Recorded as an operator
+    action, with the tier before and after, in the same transaction. Lowering a tier keeps the balance
+    (over the new cap, only money going out is allowed). Returns (before, after)."""
+    if tier not in WalletTier.values:
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "tier: " + _("one of %(tiers)s") % {
+            "tiers": ", ".join(WalletTier.values)}, fields={"tier": [_("Unknown tier.")]})
+    if source not in TIER_SOURCES:
+        raise ValueError(f"source {source!r} is not one of {TIER_SOURCES}")
+    if source == "operator" and not reason.strip():
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "reason: " + _("say why the tier changes"),
+                               fields={"reason": [_("Required.")]})
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT wallet_open(%s, %s)", [user_id, CURRENCY])
+        wallet = Wallet.objects.select_for_update().get(user_id=user_id)
+        before = wallet.tier
+        if before != tier:
+            Wallet.objects.filter(pk=wallet.pk).update(tier=tier, updated_at=timezone.now())
+        detail = f"{before} -> {tier} ({source}{': ' + reference if reference else ''})"
+        if reason.strip():
+            detail += f": {reason.strip()}"
+        operator_action_record(user=by, action="wallet_tier_set", target=f"user:{user_id}", detail=detail[:500])
+    logger.info("wallet tier: user=%s %s", user_id, detail)
+    return before, tier
 
 
 # --- Holds: authorize, then capture or void ------------------------------------------
@@ -303,8 +342,9 @@ def hold_place(*, user_id: int, amount: int, description: str, expires_in_s: int
     _check_amount(amount)
     if type(expires_in_s) is not int or not 1 <= expires_in_s <= settings.HOLD_EXPIRY_MAX_S:
         raise ApplicationError(CommonErrorCode.INVALID_INPUT,
-                               f"expiresInS: must be an integer from 1 to {settings.HOLD_EXPIRY_MAX_S}",
-                               fields={"expiresInS": [f"From 1 to {settings.HOLD_EXPIRY_MAX_S}."]})
+                               "expiresInS: " + _("must be an integer from 1 to %(max)s") % {
+                                   "max": settings.HOLD_EXPIRY_MAX_S},
+                               fields={"expiresInS": [_("From 1 to %(max)s.") % {"max": settings.HOLD_EXPIRY_MAX_S}]})
     return _hold_counted("hold", lambda: _hold_call(
         "wallet_hold_place", user_id=user_id, hold_id=uuid.uuid4(), amount=amount, description=description,
         expires_at=timezone.now() + timedelta(seconds=expires_in_s), event_id=uuid.uuid4(),
@@ -469,28 +509,30 @@ def wallet_batch(*, user_id: int, items: list[BatchItem], atomic: bool = False) 
     nothing with ``atomic``. A card refund in a batch that is not atomic is finished after it, as alone."""
     if not 1 <= len(items) <= settings.WALLET_BATCH_ITEMS_MAX:
         raise ApplicationError(CommonErrorCode.INVALID_INPUT,
-                               f"items: from 1 to {settings.WALLET_BATCH_ITEMS_MAX} operations",
-                               fields={"items": [f"From 1 to {settings.WALLET_BATCH_ITEMS_MAX} items."]})
+                               "items: " + _("from 1 to %(max)s operations") % {"max": settings.WALLET_BATCH_ITEMS_MAX},
+                               fields={"items": [_("From 1 to %(max)s items.") % {
+                                   "max": settings.WALLET_BATCH_ITEMS_MAX}]})
     seen: dict[str, int] = {}
     for index, item in enumerate(items):
         if item.kind not in BATCH_KINDS:
-            raise ApplicationError(CommonErrorCode.INVALID_INPUT, f"items[{index}].type: one of {BATCH_KINDS}",
-                                   fields={f"items[{index}].type": ["Unknown type."]})
+            raise ApplicationError(CommonErrorCode.INVALID_INPUT, f"items[{index}].type: " + _("one of %(kinds)s") % {
+                                   "kinds": BATCH_KINDS}, fields={f"items[{index}].type": [_("Unknown type.")]})
         if item.amount is not None or item.kind in ("spend", "transfer"):
             _check_amount(item.amount, field=f"items[{index}].amount")
         if item.idempotency.key in seen:
             field = f"items[{index}].idempotencyKey"
-            raise ApplicationError(CommonErrorCode.INVALID_INPUT, f"{field}: items[{seen[item.idempotency.key]}] "
-                                   "has the same key; each operation needs its own", fields={field: ["Repeated."]})
+            same = _("items[%(other)s] has the same key; each operation needs its own") % {
+                "other": seen[item.idempotency.key]}
+            raise ApplicationError(CommonErrorCode.INVALID_INPUT, f"{field}: {same}", fields={field: [_("Repeated.")]})
         seen[item.idempotency.key] = index
     params = [_batch_item_params(item) for item in items]
     day_start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     key = _key_params(None)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join(_Result._fields)} FROM wallet_batch(%s, %s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
-            [user_id, Jsonb(params), atomic, settings.KAFKA_TOPIC_WALLET_EVENTS, settings.WALLET_BALANCE_MAX,
-             settings.TRANSFER_DAILY_MAX_WON, day_start, key["key_ttl"], key["in_flight_timeout"]])
+            f"SELECT {', '.join(_Result._fields)} FROM wallet_batch(%s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+            [user_id, Jsonb(params), atomic, settings.KAFKA_TOPIC_WALLET_EVENTS, Jsonb(selectors.tier_limits()),
+             day_start, key["key_ttl"], key["in_flight_timeout"]])
         rows = [_Result(*row) for row in cursor.fetchall()]
     # All or nothing: the one item not done (its refusal; every other is not_applied), if any.
     refused_index = next((i for i, row in enumerate(rows) if row.outcome != Outcome.NOT_APPLIED and (
@@ -578,7 +620,7 @@ def _charge(*, user_id: int, amount: int, payment_key: str, order_id: str,
     gateway = payment_gateway()
     begun = _call(
         "wallet_charge_begin", user_id=user_id, amount=amount, payment_key=payment_key, order_id=order_id,
-        gateway=gateway.name, balance_max=settings.WALLET_BALANCE_MAX, **_key_params(idempotency),
+        gateway=gateway.name, limits=Jsonb(selectors.tier_limits()), **_key_params(idempotency),
     )
     if begun.outcome != Outcome.STARTED:
         return _answer(begun, user_id=user_id)  # replayed, or refused
@@ -624,8 +666,10 @@ def charge_order_create(*, user_id: int, amount: int) -> ChargeOrder:
     """Register a charge before the customer pays (the order the checkout widget is opened with)."""
     _check_amount(amount)
     wallet = selectors.wallet_get(user_id=user_id)
-    if (wallet.balance if wallet else 0) + amount > settings.WALLET_BALANCE_MAX:
-        raise wallet_error(WalletErrorCode.BALANCE_LIMIT_EXCEEDED, {"balanceMax": settings.WALLET_BALANCE_MAX})
+    tier = wallet.tier if wallet else WalletTier.UNVERIFIED
+    balance_max = selectors.tier_limits()[tier]["balanceMax"]
+    if (wallet.balance if wallet else 0) + amount > balance_max:
+        raise wallet_error(WalletErrorCode.BALANCE_LIMIT_EXCEEDED, {"balanceMax": balance_max, "tier": tier})
     return ChargeOrder.objects.create(order_id=f"order-{uuid.uuid4().hex[:24]}", user_id=user_id, amount=amount,
                                       order_name=f"지갑 충전 {amount:,}원")
 

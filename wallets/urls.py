@@ -17,5 +17,6 @@ urlpatterns = [
     path("wallet/holds/<str:hold_id>/captures", apis.HoldCaptureAPI.as_view(), name="wallet-hold-captures"),
     path("wallet/holds/<str:hold_id>/void", apis.HoldVoidAPI.as_view(), name="wallet-hold-void"),
     path("wallet/batches", apis.BatchAPI.as_view(), name="wallet-batches"),
+    path("users/<str:username>/tier", apis.UserTierAPI.as_view(), name="user-tier"),
     path("payments/toss/webhook", apis.TossWebhookAPI.as_view(), name="payments-toss-webhook"),
 ]

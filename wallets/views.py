@@ -11,6 +11,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from notifications.channels import CHANNELS
@@ -24,6 +26,25 @@ from wallets.selectors import charge_order_get, wallet_get, wallet_transactions
 
 PAGE_ITEMS = 20
 
+# An operation's type as people read it (the API's value is the enum's).
+KIND_LABELS = {
+    "CHARGE": gettext_lazy("Charge"), "SPEND": gettext_lazy("Spend"), "REVERSAL": gettext_lazy("Reversal"),
+    "TRANSFER": gettext_lazy("Transfer"), "CAPTURE": gettext_lazy("Payment"),
+}
+
+
+def _page_texts() -> dict:
+    """What the page's script writes itself (wallet.js), in the page's language."""
+    return {
+        "kinds": {kind: str(label) for kind, label in KIND_LABELS.items()},
+        "live": _("live"), "reconnecting": _("reconnecting…"),
+        "reconnectingIn": _("reconnecting in %(seconds)s s…"), "streamError": _("stream error: %(error)s"),
+        "unread": _("%(count)s unread"), "saved": _("Saved."), "networkError": _("Network error: %(error)s"),
+        "error": _("Error %(status)s"), "from": _("from %(name)s"), "to": _("to %(name)s"),
+        "nothingToReverse": _("nothing to reverse"), "noTransactions": _("No transactions yet."),
+        "checkoutUnavailable": _("Toss Payments' checkout could not be loaded"),
+    }
+
 
 @login_required
 @ensure_csrf_cookie
@@ -31,6 +52,8 @@ def wallet_page(request):
     user_id = request.user.id
     wallet = wallet_get(user_id=user_id)
     transactions = list(wallet_transactions(user_id=user_id)[:PAGE_ITEMS])
+    for t in transactions:
+        t.kind_label = KIND_LABELS.get(t.kind, t.kind)
     feed = notification_feed(user_id=user_id, limit=PAGE_ITEMS)
     context = {
         "balance": wallet.balance if wallet else 0,
@@ -47,6 +70,7 @@ def wallet_page(request):
         "channels": CHANNELS,
         "event_types": list(EventType),
         "statements": _statement_months(),
+        "page_texts": _page_texts(),
     }
     return render(request, "wallets/page.html", context)
 
@@ -56,8 +80,8 @@ def _statement_months() -> list[dict]:
     today = timezone.localdate()
     this_first = today.replace(day=1)
     last_last = this_first - timedelta(days=1)
-    return [{"label": "this month", "first": this_first, "last": today},
-            {"label": "last month", "first": last_last.replace(day=1), "last": last_last}]
+    return [{"label": _("this month"), "first": this_first, "last": today},
+            {"label": _("last month"), "first": last_last.replace(day=1), "last": last_last}]
 
 
 @login_required
@@ -84,7 +108,8 @@ def charge_success(request):
     try:
         amount = int(params.get("amount", ""))
     except ValueError:
-        return render(request, "wallets/charge_result.html", {"message": "amount: missing or not a number"}, status=400)
+        return render(request, "wallets/charge_result.html", {"message": "amount: " + _("missing or not a number")},
+                      status=400)
     try:
         services.charge_order_confirm(user_id=request.user.id, order_id=params.get("orderId", ""),
                                       payment_key=params.get("paymentKey", "")[:200], amount=amount)
@@ -98,6 +123,6 @@ def charge_success(request):
 def charge_fail(request):
     """The checkout did not pay (cancelled by the customer, or refused): nothing was charged."""
     return render(request, "wallets/charge_result.html", {
-        "message": request.GET.get("message", "")[:300] or "결제가 완료되지 않았습니다.",
+        "message": request.GET.get("message", "")[:300] or _("The payment was not completed."),
         "code": request.GET.get("code", "")[:64],
     })

@@ -44,7 +44,7 @@ def test_failed_logins_lock_the_username_out_even_with_the_right_password(lockou
     assert sign_in(client, path, "ops", "wrong").status_code == 429  # the third: locked out
     locked = sign_in(client, path, "ops", "right-password-1", address="198.51.100.9")  # another address too
     assert locked.status_code == 429 and locked["Retry-After"] == "600"
-    assert "Too many failed sign-ins" in locked.content.decode() and "10 minutes" in locked.content.decode()
+    assert "로그인 실패가 너무 많습니다" in locked.content.decode() and "10분" in locked.content.decode()
     assert "_auth_user_id" not in client.session
 
 
@@ -93,7 +93,7 @@ def test_an_operator_lifts_a_lockout_and_it_is_recorded(lockout, django_user_mod
     attempt = AccessAttempt.objects.get(username="minji")
     done = admin.post("/admin/axes/accessattempt/", {"action": "lift_lockout", "_selected_action": [attempt.id],
                                                      "index": 0}, follow=True)
-    assert "Lockout lifted" in done.content.decode()
+    assert "로그인 잠금을 해제했습니다" in done.content.decode()
     assert sign_in(Client(), SITE_LOGIN, "minji", "right-password-1").status_code == 302
     assert OperatorAction.objects.filter(action="login_lockout_lift", target="user:minji",
                                          username=staff_user.username).exists()
@@ -123,7 +123,7 @@ def test_the_first_staff_sign_in_enrols_a_second_factor_then_every_sign_in_asks_
     sent = browser.get("/admin/")
     assert sent.status_code == 302 and sent["Location"].startswith("/accounts/two-factor/?next=")
     page = browser.get(sent["Location"]).content.decode()
-    assert "Set up two-factor sign-in" in page and "<svg" in page  # the key as a QR code and as text
+    assert "2단계 로그인 설정" in page and "<svg" in page  # the key as a QR code and as text
     device = TOTPDevice.objects.get(user__username="ops", confirmed=False)
     assert device.config_url.startswith("otpauth://totp/")
 
@@ -183,7 +183,7 @@ def test_a_lost_device_is_reset_by_command_and_recorded(django_user_model, staff
     assert OperatorAction.objects.filter(action="two_factor_reset", target="user:ops").exists()
     browser = Client()
     sign_in(browser, ADMIN_LOGIN, "ops", "right-password-1")
-    assert "Set up two-factor sign-in" in browser.get("/accounts/two-factor/").content.decode()
+    assert "2단계 로그인 설정" in browser.get("/accounts/two-factor/").content.decode()
 
 
 # --- Sessions ------------------------------------------------------------------------------

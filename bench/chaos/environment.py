@@ -45,6 +45,11 @@ CHAOS_ENV = {
     "API_STREAM_TOKENS_PER_USER_PER_MINUTE": "1000000",
     "API_STREAM_TOKENS_PER_ADDRESS_PER_MINUTE": "1000000",
     "API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE": "1000000",
+    # Caps low enough that charges and transfers in meet them in the mix (refused: nothing written).
+    "WALLET_BALANCE_MAX_UNVERIFIED_WON": "150000",
+    "WALLET_BALANCE_MAX_VERIFIED_WON": "400000",
+    "TRANSFER_DAILY_MAX_UNVERIFIED_WON": "60000",
+    "TRANSFER_DAILY_MAX_VERIFIED_WON": "200000",
     # scripts/devstack.sh: where and on which ports the chaos stack runs.
     "DEVSTACK_DIR": str(CHAOS_DIR),
     "DEVSTACK_PG_PORT": str(CHAOS_PG_PORT),

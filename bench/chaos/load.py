@@ -263,13 +263,15 @@ class Load:
 
 def users_create(count: int, slack: "SlackServer") -> list[User]:
     """``count`` users; one in four also wants every event by email, one in five on Slack (a webhook of
-    its own at the Slack stand-in, so that what arrives there can be told apart)."""
+    its own at the Slack stand-in, so that what arrives there can be told apart); one in three is
+    real-name verified (a higher cap: the others' charges and transfers in meet theirs now and then)."""
     from django.contrib.auth import get_user_model
 
     from accounts.services import api_token_create
     from notifications.services import notification_preference_update
     from notifications.sse import sse_stream_position
     from prepaid.events import EventType
+    from wallets.services import wallet_tier_set
 
     every_type = [t.value for t in EventType]
     users = []
@@ -281,6 +283,9 @@ def users_create(count: int, slack: "SlackServer") -> list[User]:
             notification_preference_update(
                 user=user, email_enabled=email, email_event_types=every_type, slack_enabled=slack_on,
                 slack_webhook_url=slack.webhook_of(user.id) if slack_on else "", slack_event_types=every_type)
+        if i % 3 == 0:
+            wallet_tier_set(user_id=user.id, tier="verified", by=None, source="identity_provider",
+                            reference=f"chaos-{i}")
         users.append(User(user.id, api_token_create(user=user)[1], sse_stream_position(user_id=user.id),
                           email=email, slack=slack_on, username=user.username))
     return users

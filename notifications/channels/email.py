@@ -4,7 +4,10 @@ import smtplib
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils import translation
 from django.utils.html import escape
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from notifications.channels.base import Channel, ChannelUnavailable
 from notifications.texts import Rendered
@@ -13,13 +16,17 @@ from notifications.texts import Rendered
 def email_message(*, event_id: str, to: str, rendered: Rendered) -> EmailMultiAlternatives:
     """The mail for one event: the toast's title and text, plain and HTML. Its Message-ID is the
     event's, so that a copy sent again after a crash is the same message to the reader's mail client."""
+    with translation.override(rendered.language):
+        why = _("You receive this email because email notifications are on in your wallet's settings.")
     message = EmailMultiAlternatives(
-        subject=f"[prepaid] {rendered.title}", body=f"{rendered.title}\n\n{rendered.message}\n",
+        subject=f"[prepaid] {rendered.title}", body=f"{rendered.title}\n\n{rendered.message}\n\n-- \n{why}\n",
         from_email=settings.DEFAULT_FROM_EMAIL, to=[to],
-        headers={"Message-ID": f"<{event_id}.{settings.NOTIFICATIONS_EMAIL_MESSAGE_ID_DOMAIN}>"},
+        headers={"Message-ID": f"<{event_id}.{settings.NOTIFICATIONS_EMAIL_MESSAGE_ID_DOMAIN}>",
+                 "Content-Language": rendered.language},
     )
     message.attach_alternative(
-        f"<h2>{escape(rendered.title)}</h2><p>{escape(rendered.message)}</p>", "text/html")
+        f'<html lang="{rendered.language}"><body><h2>{escape(rendered.title)}</h2><p>{escape(rendered.message)}</p>'
+        f'<p style="color:#666;font-size:small">{escape(why)}</p></body></html>', "text/html")
     return message
 
 
@@ -38,5 +45,5 @@ def email_deliver(*, event_id: str, address: str, rendered: Rendered) -> None:
 
 
 # Plain text as it is; email_message escapes the HTML part itself.
-CHANNEL = Channel(name="email", label="Email", address=lambda preference: preference.user.email or "",
+CHANNEL = Channel(name="email", label=gettext_lazy("Email"), address=lambda preference: preference.user.email or "",
                   send=email_deliver, escape=str)

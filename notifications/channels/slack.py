@@ -7,6 +7,7 @@ production), so the platform cannot be made to call internal addresses.
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from notifications.channels.base import Channel, ChannelRateLimited, ChannelRejected, ChannelUnavailable
 from notifications.texts import Rendered
@@ -22,11 +23,11 @@ def slack_url_problem(url: str) -> str | None:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError):
-        return "not a URL"
+        return _("not a URL")
     if parsed.userinfo or parsed.fragment:
-        return "no user, password or fragment in the URL"
+        return _("no user, password or fragment in the URL")
     if not any(url.startswith(prefix) for prefix in settings.SLACK_WEBHOOK_URL_PREFIXES):
-        return f"must start with {' or '.join(settings.SLACK_WEBHOOK_URL_PREFIXES)}"
+        return _("must start with %(prefixes)s") % {"prefixes": " | ".join(settings.SLACK_WEBHOOK_URL_PREFIXES)}
     return None
 
 

@@ -39,6 +39,6 @@ def test_the_wallet_page_lists_each_channel_and_every_event_type_of_the_contract
     client.force_login(user)
     page = client.get("/").content.decode()
     for channel in CHANNELS.values():
-        assert f'name="{channel.name}" data-channel' in page and channel.label in page
+        assert f'name="{channel.name}" data-channel' in page and str(channel.label) in page
     assert all(event_type.value in page for event_type in EventType)
     assert "CHARGE_COMPLETED" not in (settings.BASE_DIR / "wallets/static/wallets/wallet.js").read_text()

@@ -55,7 +55,7 @@ def test_operators_list_filter_show_and_discard_with_a_reason(ops, staff_user):
     assert [d["id"] for d in ops.get(DEAD_LETTERS, {"exceptionType": "prepaid.events.InvalidEvent"}).json()[
         "results"]] == [first.id]
     assert ops.get(DEAD_LETTERS, {"status": "nonsense"}).json()["fields"] == {"status": [
-        "One of open, replayed, discarded."]}
+        "open, replayed, discarded 중 하나여야 합니다."]}
     assert ops.get(f"{DEAD_LETTERS}/{first.id}").json()["value"] == "{not json"
     assert ops.get(f"{DEAD_LETTERS}/999999").json()["code"] == "dead_letter_not_found"
 
@@ -93,7 +93,7 @@ def test_the_admin_discards_with_a_reason(staff_browser, staff_user):
     assert DeadLetter.objects.get().status == "open"
     done = staff_browser.post(url, {"action": "discard", "_selected_action": [dead_letter.id], "confirm": "yes",
                                     "reason": "a duplicate of #3"}, follow=True)
-    assert "Discarded 1 record" in done.content.decode()
+    assert "레코드 1건을 폐기했습니다" in done.content.decode()
     assert (DeadLetter.objects.get().discard_reason, DeadLetter.objects.get().discarded_by) == (
         "a duplicate of #3", staff_user)
     assert "a duplicate of #3" in staff_browser.get("/admin/accounts/operatoraction/").content.decode()
@@ -112,11 +112,11 @@ def test_the_admin_retries_a_parked_outbox_row(api, user, staff_browser, django_
     looking = Client()
     staff_sign_in(looking, viewer)
     refused = looking.post(url, {"action": "retry", "_selected_action": [row.id], "index": 0}, follow=True)
-    assert "needs the permission" in refused.content.decode()
+    assert "변경 권한이 필요합니다" in refused.content.decode()
     assert OutboxEvent.objects.get(id=row.id).failed_at is not None
 
     done = staff_browser.post(url, {"action": "retry", "_selected_action": [row.id], "index": 0}, follow=True)
-    assert "Retried 1 parked row" in done.content.decode()
+    assert "보류된 행 1건을 다시 시도합니다" in done.content.decode()
     retried = OutboxEvent.objects.get(id=row.id)
     assert (retried.failed_at, retried.attempts) == (None, 0)
     assert OperatorAction.objects.get(action="outbox_retry").target == f"outbox_event:{row.id}"
@@ -127,5 +127,5 @@ def test_the_operations_page_shows_the_headline_figures(staff_browser, client):
     page = staff_browser.get("/admin/operations/").content.decode()
     for figure in ("prepaid_outbox_pending_events", "prepaid_dead_letters", "prepaid_payments"):
         assert figure in page, figure
-    assert "Operations" in staff_browser.get("/admin/").content.decode()
+    assert "운영 현황" in staff_browser.get("/admin/").content.decode()
     assert client.get("/admin/operations/").status_code == 302  # to the login

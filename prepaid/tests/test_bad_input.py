@@ -173,7 +173,7 @@ def test_while_the_database_is_unreachable_the_api_answers_503_with_retry_after_
             r = client.request(method, path, json=body)
             assert (r.status_code, r.json()["code"]) == (503, "service_unavailable"), r.text
             assert r.headers["Retry-After"] == str(settings.API_UNAVAILABLE_RETRY_AFTER_S)
-            assert "same Idempotency-Key" in r.json()["message"]
+            assert "같은 Idempotency-Key" in r.json()["message"]
         # The SSE endpoint (a plain Django view, through Pushpin) too: a browser's page tries again.
         r = client.get("/events/")
         assert (r.status_code, r.json()["code"]) == (503, "service_unavailable"), r.text

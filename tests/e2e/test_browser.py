@@ -32,7 +32,8 @@ def page(minji, tmp_path):
         pytest.fail("chromium is missing: `make tools` installs it (Debian package chromium)")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        # A Korean user's browser (Accept-Language: ko-KR); fonts-noto-cjk shows its Hangul in the screenshot.
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="ko-KR")
         page = context.new_page()
         # Every page runs under the content security policy: what it blocks, Chromium says on the console.
         page.csp_violations = []
@@ -51,7 +52,11 @@ def test_log_in_charge_and_see_the_toast_and_the_new_balance(platform, page):
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
     expect(page.locator("#balance")).to_have_text("₩0")
-    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)
+    expect(page.locator("#stream-status")).to_have_text("실시간", timeout=15_000)
+    # Korean: the page, and its script's own words.
+    assert page.locator("html").get_attribute("lang") == "ko"
+    expect(page.locator(".balance-card h2")).to_have_text("잔액")
+    expect(page.locator("#transactions")).to_contain_text("아직 거래가 없습니다.")
 
     # Charge: an order first, then the (sandbox's) checkout, then back to the wallet, confirmed.
     page.fill("#charge-form input[name=amount]", "10000")
@@ -60,7 +65,7 @@ def test_log_in_charge_and_see_the_toast_and_the_new_balance(platform, page):
     page.click("#pay")
     expect(page).to_have_url(f"{platform.base_url}/")
     expect(page.locator("#balance")).to_have_text("₩10,000")
-    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)
+    expect(page.locator("#stream-status")).to_have_text("실시간", timeout=15_000)
     # Its notification: listed (with a toast if it came after the page), once.
     charged = page.locator("#notifications li", has_text="₩10,000가 충전되었습니다")
     expect(charged).to_have_count(1, timeout=15_000)
@@ -83,7 +88,7 @@ def test_log_in_charge_and_see_the_toast_and_the_new_balance(platform, page):
     expect(charged).to_have_count(1)
 
     # Both notifications are unread until the user says otherwise, also after a reload.
-    expect(page.locator("#unread-count")).to_have_text("2 unread")
+    expect(page.locator("#unread-count")).to_have_text("읽지 않음 2건")
     page.click("#mark-read")
     expect(page.locator("#unread-count")).to_be_hidden()
     expect(page.locator("#notifications li.unread")).to_have_count(0)
@@ -91,16 +96,24 @@ def test_log_in_charge_and_see_the_toast_and_the_new_balance(platform, page):
     expect(page.locator("#notifications li")).to_have_count(2)
     expect(page.locator("#unread-count")).to_be_hidden()
 
+    # English by the user's choice: the page, and what the script writes (times stay Korean time).
+    page.click("#language-form button[value=en]")
+    expect(page.locator(".balance-card h2")).to_have_text("Balance")
+    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)
+    expect(page.locator("#transactions tr", has_text="커피").locator(".tag")).to_have_text("Spend")
+    page.click("#language-form button[value=ko]")
+    expect(page.locator(".balance-card h2")).to_have_text("잔액")
+
 
 def test_the_page_resumes_after_a_dropped_connection_and_misses_nothing(platform, minji, page):
     page.goto(f"{platform.base_url}/accounts/login/?next=/")
     page.fill("input[name=username]", "minji")
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
-    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)
+    expect(page.locator("#stream-status")).to_have_text("실시간", timeout=15_000)
 
     platform.pushpin.stop()  # the stream drops: the proxy that held it is gone
-    expect(page.locator("#stream-status")).to_have_text("reconnecting…", timeout=15_000)
+    expect(page.locator("#stream-status")).to_have_text("다시 연결 중…", timeout=15_000)
 
     def charge_elsewhere(amount: int = 30_000, notified: int = 1):
         # Meanwhile a charge is made elsewhere, and its notification stored. (In a thread of
@@ -121,7 +134,11 @@ def test_the_page_resumes_after_a_dropped_connection_and_misses_nothing(platform
     expect(page.locator("#toasts .toast").first).to_contain_text(
         "₩30,000가 충전되었습니다. 현재 잔액: ₩30,000", timeout=30_000)
     expect(page.locator("#balance")).to_have_text("₩30,000")
-    expect(page.locator("#stream-status")).to_have_text("live")
+    expect(page.locator("#stream-status")).to_have_text("실시간")
+    # The transactions table follows the toasts: the charge made elsewhere is listed, once.
+    charge_row = page.locator("#transactions tr", has_text="₩30,000")
+    expect(charge_row).to_have_count(1, timeout=15_000)
+    expect(charge_row.locator(".tag")).to_have_text("충전")
 
     # The next charge is the signal that nothing else is coming: its notification is listed
     # after the first, and the first is listed once.
@@ -139,12 +156,12 @@ def test_the_page_reopens_its_stream_when_a_reconnection_is_answered_with_an_err
     page.fill("input[name=username]", "minji")
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
-    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)
+    expect(page.locator("#stream-status")).to_have_text("실시간", timeout=15_000)
 
     platform.web.stop()  # Django is down: Pushpin answers a new stream with 502
     platform.pushpin.stop()  # and the stream drops, so the browser reconnects into that 502
     platform.pushpin.start()
-    expect(page.locator("#stream-status")).to_contain_text("reconnecting in", timeout=30_000)
+    expect(page.locator("#stream-status")).to_contain_text("초 뒤 다시 연결", timeout=30_000)
     platform.start_web()
 
     def charge_elsewhere():
@@ -158,7 +175,7 @@ def test_the_page_reopens_its_stream_when_a_reconnection_is_answered_with_an_err
     helper.join()
     expect(page.locator("#toasts .toast").first).to_contain_text(
         "₩20,000가 충전되었습니다. 현재 잔액: ₩20,000", timeout=60_000)
-    expect(page.locator("#stream-status")).to_have_text("live")
+    expect(page.locator("#stream-status")).to_have_text("실시간")
 
 
 def test_the_page_fills_a_gap_in_its_stream_from_storage(platform, minji, page):
@@ -177,7 +194,7 @@ def test_the_page_fills_a_gap_in_its_stream_from_storage(platform, minji, page):
     page.fill("input[name=username]", "minji")
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
-    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)
+    expect(page.locator("#stream-status")).to_have_text("실시간", timeout=15_000)
 
     def store_two_push_one():
         try:
@@ -230,7 +247,7 @@ def test_the_page_sets_the_slack_channel_and_refuses_a_url_that_is_not_slacks(pl
     page.check("#preferences-form input[name=slack]")
     page.fill("#preferences-form input[name=webhookUrl]", "http://10.0.0.5/services/internal")
     page.click("#preferences-form button")
-    expect(page.locator("#preferences-form p[role=alert]")).to_contain_text("slack.webhookUrl: must start with")
+    expect(page.locator("#preferences-form p[role=alert]")).to_contain_text("slack.webhookUrl: https://hooks.slack.com/")
     page.fill("#preferences-form input[name=webhookUrl]", "https://hooks.slack.com/services/T0/B0/secret")
     page.click("#preferences-form button")
     expect(page.locator("#preferences-form p[role=alert]")).to_have_text("Saved.")
@@ -250,7 +267,7 @@ def test_the_pages_run_under_a_content_security_policy_that_blocks_foreign_scrip
     page.click("button[type=submit]")
     policy = page.goto(f"{platform.base_url}/").headers["content-security-policy"]
     assert "script-src 'self' 'nonce-" in policy and "frame-ancestors 'none'" in policy
-    expect(page.locator("#stream-status")).to_have_text("live", timeout=15_000)  # its nonced script ran
+    expect(page.locator("#stream-status")).to_have_text("실시간", timeout=15_000)  # its nonced script ran
     page.evaluate("""() => { const s = document.createElement('script');
                              s.textContent = 'window.injected = true'; document.body.appendChild(s); }""")
     page.wait_for_timeout(500)
@@ -276,16 +293,16 @@ def test_an_operator_enrols_a_second_factor_from_the_shown_key_and_works_in_the_
     page.fill("input[name=username]", "operator")
     page.fill("input[name=password]", "correct horse operator")
     page.click("input[type=submit]")
-    expect(page.locator("h1")).to_have_text("Set up two-factor sign-in")
+    expect(page.locator("h1")).to_have_text("2단계 로그인 설정")
     expect(page.locator("figure.qr svg")).to_be_visible()
     secret = page.locator("#totp-secret").inner_text()
     page.fill("input[name=token]", f"{totp(base64.b32decode(secret)):06d}")
     page.click("main button[type=submit]")  # (the header's is Log out)
     expect(page.locator("#recovery-codes li")).to_have_count(10)
-    page.click("text=Continue")
+    page.click("text=계속")
     expect(page).to_have_url(f"{platform.base_url}/admin/")
     expect(page.locator("#site-name")).to_be_visible()
     page.goto(f"{platform.base_url}/admin/operations/")
-    expect(page.locator("body")).to_contain_text("Outbox")
+    expect(page.locator("body")).to_contain_text("아웃박스")
     page.goto(f"{platform.base_url}/admin/wallets/wallet/")
     expect(page.locator("#changelist")).to_be_visible()

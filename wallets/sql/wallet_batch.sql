@@ -13,7 +13,7 @@
 -- reversal answered 'refunding' is finished by the caller, as alone (the gateway, then
 -- wallet_refund_complete or wallet_refund_fail).
 CREATE OR REPLACE FUNCTION wallet_batch(
-  p_user_id integer, p_items jsonb, p_atomic boolean, p_topic text, p_balance_max bigint, p_daily_max bigint,
+  p_user_id integer, p_items jsonb, p_atomic boolean, p_topic text, p_limits jsonb,
   p_day_start timestamptz, p_key_ttl interval, p_in_flight_timeout interval
 ) RETURNS SETOF wallet_operation_result LANGUAGE plpgsql AS $$
 DECLARE
@@ -49,7 +49,7 @@ BEGIN
             answer := wallet_transfer(p_user_id, recipient, (item->>'amount')::bigint, item->>'message',
                                       item->>'key', item->>'fingerprint', (item->>'entryId')::uuid,
                                       (item->>'eventId')::uuid, (item->>'receivedEventId')::uuid, p_topic,
-                                      p_balance_max, p_daily_max, p_day_start, p_key_ttl, p_in_flight_timeout);
+                                      p_limits, p_day_start, p_key_ttl, p_in_flight_timeout);
           END IF;
         WHEN 'reversal' THEN
           answer := wallet_reverse(p_user_id, (item->>'transactionId')::uuid, (item->>'amount')::bigint,

@@ -1,13 +1,15 @@
--- A charge, first step: claim the key, check the balance cap, record the payment PENDING
+-- A charge, first step: claim the key, check the balance cap of the wallet's tier, record the payment PENDING
 -- (or resume the PENDING payment of the same charge). The key stays in flight until the
 -- charge is credited or declined.
 CREATE OR REPLACE FUNCTION wallet_charge_begin(
   p_user_id integer, p_amount bigint, p_payment_key text, p_order_id text, p_gateway text, p_key text,
-  p_fingerprint text, p_balance_max bigint, p_key_ttl interval, p_in_flight_timeout interval
+  p_fingerprint text, p_limits jsonb, p_key_ttl interval, p_in_flight_timeout interval
 ) RETURNS wallet_operation_result LANGUAGE plpgsql AS $$
 DECLARE
   answer wallet_operation_result;
   balance bigint;
+  tier text;
+  balance_max bigint;
   payment wallets_payment;
 BEGIN
   IF p_key IS NOT NULL THEN
@@ -16,10 +18,12 @@ BEGIN
       RETURN answer;
     END IF;
   END IF;
-  balance := coalesce((SELECT w.balance FROM wallets_wallet w WHERE w.user_id = p_user_id), 0);
-  IF balance + p_amount > p_balance_max THEN
+  SELECT w.balance, w.tier INTO balance, tier FROM wallets_wallet w WHERE w.user_id = p_user_id;
+  tier := coalesce(tier, 'unverified');  -- no wallet yet: a new one's
+  balance_max := wallet_tier_limit(p_limits, tier, 'balanceMax');
+  IF coalesce(balance, 0) + p_amount > balance_max THEN
     RETURN wallet_idempotency_answer(p_user_id, p_key,
-      wallet_refusal('balance_limit_exceeded', jsonb_build_object('balanceMax', p_balance_max)));
+      wallet_refusal('balance_limit_exceeded', jsonb_build_object('balanceMax', balance_max, 'tier', tier)));
   END IF;
   INSERT INTO wallets_payment (user_id, order_id, payment_key, amount, status, gateway, failure_code,
                                failure_message, attempts, created_at, updated_at)

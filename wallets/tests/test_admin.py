@@ -68,12 +68,12 @@ def test_an_operator_returns_a_transfer_from_the_admin_with_a_reason(staff_clien
     assert str(sent.id) in page.content.decode()
     asked = staff_client.post("/admin/wallets/operation/", {"action": "return_transfers",
                                                            "_selected_action": [str(sent.id)]})
-    assert asked.status_code == 200 and "Reason" in asked.content.decode()  # asks for one first
+    assert asked.status_code == 200 and "사유" in asked.content.decode()  # asks for one first
     assert balance_of(recipient.id) == 6_000
     done = staff_client.post("/admin/wallets/operation/", {"action": "return_transfers", "confirm": "yes",
                                                           "reason": "오송금 신고", "_selected_action": [str(sent.id)]},
                              follow=True)
-    assert "6,000 won returned" in done.content.decode()
+    assert "₩6,000" in done.content.decode()
     assert (balance_of(sender.id), balance_of(recipient.id)) == (10_000, 0)
     assert OperatorAction.objects.filter(action="transfer_return", target=f"transaction:{sent.id}").exists()
 

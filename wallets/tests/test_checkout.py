@@ -39,7 +39,7 @@ def test_a_charge_order_tells_the_checkout_what_it_needs(api, user, user_factory
 
 
 def test_an_order_over_the_balance_cap_is_refused(api, settings):
-    settings.WALLET_BALANCE_MAX = 50_000
+    settings.WALLET_BALANCE_MAX_UNVERIFIED_WON = 50_000
     answer = api.post(ORDERS, {"amount": 50_001}, format="json")
     assert answer.status_code == 422 and answer.json()["code"] == "balance_limit_exceeded"
     assert not ChargeOrder.objects.exists()
@@ -61,7 +61,7 @@ def test_a_tampered_amount_on_the_return_never_reaches_the_gateway(api, browser,
     pay_url = urlparse(browser.get(order["checkoutUrl"]).context["pay_url"])
     query = {k: v[0] for k, v in parse_qs(pay_url.query).items()}
     answer = browser.get(pay_url.path, {**query, "amount": "100000"})
-    assert answer.status_code == 422 and "the order was for ₩1,000" in answer.content.decode()
+    assert answer.status_code == 422 and "주문 금액은 ₩1,000" in answer.content.decode()
     assert not Payment.objects.exists() and balance_of(user.id) == 0
 
 

@@ -24,9 +24,9 @@ def test_the_page_offers_this_and_last_months_statements_and_a_transfer_form(cli
     assert (f"/api/v1/wallet/statement?from={last_month_end.replace(day=1):%Y-%m-%d}"
             f"&amp;to={last_month_end:%Y-%m-%d}&amp;format=csv") in page
     assert 'id="transfer-form" data-endpoint="/api/v1/wallet/transfers"' in page
-    assert f"to {friend.username}: 커피" in page
+    assert f"{friend.username}님에게: 커피" in page
     client.force_login(friend)
-    assert f"from {user.username}: 커피" in client.get("/").content.decode()
+    assert f"{user.username}님에게서: 커피" in client.get("/").content.decode()
     # The link works for the session that shows it.
     client.force_login(user)
     csv = client.get(f"/api/v1/wallet/statement?from={first:%Y-%m-%d}&to={today:%Y-%m-%d}&format=csv")

@@ -22,7 +22,9 @@ from wallets.models import (
     OperationKind,
     PaymentStatus,
     RefundStatus,
+    WalletTier,
 )
+from wallets.selectors import TIER_LIMITS
 from wallets.services import BATCH_ITEM_FIELDS, BATCH_KINDS, Outcome
 
 SQL_APPS = ("ledger", "outbox", "wallets")  # the money's SQL (the audit store's speaks of partitions)
@@ -145,7 +147,8 @@ def test_no_other_word_of_ours_hides_in_the_sql():
     sql = _sql()
     known = (UPPER_CASE | SYSTEM_ACCOUNT_CODES | {WALLET_ACCOUNT_CODE_PREFIX} | {*WalletErrorCode} | {*WalletRefusal}
              | {*Outcome} | _schema_properties() | _detail_keys_read_by_python() | {""}
-             | {*BATCH_KINDS, *BATCH_ITEM_FIELDS})  # what a batch's items hold (wallet_batch.sql)
+             | {*BATCH_KINDS, *BATCH_ITEM_FIELDS}  # what a batch's items hold (wallet_batch.sql)
+             | {*WalletTier.values, *TIER_LIMITS})  # the verification tiers and their limits (wallet_tier_limit)
     tables = set(re.findall(r"\b(ledger_\w+|wallets_\w+|outbox_\w+)\b", sql))
     words = {lit for lit in _literals(sql) if " " not in lit and "%" not in lit}
     assert {w for w in words - known - tables if not POSTGRES_WORDS.match(w)} == set()

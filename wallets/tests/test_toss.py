@@ -369,7 +369,7 @@ def test_operators_see_the_payment_at_toss_and_settle_it_from_the_admin(api, use
 
     answer = staff_client.post("/admin/wallets/payment/", {
         "action": "look_up_at_the_gateway", "_selected_action": [payment.id], "index": 0}, follow=True)
-    assert f"Order {payment.order_id}: reversed" in answer.content.decode()
+    assert f"주문 {payment.order_id}: reversed" in answer.content.decode()
     assert balance_of(user.id) == 8_000
     assert "2,000" in staff_client.get(f"/admin/wallets/payment/{payment.id}/change/").content.decode()
 
@@ -381,5 +381,5 @@ def test_operators_ask_toss_again_for_a_stuck_refund(api, user, toss, staff_clie
     refund = Refund.objects.get(user=user)
     answer = staff_client.post("/admin/wallets/refund/", {
         "action": "ask_the_gateway_again", "_selected_action": [refund.id], "index": 0}, follow=True)
-    assert f"Refund {refund.reversal_id}: refunded" in answer.content.decode()
+    assert f"환불 {refund.reversal_id}: refunded" in answer.content.decode()
     assert balance_of(user.id) == 9_000 and toss.cancelled_amount(payment_key) == 1_000

@@ -1,9 +1,12 @@
 // The wallet page: forms post to the JSON API (session + CSRF + Idempotency-Key),
-// and an EventSource shows each notification as a toast and updates the balance.
+// and an EventSource shows each notification as a toast and updates the balance and the transactions.
+// Its own words come from the server in the page's language (#page-texts); times are shown in KST.
 (function () {
   "use strict";
 
-  const won = (n) => "₩" + Number(n).toLocaleString("en-US");
+  const T = JSON.parse(document.getElementById("page-texts").textContent);
+  const say = (text, values) => text.replace(/%\((\w+)\)s/g, (_, name) => String(values[name]));
+  const won = (n) => "₩" + Number(n).toLocaleString("ko-KR");
   const seen = new Set(Array.from(document.querySelectorAll("#notifications [data-event-id]"),
                                   (li) => li.dataset.eventId));
 
@@ -40,7 +43,7 @@
   function setUnread(count) {
     const badge = document.getElementById("unread-count");
     badge.dataset.count = count;
-    badge.textContent = count + " unread";
+    badge.textContent = say(T.unread, {count: count});
     badge.hidden = count === 0;
     document.getElementById("mark-read").hidden = count === 0;
   }
@@ -57,12 +60,14 @@
     list.prepend(li);
   }
 
+  // A time as the server writes it: Korean time (Asia/Seoul), whatever the browser's zone.
+  const KST = new Intl.DateTimeFormat("en-CA", {timeZone: "Asia/Seoul", hourCycle: "h23", year: "numeric",
+    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"});
   function stamp(iso) {
-    const d = new Date(iso);
-    const two = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ` +
-           `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+    const p = Object.fromEntries(KST.formatToParts(new Date(iso)).map((part) => [part.type, part.value]));
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
   }
+  const kind = (type) => T.kinds[type] || type;
 
   function addReversible(t) {
     if (t.type === "REVERSAL" || t.type === "TRANSFER") return;  // a transfer is final for its sender
@@ -70,24 +75,51 @@
     select.querySelector("option[disabled]")?.remove();
     const option = document.createElement("option");
     option.value = t.transactionId;
-    option.textContent = `${t.type} ${won(t.amount)} · ${stamp(t.createdAt).slice(5, 16)}`;
+    option.textContent = `${kind(t.type)} ${won(t.amount)} · ${stamp(t.createdAt).slice(5, 16)}`;
     select.prepend(option);
     select.value = t.transactionId;
   }
 
-  function addTransaction(t) {
-    const body = document.getElementById("transactions");
-    body.querySelector(".empty")?.remove();
+  function transactionRow(t) {
     const row = document.createElement("tr");
-    const cells = [stamp(t.createdAt), t.type, won(t.amount), won(t.newBalance),
-                   t.description || t.orderId];
-    cells.forEach((value, i) => {
+    row.dataset.transactionId = t.transactionId;
+    let note = t.description || t.orderId || "";
+    if (t.counterparty) note = say(t.direction === "in" ? T.from : T.to, {name: t.counterparty}) + (t.description ? ": " + t.description : "");
+    const tag = document.createElement("span");
+    tag.className = "tag " + t.type.toLowerCase();
+    tag.textContent = kind(t.type);
+    [stamp(t.createdAt), tag, won(t.amount), won(t.balanceAfter ?? t.newBalance), note].forEach((value, i) => {
       const td = document.createElement("td");
-      td.textContent = value;
+      td.append(value);
       if (i === 2 || i === 3) td.className = "num";
       row.append(td);
     });
-    body.prepend(row);
+    return row;
+  }
+
+  function addTransaction(t) {
+    const body = document.getElementById("transactions");
+    if (body.querySelector(`tr[data-transaction-id="${t.transactionId}"]`)) return;
+    body.querySelector(".empty")?.remove();
+    body.prepend(transactionRow(t));
+  }
+
+  // A notification may be of an operation made elsewhere (another browser, the API, a transfer in): the
+  // table is read again, its newest page, and the rows it does not show yet are added in order.
+  let refreshing = null;
+  async function refreshTransactions() {
+    if (refreshing) return refreshing;
+    refreshing = (async () => {
+      try {
+        const response = await fetch("/api/v1/wallet/transactions?pageSize=20", {credentials: "same-origin"});
+        if (!response.ok) return;
+        const page = await response.json();
+        page.results.slice().reverse().forEach(addTransaction);
+      } finally {
+        refreshing = null;
+      }
+    })();
+    return refreshing;
   }
 
   // --- Forms -------------------------------------------------------------------
@@ -111,7 +143,7 @@
       const script = document.createElement("script");
       script.src = "https://js.tosspayments.com/v2/standard";
       script.onload = resolve;
-      script.onerror = () => reject(new Error("Toss Payments' checkout could not be loaded"));
+      script.onerror = () => reject(new Error(T.checkoutUnavailable));
       document.head.append(script);
     });
     const payment = window.TossPayments(order.clientKey).payment({customerKey: order.customerKey});
@@ -142,7 +174,7 @@
         });
         const data = await response.json();
         if (!response.ok) {
-          error.textContent = data.message || ("Error " + response.status);
+          error.textContent = data.message || say(T.error, {status: response.status});
           return;
         }
         if (form.id === "charge-form") {
@@ -154,7 +186,7 @@
         addReversible(data);
         form.reset();
       } catch (e) {
-        error.textContent = "Network error: " + e.message;
+        error.textContent = say(T.networkError, {error: e.message});
       } finally {
         button.disabled = false;
       }
@@ -181,7 +213,7 @@
       body: JSON.stringify(body),
     });
     const data = await response.json();
-    error.textContent = response.ok ? "Saved." : (data.message || ("Error " + response.status));
+    error.textContent = response.ok ? T.saved : (data.message || say(T.error, {status: response.status}));
     if (response.ok) preferences.elements.webhookUrl.value = "";
   });
 
@@ -222,7 +254,7 @@
     const source = new EventSource(url, {withCredentials: true});
     source.addEventListener("stream-open", () => {
       retryMs = 1000;
-      status.textContent = "live";
+      status.textContent = T.live;
       status.className = "live";
     });
     source.addEventListener("notification", (event) => {
@@ -240,18 +272,19 @@
       if (n.balance !== null && n.balance !== undefined) setBalance(n.balance);
       addNotification(n);
       setUnread(Number(document.getElementById("unread-count").dataset.count) + 1);
+      refreshTransactions();
     });
     source.addEventListener("stream-error", (event) => {
-      status.textContent = "stream error: " + event.data;
+      status.textContent = say(T.streamError, {error: event.data});
       status.className = "error";
     });
     source.onerror = () => {
       status.className = "muted";
       if (source.readyState !== EventSource.CLOSED) {
-        status.textContent = "reconnecting…";
+        status.textContent = T.reconnecting;
         return;
       }
-      status.textContent = "reconnecting in " + Math.round(retryMs / 1000) + " s…";
+      status.textContent = say(T.reconnectingIn, {seconds: Math.round(retryMs / 1000)});
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 30000);
     };

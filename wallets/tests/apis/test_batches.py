@@ -97,7 +97,7 @@ def test_without_atomic_an_item_refused_leaves_the_others_done(api, user):
     items = r.json()["items"]
     assert [i["status"] for i in items] == [201, 409, 201, 404]
     assert (items[1]["error"]["code"], items[3]["error"]["code"]) == ("insufficient_funds", "transaction_not_found")
-    assert items[1]["error"]["fields"] == {"amount": ["Insufficient funds."]}
+    assert items[1]["error"]["fields"] == {"amount": ["잔액이 부족합니다."]}
     assert (r.json()["done"], r.json()["refused"]) == (2, 2)
     assert balance_of(user.id) == 2_000
     assert_ledger_consistent(user.id)
@@ -112,9 +112,9 @@ def test_an_atomic_batch_is_all_or_nothing(api, user):
     body = r.json()
     # The one error body: the item, its code and its own field messages.
     assert (body["code"], body["fields"]) == ("batch_refused", {"items[2]": ["insufficient_funds"],
-                                                                "items[2].amount": ["Insufficient funds."]})
+                                                                "items[2].amount": ["잔액이 부족합니다."]})
     assert body["message"].startswith("items[2]: insufficient_funds: amount: ")
-    assert body["message"].endswith("nothing was applied")
+    assert body["message"].endswith("아무것도 적용되지 않았습니다")
     # Nothing: no entry, no event, no balance change, no answer recorded under any key.
     assert ledger_snapshot() == snapshot and IdempotencyRecord.objects.count() == records
     assert balance_of(user.id) == 5_000

@@ -32,7 +32,7 @@ def test_send_and_read_both_sides(api_client_for, user_factory):
 
     r = api_post(api_sender, REVERSALS, {"transactionId": sent["transactionId"], "reason": "취소"})
     assert (r.status_code, r.json()["code"]) == (422, "not_reversible")
-    assert "final for its sender" in r.json()["message"]
+    assert "보낸 사람이 취소할 수 없습니다" in r.json()["message"]
     r = api_post(api_recipient, REVERSALS, {"transactionId": sent["transactionId"], "amount": 5_000,
                                             "reason": "반환"})
     assert (r.status_code, r.json()["newBalance"]) == (201, 10_000)

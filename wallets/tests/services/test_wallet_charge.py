@@ -102,7 +102,7 @@ def test_retrying_a_pending_charge_resumes_it(user, settings):
 
 
 def test_charge_over_the_balance_limit_is_refused(user, settings):
-    settings.WALLET_BALANCE_MAX = 15_000
+    settings.WALLET_BALANCE_MAX_UNVERIFIED_WON = 15_000
     charge(user, 10_000)
     with pytest.raises(ApplicationError) as err:
         charge(user, 5_001)

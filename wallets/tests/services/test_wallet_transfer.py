@@ -67,14 +67,14 @@ def test_refusals_write_nothing(user_factory):
     assert _code(lambda: transfer(user_id=sender.id, to=sender.username, amount=1, message="")) == "transfer_to_self"
     assert _code(lambda: transfer(user_id=sender.id, to=recipient.username, amount=10_001, message="")) == \
         "insufficient_funds"
-    with override_settings(WALLET_BALANCE_MAX=5_000):
+    with override_settings(WALLET_BALANCE_MAX_UNVERIFIED_WON=5_000):
         assert _code(lambda: transfer(user_id=sender.id, to=recipient.username, amount=5_001, message="")) == \
             "recipient_balance_limit_exceeded"
     assert ledger_snapshot() == before
     assert balance_of(sender.id) == 10_000
 
 
-@override_settings(TRANSFER_DAILY_MAX_WON=5_000)
+@override_settings(TRANSFER_DAILY_MAX_UNVERIFIED_WON=5_000)
 def test_the_daily_limit_counts_todays_transfers_and_not_returns(user_factory):
     sender, recipient = user_factory(), user_factory()
     charge(sender, 20_000)
@@ -82,7 +82,7 @@ def test_the_daily_limit_counts_todays_transfers_and_not_returns(user_factory):
     with pytest.raises(ApplicationError) as refused:
         services.wallet_transfer(user_id=sender.id, to=recipient.username, amount=2_001, message="")
     assert refused.value.code == "transfer_daily_limit_exceeded"
-    assert "₩3,000 sent today" in refused.value.message
+    assert "오늘 보낸 금액 ₩3,000" in refused.value.message
     services.wallet_transfer(user_id=sender.id, to=recipient.username, amount=2_000, message="")  # exactly the limit
     # A return is not the returner's sending: the recipient returns 3,000, then may still send 5,000 today.
     charge(recipient, 10_000)
