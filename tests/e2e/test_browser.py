@@ -250,7 +250,7 @@ def test_the_page_sets_the_slack_channel_and_refuses_a_url_that_is_not_slacks(pl
     expect(page.locator("#preferences-form p[role=alert]")).to_contain_text("slack.webhookUrl: https://hooks.slack.com/")
     page.fill("#preferences-form input[name=webhookUrl]", "https://hooks.slack.com/services/T0/B0/secret")
     page.click("#preferences-form button")
-    expect(page.locator("#preferences-form p[role=alert]")).to_have_text("Saved.")
+    expect(page.locator("#preferences-form p[role=alert]")).to_have_text("저장했습니다.")
     # The ORM may not run in Playwright's event loop: read it from a thread.
     with concurrent.futures.ThreadPoolExecutor(1) as thread:
         saved = thread.submit(lambda: NotificationPreference.objects.get(user=minji)).result()
