@@ -246,6 +246,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 10.0,
         "options": {"expires": 10},
     },
+    "custody-report": {  # yesterday's outstanding balance (선불충전금), hourly: written once the day has ended
+        "task": "wallets.tasks.custody_report_yesterday",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
     "audit-partitions-ensure": {
         "task": "audit.tasks.audit_partitions_ensure",
         "schedule": 3600.0,

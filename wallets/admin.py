@@ -1,8 +1,11 @@
+import csv
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import BigIntegerField, F, Func
+from django.http import HttpResponse
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from prepaid.admin import ReadOnlyAdmin
@@ -10,6 +13,7 @@ from prepaid.errors import ApplicationError
 from prepaid.money import won
 from wallets import services
 from wallets.models import (
+    CustodyReport,
     Hold,
     IdempotencyRecord,
     Operation,
@@ -215,3 +219,61 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     search_fields = ("=key", "user__username")
     list_select_related = ("user",)
     readonly_fields = [f.name for f in IdempotencyRecord._meta.fields]
+
+
+@admin.register(CustodyReport)
+class CustodyReportAdmin(admin.ModelAdmin):
+    """The daily outstanding-balance reports (선불충전금): made from the ledger each day; an operator records
+    what the trust account held (the only thing edited here), and exports them for the supervisor."""
+
+    list_display = ("day", "outstanding", "charged", "used", "refunded", "use_reversed", "books_agree",
+                    "custody_amount", "ratio", "custody_recorded_by")
+    fields = ("day", "opening", "charged", "refunded", "used", "use_reversed", "outstanding", "difference",
+              "made_at", "custody_amount", "custody_note", "custody_recorded_by", "custody_recorded_at")
+    readonly_fields = ("day", "opening", "charged", "refunded", "used", "use_reversed", "outstanding", "difference",
+                       "made_at", "custody_recorded_by", "custody_recorded_at")
+    date_hierarchy = "day"
+    show_full_result_count = False
+    actions = ["export_csv", "make_again"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("books agree"), boolean=True)
+    def books_agree(self, report: CustodyReport) -> bool:
+        return report.reconciled
+
+    @admin.display(description=_("custody ratio"))
+    def ratio(self, report: CustodyReport) -> str:
+        return "" if report.custody_ratio is None else f"{report.custody_ratio:.2%}"
+
+    def save_model(self, request, obj, form, change):
+        if obj.custody_amount is None:
+            return
+        services.custody_amount_record(day=obj.day, amount=obj.custody_amount, by=request.user,
+                                       note=obj.custody_note)
+
+    @admin.action(description=_("Export as CSV"))
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="outstanding-balance.csv"'
+        response.write("\ufeff")  # a BOM: Excel reads the file as UTF-8
+        writer = csv.writer(response)
+        writer.writerow(["day", "opening", "charged", "refunded", "used", "use_reversed", "outstanding",
+                         "difference", "custody_amount", "custody_ratio", "custody_recorded_by", "custody_note"])
+        for r in queryset.order_by("day"):
+            writer.writerow([r.day.isoformat(), r.opening, r.charged, r.refunded, r.used, r.use_reversed,
+                             r.outstanding, r.difference, "" if r.custody_amount is None else r.custody_amount,
+                             "" if r.custody_ratio is None else f"{r.custody_ratio:.4f}", r.custody_recorded_by,
+                             r.custody_note])
+        return response
+
+    @admin.action(description=_("Write again from the ledger"))
+    def make_again(self, request, queryset):
+        for report in queryset:
+            services.custody_report_make(day=report.day)
+        self.message_user(request, ngettext("Wrote %(count)d report again.", "Wrote %(count)d reports again.",
+                                            queryset.count()) % {"count": queryset.count()}, messages.SUCCESS)

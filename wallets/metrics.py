@@ -35,6 +35,7 @@ class PaymentCollector(Collector):
                 " WHERE status = 'ACTIVE' AND expires_at <= now())")
             (pending, oldest_s, refunds_requested, refund_oldest_s, refunds_uncovered, holds_active, held_won,
              overdue_s) = cursor.fetchone()
+        yield from _custody()
         yield GaugeMetricFamily("prepaid_holds_active", "Holds still active (client holds and refunds' holds).",
                                 holds_active)
         yield GaugeMetricFamily("prepaid_holds_active_won", "Won the active holds keep out of available balances.",
@@ -56,3 +57,19 @@ class PaymentCollector(Collector):
         yield GaugeMetricFamily("prepaid_refunds_oldest_requested_age_seconds",
                                 "Age of the oldest REQUESTED refund, whose outcome at the gateway is not known yet "
                                 "(0 when none).", float(refund_oldest_s))
+
+
+def _custody():
+    """The newest report whose custody an operator recorded (docs/compliance.md): its ratio, and its age."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT day, outstanding, custody_amount, (now() AT TIME ZONE 'Asia/Seoul')::date - day "
+                       "FROM wallets_custodyreport WHERE custody_amount IS NOT NULL ORDER BY day DESC LIMIT 1")
+        row = cursor.fetchone()
+    if row is None:
+        return
+    _day, outstanding, custody, age_days = row
+    yield GaugeMetricFamily("prepaid_custody_ratio", "What the trust account held over what users held (선불충전금), "
+                            "at the end of the newest day whose custody an operator recorded: below 1, users' money "
+                            "is not fully kept apart.", custody / outstanding if outstanding else 1.0)
+    yield GaugeMetricFamily("prepaid_custody_recorded_age_days", "Days since the end of the newest day whose custody "
+                            "an operator recorded.", float(age_days))

@@ -327,3 +327,46 @@ class IdempotencyRecord(models.Model):
     @property
     def in_flight(self) -> bool:
         return self.completed_at is None
+
+
+class CustodyReport(models.Model):
+    """One day's outstanding prepaid balance (선불충전금, docs/compliance.md), Korean time, from the ledger's
+    wallet accounts: what users held at the day's end (held money included), the day's flows, and whether
+    they add up. An operator records what the trust account held (``custody_amount``); the ratio of the two
+    is ``prepaid_custody_ratio``, alerted on below 1."""
+
+    day = models.DateField(unique=True)  # Korean time
+    opening = models.BigIntegerField()  # users' balances at the day's start
+    outstanding = models.BigIntegerField()  # users' balances at the day's end
+    charged = models.BigIntegerField()  # paid in by card
+    refunded = models.BigIntegerField()  # refunded to cards (reversed charges)
+    used = models.BigIntegerField()  # spent at merchants (spends, hold captures)
+    use_reversed = models.BigIntegerField()  # spends and captures reversed back into wallets
+    # closing - opening - (what the day's postings moved in and out of the wallets): 0 when the books agree.
+    difference = models.BigIntegerField()
+    made_at = models.DateTimeField()
+    custody_amount = models.BigIntegerField(null=True, blank=True)  # won in the trust account, as recorded
+    custody_note = models.CharField(max_length=300, blank=True, default="")
+    custody_recorded_by = models.CharField(max_length=150, blank=True, default="")
+    custody_recorded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outstanding balance report")
+        verbose_name_plural = _("outstanding balance reports")
+        ordering = ["-day"]
+        constraints = [models.CheckConstraint(condition=Q(custody_amount__gte=0) | Q(custody_amount=None),
+                                              name="custody_amount_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.outstanding:,}"
+
+    @property
+    def reconciled(self) -> bool:
+        return self.difference == 0
+
+    @property
+    def custody_ratio(self) -> float | None:
+        """The trust account's share of what users hold (1 when they hold nothing); None before it is recorded."""
+        if self.custody_amount is None:
+            return None
+        return self.custody_amount / self.outstanding if self.outstanding else 1.0

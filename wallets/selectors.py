@@ -1,7 +1,7 @@
 """Reads of wallets and their transactions. Every list is bounded (paginated)."""
 
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -21,6 +21,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from ledger.models import Posting
 from ledger.selectors import ledger_unbalanced_entries
@@ -207,3 +208,60 @@ def wallet_ledger_reconcile(*, limit: int = 1000) -> LedgerReconciliation:
 def charge_order_get(*, user_id: int, order_id: str) -> ChargeOrder | None:
     """The user's charge order (another user's is not found)."""
     return ChargeOrder.objects.filter(order_id=order_id, user_id=user_id).first()
+
+
+@dataclasses.dataclass(frozen=True)
+class CustodyFigures:
+    """A day's outstanding balance and flows (won), from the ledger (wallets.models.CustodyReport)."""
+
+    day: date
+    opening: int
+    outstanding: int
+    charged: int
+    refunded: int
+    used: int
+    use_reversed: int
+    moved_in: int  # what the day's postings on the system accounts moved into the wallets (net)
+
+    @property
+    def difference(self) -> int:
+        return self.outstanding - self.opening - self.moved_in
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """A Korean day's [start, end)."""
+    start = timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
+    return start, start + timedelta(days=1)
+
+
+_OUTSTANDING_AT = """
+    SELECT coalesce(sum(last.balance_after), 0)::bigint FROM ledger_account a
+    CROSS JOIN LATERAL (SELECT p.balance_after FROM ledger_posting p
+                        WHERE p.account_id = a.id AND p.created_at < %s
+                        ORDER BY p.created_at DESC, p.id DESC LIMIT 1) AS last
+    WHERE a.kind = 'WALLET'"""
+
+
+def custody_figures(*, day: date) -> CustodyFigures:
+    """The day's figures: users' balances at its start and end (each wallet account's balance after its last
+    posting before then: one index read per wallet), and its flows, read from the system accounts' postings
+    (a charge: payment clearing to a wallet; a card refund back; a spend: a wallet to merchant settlement;
+    its reversal back). Every entry sums to zero, so what the system accounts gave is what the wallets got:
+    the opening plus that is the closing, or ``difference`` says by how much it is not."""
+    start, end = day_bounds(day)
+    with connection.cursor() as cursor:
+        cursor.execute(_OUTSTANDING_AT, [start])
+        opening = cursor.fetchone()[0]
+        cursor.execute(_OUTSTANDING_AT, [end])
+        outstanding = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT a.kind, coalesce(sum(p.amount) FILTER (WHERE p.amount > 0), 0)::bigint, "
+            "       coalesce(-sum(p.amount) FILTER (WHERE p.amount < 0), 0)::bigint "
+            "FROM ledger_posting p JOIN ledger_account a ON a.id = p.account_id "
+            "WHERE a.kind <> 'WALLET' AND p.created_at >= %s AND p.created_at < %s GROUP BY a.kind", [start, end])
+        flows = {kind: (received, given) for kind, received, given in cursor.fetchall()}
+    clearing = flows.pop("PAYMENT_CLEARING", (0, 0))
+    merchants = flows.pop("MERCHANT_SETTLEMENT", (0, 0))
+    moved_in = clearing[1] - clearing[0] + merchants[1] - merchants[0] + sum(g - r for r, g in flows.values())
+    return CustodyFigures(day=day, opening=opening, outstanding=outstanding, charged=clearing[1], refunded=clearing[0],
+                          used=merchants[0], use_reversed=merchants[1], moved_in=moved_in)

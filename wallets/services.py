@@ -38,7 +38,7 @@ import hashlib
 import json
 import logging
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -57,6 +57,7 @@ from wallets import metrics, selectors
 from wallets.errors import WalletErrorCode, WalletRefusal, wallet_error
 from wallets.models import (
     ChargeOrder,
+    CustodyReport,
     Hold,
     HoldStatus,
     IdempotencyRecord,
@@ -800,3 +801,36 @@ def idempotency_purge_expired(*, batch_size: int | None = None) -> int:
     batch_size = batch_size or settings.IDEMPOTENCY_PURGE_BATCH_SIZE
     cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S)
     return delete_in_batches(IdempotencyRecord.objects.filter(created_at__lt=cutoff), batch_size=batch_size)
+
+
+# --- The outstanding-balance report (선불충전금) -----------------------------------------
+
+
+def custody_report_make(*, day: date) -> CustodyReport:
+    """Write (or write again) the day's report from the ledger; an operator's custody record stays. A
+    report whose books do not add up is logged as an error (it says by how much)."""
+    figures = selectors.custody_figures(day=day)
+    report, _created = CustodyReport.objects.update_or_create(day=day, defaults={
+        "opening": figures.opening, "outstanding": figures.outstanding, "charged": figures.charged,
+        "refunded": figures.refunded, "used": figures.used, "use_reversed": figures.use_reversed,
+        "difference": figures.difference, "made_at": timezone.now()})
+    if figures.difference:
+        logger.error("custody report %s: the day's flows miss the balances by %s won", day, figures.difference)
+    return report
+
+
+def custody_amount_record(*, day: date, amount: int, by, note: str = "") -> CustodyReport:
+    """Record what the trust account held at the day's end (an operator reads it from the trustee's
+    statement): the report's custody ratio. Recorded as an operator action."""
+    if type(amount) is not int or amount < 0:
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, "custodyAmount: " + _("won, 0 or more"),
+                               fields={"custodyAmount": [_("Won, 0 or more.")]})
+    with transaction.atomic():
+        report = CustodyReport.objects.select_for_update().filter(day=day).first() or custody_report_make(day=day)
+        report.custody_amount, report.custody_note = amount, note.strip()[:300]
+        report.custody_recorded_by, report.custody_recorded_at = getattr(by, "username", "") or "system", timezone.now()
+        report.save(update_fields=["custody_amount", "custody_note", "custody_recorded_by", "custody_recorded_at"])
+        operator_action_record(user=by, action="custody_amount_record", target=f"custody_report:{day}",
+                               detail=f"{amount} won in custody, {report.outstanding} outstanding"
+                                      f"{': ' + report.custody_note if report.custody_note else ''}"[:500])
+    return report

@@ -30,3 +30,16 @@ def wallet_ledger_reconcile() -> dict:
     if not found.clean:
         logger.error("ledger mismatch: wallets=%s entries=%s", found.wallet_mismatches, found.unbalanced_entries)
     return {"wallet_mismatches": len(found.wallet_mismatches), "unbalanced_entries": len(found.unbalanced_entries)}
+
+
+@shared_task
+def custody_report_yesterday() -> dict:
+    """Yesterday's outstanding-balance report (Korean time), written early each day (and again by each
+    run until midnight passes: idempotent); the day before is written again too, in case a late entry."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    reports = [services.custody_report_make(day=today - timedelta(days=days)) for days in (2, 1)]
+    return {str(r.day): {"outstanding": r.outstanding, "difference": r.difference} for r in reports}

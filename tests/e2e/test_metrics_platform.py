@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,6 +19,7 @@ from notifications.models import DeadLetter, Notification
 from outbox.models import OutboxEvent
 from tests.helpers import SPENDS, api_token, charge
 from tests.support import SSEClient, wait_until
+from wallets.services import custody_amount_record
 from wallets.tasks import wallet_ledger_reconcile
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -94,7 +96,10 @@ def test_every_process_contributes_and_every_named_metric_is_exported(platform, 
     audit_reconcile.delay()
     wait_until(lambda: ("prepaid_audit_reconcile_mismatches", ()) in scrape(metrics_url), timeout_s=30,
                what="the audit reconcile's gauge")
+    # The outstanding-balance report, its custody recorded by an operator: the ratio is exported (read at scrape).
+    custody_amount_record(day=timezone.localdate(), amount=10_000, by=None, note="trustee's statement")
     lagging = scrape(metrics_url)
+    assert total(lagging, "prepaid_custody_ratio") > 1  # 10,000 held for the 8,997 the user holds
 
     # SSE connections, as Pushpin (which holds them) counts them: recorded as prepaid_sse_connections.
     pushpin_url = f"http://127.0.0.1:{25564 + settings.TEST_PUSHPIN_PORT_OFFSET}/metrics"
