@@ -31,8 +31,8 @@ CATALOGUE = ROOT / "locale" / "ko" / "LC_MESSAGES" / "django.po"
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # Words that are the same in Korean text: names (English's own, in the language switcher), formats and
 # protocol terms.
-KEPT = {"English", "prepaid", "Slack", "CSV", "URL", "sandbox", "Idempotency", "Key", "POST", "ASCII", "API", "from", "to",
-        "next", "previous", "atomic", "Retry", "After", "https", "hooks", "slack", "com", "services"}
+KEPT = {"English", "prepaid", "Slack", "CSV", "URL", "sandbox", "Idempotency", "Key", "POST", "ASCII", "API", "from",
+        "to", "next", "previous", "atomic", "Retry", "After", "https", "hooks", "slack", "com", "services"}
 WORD = re.compile(r"[A-Za-z]{2,}")
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}")
 
