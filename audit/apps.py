@@ -6,3 +6,6 @@ class AuditConfig(AppConfig):
     verbose_name = _("Audit store")
     name = "audit"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from audit import checks  # noqa: F401 (registers the system checks)

@@ -233,9 +233,11 @@ def _timestamp(text: str) -> datetime.datetime:
 
 def audit_retention(*, now: datetime.datetime | None = None) -> list[RetentionCut]:
     """Archive, then drop, every month partition whose events are all older than ``AUDIT_RETENTION_DAYS``
-    (its upper bound at or before the cutoff): never a row younger than the setting. The archive is
+    (its upper bound at or before the cutoff): never a row younger than the setting, nor than
+    ``RECORD_RETENTION_DAYS`` (the law's, which a shorter setting cannot undercut). The archive is
     written and read back (row count and sha256) before the partition goes."""
-    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    days = max(settings.AUDIT_RETENTION_DAYS, settings.RECORD_RETENTION_DAYS)
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=days)
     cuts = []
     for partition in audit_partitions():
         if partition.upper > cutoff:

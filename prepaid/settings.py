@@ -537,6 +537,11 @@ COMMAND_PROCESS_STOP_TIMEOUT_S = env_int("COMMAND_PROCESS_STOP_TIMEOUT_S", 30)
 AUDIT_CONSUMER_MAX_POLL_RECORDS = env_int("AUDIT_CONSUMER_MAX_POLL_RECORDS", 1000)
 # Month partitions of the audit store created ahead of time (the scheduled audit_partitions_ensure).
 AUDIT_PARTITIONS_AHEAD_MONTHS = env_int("AUDIT_PARTITIONS_AHEAD_MONTHS", 3)
+# What no purge may remove while younger than this: money records (the ledger, wallet operations, payments,
+# refunds, holds, reports), audit events and operator actions: five years (the Electronic Financial Transactions
+# Act, Art. 22; docs/compliance.md). The money tables are append-only and have no purge; the audit store's
+# retention keeps at least this long whatever AUDIT_RETENTION_DAYS says (a system check refuses less).
+RECORD_RETENTION_DAYS = env_int("RECORD_RETENTION_DAYS", 5 * 366)
 # How long audit events are kept: five years (the Electronic Financial Transactions Act, Art. 22).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 5 * 366)
 # Where audit_retention archives an expired partition before dropping it (JSON Lines, gzip).

@@ -23,7 +23,7 @@ def _store(user_id: int, at: datetime.datetime) -> None:
 
 def test_only_whole_expired_partitions_go_archived_first(user, settings, tmp_path):
     settings.AUDIT_ARCHIVE_DIR = str(tmp_path)
-    settings.AUDIT_RETENTION_DAYS = 365
+    settings.AUDIT_RETENTION_DAYS = settings.RECORD_RETENTION_DAYS = 365
     now = datetime.datetime(2026, 12, 6, 12, 0, tzinfo=datetime.UTC)
     old = [datetime.datetime(2025, 10, 10, tzinfo=datetime.UTC), datetime.datetime(2025, 10, 20, tzinfo=datetime.UTC)]
     edge = datetime.datetime(2025, 12, 7, tzinfo=datetime.UTC)  # 364 days before "now": must stay
