@@ -222,25 +222,16 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CustodyReport)
-class CustodyReportAdmin(admin.ModelAdmin):
+class CustodyReportAdmin(ReadOnlyAdmin):
     """The daily outstanding-balance reports (선불충전금): made from the ledger each day; an operator records
-    what the trust account held (the only thing edited here), and exports them for the supervisor."""
+    what the trust account held (an action: the report itself is never edited), and exports them."""
 
     list_display = ("day", "outstanding", "charged", "used", "refunded", "use_reversed", "books_agree",
                     "custody_amount", "ratio", "custody_recorded_by")
-    fields = ("day", "opening", "charged", "refunded", "used", "use_reversed", "outstanding", "difference",
-              "made_at", "custody_amount", "custody_note", "custody_recorded_by", "custody_recorded_at")
-    readonly_fields = ("day", "opening", "charged", "refunded", "used", "use_reversed", "outstanding", "difference",
-                       "made_at", "custody_recorded_by", "custody_recorded_at")
+    readonly_fields = [f.name for f in CustodyReport._meta.fields]
     date_hierarchy = "day"
     show_full_result_count = False
-    actions = ["export_csv", "make_again"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    actions = ["record_custody", "export_csv", "make_again"]
 
     @admin.display(description=_("books agree"), boolean=True)
     def books_agree(self, report: CustodyReport) -> bool:
@@ -250,11 +241,28 @@ class CustodyReportAdmin(admin.ModelAdmin):
     def ratio(self, report: CustodyReport) -> str:
         return "" if report.custody_ratio is None else f"{report.custody_ratio:.2%}"
 
-    def save_model(self, request, obj, form, change):
-        if obj.custody_amount is None:
-            return
-        services.custody_amount_record(day=obj.day, amount=obj.custody_amount, by=request.user,
-                                       note=obj.custody_note)
+    @admin.action(description=_("Record what the trust account held (one day)"))
+    def record_custody(self, request, queryset):
+        reports = list(queryset[:2])
+        if len(reports) != 1:
+            self.message_user(request, gettext("Select one day."), messages.WARNING)
+            return None
+        report = reports[0]
+        if "confirm" not in request.POST:
+            return TemplateResponse(request, "admin/wallets/custodyreport/record_custody.html", {
+                **self.admin_site.each_context(request), "title": gettext("Record the custody amount"),
+                "report": report, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "opts": self.model._meta})
+        try:
+            amount = int(request.POST.get("custody_amount", ""))
+            services.custody_amount_record(day=report.day, amount=amount, by=request.user,
+                                           note=request.POST.get("custody_note", ""))
+        except (ValueError, ApplicationError) as exc:
+            self.message_user(request, getattr(exc, "message", gettext("The amount must be whole won.")),
+                              messages.ERROR)
+            return None
+        self.message_user(request, gettext("%(day)s: %(amount)s in custody recorded") % {
+            "day": report.day, "amount": won(amount)}, messages.SUCCESS)
+        return None
 
     @admin.action(description=_("Export as CSV"))
     def export_csv(self, request, queryset):

@@ -60,7 +60,7 @@ def test_money_records_are_read_only_in_the_admin_even_for_a_superuser(django_us
                     if model._meta.app_label in MONEY_APPS}
     assert {m._meta.model_name for m in money_admins} >= {"journalentry", "posting", "account", "outboxevent",
                                                            "payment", "wallet", "idempotencyrecord", "operation",
-                                                           "hold"}
+                                                           "hold", "custodyreport"}
     for model_admin in money_admins.values():
         assert not model_admin.has_add_permission(request)
         assert not model_admin.has_change_permission(request)

@@ -282,7 +282,7 @@ def test_a_poison_record_is_retried_then_parked_and_replayed_from_the_admin(plat
         response = admin.post("/admin/notifications/deadletter/",
                               {"action": "replay", "_selected_action": [poison.id]}, follow=True)
         assert response.status_code == 200
-        assert "Replayed 1 record" in response.content.decode()
+        assert "레코드 1건을 재처리했습니다" in response.content.decode()
         wait_until(lambda: Notification.objects.filter(event_id=event["eventId"]).count() == 1, timeout_s=30,
                    what="the replayed event's notification")
     # The user's next event lands behind the second replay in the same partition: once it

@@ -75,9 +75,14 @@ def test_the_admin_records_custody_and_exports_csv(a_day_of_money, client, staff
     report = services.custody_report_make(day=today)
     staff_sign_in(client, staff_user)
     assert str(report.outstanding) in client.get("/admin/wallets/custodyreport/").content.decode().replace(",", "")
-    saved = client.post(f"/admin/wallets/custodyreport/{report.pk}/change/",
-                        {"custody_amount": str(report.outstanding), "custody_note": "수탁은행 잔액 증명"})
-    assert saved.status_code == 302, saved.content.decode()[:2000]
+    asked = client.post("/admin/wallets/custodyreport/", {"action": "record_custody", "_selected_action": [report.pk]})
+    assert asked.status_code == 200 and 'name="custody_amount"' in asked.content.decode()
+    saved = client.post("/admin/wallets/custodyreport/", {
+        "action": "record_custody", "_selected_action": [report.pk], "confirm": "yes",
+        "custody_amount": str(report.outstanding), "custody_note": "수탁은행 잔액 증명"})
+    assert saved.status_code == 302
+    # The report itself is never edited in the admin (a money record), only recorded against.
+    assert client.post(f"/admin/wallets/custodyreport/{report.pk}/change/", {"outstanding": "1"}).status_code == 403
     report.refresh_from_db()
     assert report.custody_ratio == 1.0 and report.custody_note == "수탁은행 잔액 증명"
     assert OperatorAction.objects.filter(action="custody_amount_record").count() == 1
