@@ -21,18 +21,19 @@ GENESIS_HASH = "0" * 64  # the "previous hash" of a chain's first row
 
 
 class AuditEvent(models.Model):
-    event_id = models.UUIDField(primary_key=True)  # unique (the table's key is (event_id, occurred_at))
-    user_id = models.IntegerField()
-    seq = models.BigIntegerField()  # its place in its user's chain, from 1
-    event_type = models.CharField(max_length=64)
-    occurred_at = models.DateTimeField()  # the event's time: the partition key
-    payload = models.JSONField()
-    kafka_topic = models.CharField(max_length=255)
-    kafka_partition = models.IntegerField()
-    kafka_offset = models.BigIntegerField()
-    received_at = models.DateTimeField()
-    previous_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    # unique (the table's key is (event_id, occurred_at))
+    event_id = models.UUIDField(primary_key=True, verbose_name=_("event id"))
+    user_id = models.IntegerField(verbose_name=_("user id"))
+    seq = models.BigIntegerField(verbose_name=_("seq"))  # its place in its user's chain, from 1
+    event_type = models.CharField(max_length=64, verbose_name=_("event type"))
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))  # the event's time: the partition key
+    payload = models.JSONField(verbose_name=_("payload"))
+    kafka_topic = models.CharField(max_length=255, verbose_name=_("kafka topic"))
+    kafka_partition = models.IntegerField(verbose_name=_("kafka partition"))
+    kafka_offset = models.BigIntegerField(verbose_name=_("kafka offset"))
+    received_at = models.DateTimeField(verbose_name=_("received at"))
+    previous_hash = models.CharField(max_length=64, verbose_name=_("previous hash"))
+    hash = models.CharField(max_length=64, verbose_name=_("hash"))
 
     class Meta:
         verbose_name = _("audit event")
@@ -46,10 +47,10 @@ class AuditEvent(models.Model):
 
 
 class ChainHead(models.Model):
-    user_id = models.IntegerField(primary_key=True)
-    seq = models.BigIntegerField()
-    hash = models.CharField(max_length=64)
-    updated_at = models.DateTimeField()
+    user_id = models.IntegerField(primary_key=True, verbose_name=_("user id"))
+    seq = models.BigIntegerField(verbose_name=_("seq"))
+    hash = models.CharField(max_length=64, verbose_name=_("hash"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("chain head")
@@ -63,13 +64,13 @@ class RetentionCut(models.Model):
     """A month partition archived, then dropped, its events older than ``AUDIT_RETENTION_DAYS``: where
     each chain it held was cut (its last row's seq and hash), for ``audit_verify`` to start from."""
 
-    partition = models.CharField(max_length=63, unique=True)
-    upper_bound = models.DateTimeField()  # every event it held is older than this
-    rows = models.BigIntegerField()
-    archive = models.CharField(max_length=500)  # the JSON Lines file its rows went to (gzip)
-    archive_sha256 = models.CharField(max_length=64)
-    heads = models.JSONField()  # {user id: [seq, hash]} of the last row of each chain in it
-    dropped_at = models.DateTimeField()
+    partition = models.CharField(max_length=63, unique=True, verbose_name=_("partition"))
+    upper_bound = models.DateTimeField(verbose_name=_("upper bound"))  # every event it held is older than this
+    rows = models.BigIntegerField(verbose_name=_("rows"))
+    archive = models.CharField(max_length=500, verbose_name=_("archive"))  # the JSON Lines file its rows went to (gzip)
+    archive_sha256 = models.CharField(max_length=64, verbose_name=_("archive sha256"))
+    heads = models.JSONField(verbose_name=_("heads"))  # {user id: [seq, hash]} of the last row of each chain in it
+    dropped_at = models.DateTimeField(verbose_name=_("dropped at"))
 
     class Meta:
         verbose_name = _("retention cut")
@@ -83,11 +84,11 @@ class RetentionCut(models.Model):
 class Seal(models.Model):
     """The heads of every chain at one moment, chained to the seal before: sealed once a day."""
 
-    sealed_at = models.DateTimeField(unique=True)
-    heads = models.JSONField()  # {user id: [seq, hash]}
-    heads_hash = models.CharField(max_length=64)  # sha256 of the heads, canonical
-    previous_seal_hash = models.CharField(max_length=64)
-    seal_hash = models.CharField(max_length=64)  # sha256(previous seal hash + heads hash)
+    sealed_at = models.DateTimeField(unique=True, verbose_name=_("sealed at"))
+    heads = models.JSONField(verbose_name=_("heads"))  # {user id: [seq, hash]}
+    heads_hash = models.CharField(max_length=64, verbose_name=_("heads hash"))  # sha256 of the heads, canonical
+    previous_seal_hash = models.CharField(max_length=64, verbose_name=_("previous seal hash"))
+    seal_hash = models.CharField(max_length=64, verbose_name=_("seal hash"))  # sha256(previous seal hash + heads hash)
 
     class Meta:
         verbose_name = _("seal")

@@ -31,10 +31,10 @@ class Account(models.Model):
     PAYMENT_CLEARING_CODE = "system:payment-clearing"
     MERCHANT_SETTLEMENT_CODE = "system:merchant-settlement"
 
-    code = models.CharField(max_length=64, unique=True)
-    kind = models.CharField(max_length=32, choices=AccountKind.choices)
-    currency = models.CharField(max_length=3, default=CURRENCY)
-    created_at = models.DateTimeField(auto_now_add=True)
+    code = models.CharField(max_length=64, unique=True, verbose_name=_("code"))
+    kind = models.CharField(max_length=32, choices=AccountKind.choices, verbose_name=_("kind"))
+    currency = models.CharField(max_length=3, default=CURRENCY, verbose_name=_("currency"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("ledger account")
@@ -53,10 +53,10 @@ class JournalEntry(models.Model):
     request) is the writer's to keep. A wallet operation's id is its entry's id.
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField(max_length=32)
-    description = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField(db_index=True)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("id"))
+    kind = models.CharField(max_length=32, verbose_name=_("kind"))
+    description = models.CharField(max_length=500, blank=True, default="", verbose_name=_("description"))
+    created_at = models.DateTimeField(db_index=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("journal entry")
@@ -68,16 +68,16 @@ class JournalEntry(models.Model):
 
 
 class Posting(models.Model):
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings", verbose_name=_("entry"))
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings", verbose_name=_("account"))
     # Signed won; the postings of one entry sum to zero.
-    amount = models.BigIntegerField()
+    amount = models.BigIntegerField(verbose_name=_("amount"))
     # The account's balance right after this posting, where the account's balance is kept (a wallet's:
     # its owner locks it); null on the system accounts, which every operation touches and none locks.
-    balance_after = models.BigIntegerField(null=True, blank=True)
+    balance_after = models.BigIntegerField(null=True, blank=True, verbose_name=_("balance after"))
     # The entry's time, kept with the posting: an account's history and its balance at a moment are
     # read from one index (account, time).
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("posting")

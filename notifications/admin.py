@@ -25,6 +25,10 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         return request.user.is_active and request.user.is_staff and request.user.has_perm(
             "notifications.change_deadletter")
 
+    @admin.display(description=_("status"))
+    def status(self, dead_letter) -> str:
+        return dead_letter.status
+
     @admin.display(description=_("channel"))
     def channel(self, dead_letter):
         """Who parked it: a channel beyond the browser (email, slack), or the in-app consumer."""

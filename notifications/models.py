@@ -15,9 +15,9 @@ class ProcessedEvent(models.Model):
     DLT replay) a no-op.
     """
 
-    consumer = models.CharField(max_length=100)
-    event_id = models.UUIDField()
-    processed_at = models.DateTimeField(auto_now_add=True)
+    consumer = models.CharField(max_length=100, verbose_name=_("consumer"))
+    event_id = models.UUIDField(verbose_name=_("event id"))
+    processed_at = models.DateTimeField(auto_now_add=True, verbose_name=_("processed at"))
 
     class Meta:
         verbose_name = _("processed event")
@@ -38,21 +38,22 @@ class NotificationType(models.TextChoices):
 class Notification(models.Model):
     """What a user is told about one wallet event (``event_id``: the event's id, see prepaid.events)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    event_id = models.UUIDField(unique=True)
-    event_type = models.CharField(max_length=64)
-    title = models.CharField(max_length=100)
-    message = models.CharField(max_length=500)
-    type = models.CharField(max_length=16, choices=NotificationType.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
+                             verbose_name=_("user"))
+    event_id = models.UUIDField(unique=True, verbose_name=_("event id"))
+    event_type = models.CharField(max_length=64, verbose_name=_("event type"))
+    title = models.CharField(max_length=100, verbose_name=_("title"))
+    message = models.CharField(max_length=500, verbose_name=_("message"))
+    type = models.CharField(max_length=16, choices=NotificationType.choices, verbose_name=_("type"))
     # The user's balance after the operation, for the page to show.
-    balance = models.BigIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    balance = models.BigIntegerField(null=True, blank=True, verbose_name=_("balance"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     # When the user marked it read (API or page); null while unread.
-    read_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
     # Position of its stored SSE event in the user's stream (the channel's counter: 1, 2, ...;
     # on the wire the SSE id is "<channel>:<stream_seq>"), and when it was pushed to live clients.
-    stream_seq = models.BigIntegerField(null=True, blank=True)
-    pushed_at = models.DateTimeField(null=True, blank=True)
+    stream_seq = models.BigIntegerField(null=True, blank=True, verbose_name=_("stream seq"))
+    pushed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("pushed at"))
 
     class Meta:
         verbose_name = _("notification")
@@ -70,27 +71,27 @@ class Notification(models.Model):
 class DeadLetter(models.Model):
     """A record parked on the DLT topic, as read back from it (for operators: inspect, replay)."""
 
-    dlt_topic = models.CharField(max_length=249)
-    dlt_partition = models.IntegerField()
-    dlt_offset = models.BigIntegerField()
-    original_topic = models.CharField(max_length=249, blank=True, default="")
-    original_partition = models.IntegerField(null=True, blank=True)
-    original_offset = models.BigIntegerField(null=True, blank=True)
-    key = models.TextField(blank=True, default="")
-    value = models.TextField(blank=True, default="")
-    headers = models.JSONField(default=dict)
-    exception_type = models.CharField(max_length=255, blank=True, default="")
-    exception_message = models.TextField(blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    replayed_at = models.DateTimeField(null=True, blank=True)
-    replay_count = models.PositiveIntegerField(default=0)
+    dlt_topic = models.CharField(max_length=249, verbose_name=_("dlt topic"))
+    dlt_partition = models.IntegerField(verbose_name=_("dlt partition"))
+    dlt_offset = models.BigIntegerField(verbose_name=_("dlt offset"))
+    original_topic = models.CharField(max_length=249, blank=True, default="", verbose_name=_("original topic"))
+    original_partition = models.IntegerField(null=True, blank=True, verbose_name=_("original partition"))
+    original_offset = models.BigIntegerField(null=True, blank=True, verbose_name=_("original offset"))
+    key = models.TextField(blank=True, default="", verbose_name=_("key"))
+    value = models.TextField(blank=True, default="", verbose_name=_("value"))
+    headers = models.JSONField(default=dict, verbose_name=_("headers"))
+    exception_type = models.CharField(max_length=255, blank=True, default="", verbose_name=_("exception type"))
+    exception_message = models.TextField(blank=True, default="", verbose_name=_("exception message"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    failed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("failed at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    replayed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("replayed at"))
+    replay_count = models.PositiveIntegerField(default=0, verbose_name=_("replay count"))
     # An operator decided it needs no replay (e.g. a poison record), and said why.
-    discarded_at = models.DateTimeField(null=True, blank=True)
+    discarded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("discarded at"))
     discarded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
-    discard_reason = models.TextField(blank=True, default="")
+                                     related_name="+", verbose_name=_("discarded by"))
+    discard_reason = models.TextField(blank=True, default="", verbose_name=_("discard reason"))
 
     class Meta:
         verbose_name = _("dead letter")
@@ -119,15 +120,17 @@ class NotificationPreference(models.Model):
     """Which channels beyond the browser tell a user about which events (the browser always does)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="notification_preference")
-    email_enabled = models.BooleanField(default=False)  # to the account's address
-    email_event_types = models.JSONField(default=_all_event_types)
-    slack_enabled = models.BooleanField(default=False)
-    slack_webhook_url = models.TextField(blank=True, default="")  # a secret: never logged, shown masked
-    slack_event_types = models.JSONField(default=_all_event_types)
+                                related_name="notification_preference", verbose_name=_("user"))
+    email_enabled = models.BooleanField(default=False, verbose_name=_("email enabled"))  # to the account's address
+    email_event_types = models.JSONField(default=_all_event_types, verbose_name=_("email event types"))
+    slack_enabled = models.BooleanField(default=False, verbose_name=_("slack enabled"))
+    # a secret: never logged, shown masked
+    slack_webhook_url = models.TextField(blank=True, default="", verbose_name=_("slack webhook url"))
+    slack_event_types = models.JSONField(default=_all_event_types, verbose_name=_("slack event types"))
     # Set when Slack refused the webhook for good (channel_not_found, invalid_token, ...): switched off.
-    slack_disabled_reason = models.CharField(max_length=200, blank=True, default="")
-    updated_at = models.DateTimeField(auto_now=True)
+    slack_disabled_reason = models.CharField(max_length=200, blank=True, default="",
+                                             verbose_name=_("slack disabled reason"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("notification preference")

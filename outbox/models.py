@@ -15,28 +15,28 @@ class OutboxEvent(models.Model):
     made from ``event_id`` and ``event_type``. The event id is stored here only."""
 
     # Creation order, used by the relay; claims go by state (published_at IS NULL), never "id > last".
-    id = models.BigAutoField(primary_key=True)
-    event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
-    event_type = models.CharField(max_length=64)
-    topic = models.CharField(max_length=249)
-    key = models.CharField(max_length=255)
+    id = models.BigAutoField(primary_key=True, verbose_name=_("id"))
+    event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False, verbose_name=_("event id"))
+    event_type = models.CharField(max_length=64, verbose_name=_("event type"))
+    topic = models.CharField(max_length=249, verbose_name=_("topic"))
+    key = models.CharField(max_length=255, verbose_name=_("key"))
     # Kafka's partitioner hash of the key (outbox/sql/outbox_key_hash.sql), stored as the row is written,
     # whoever writes it: its partition is key_hash % the topic's partition count (OutboxTopic), which
     # decides the relay that owns it. The hash, not the partition, so that it holds when partitions are added.
     key_hash = models.GeneratedField(
         expression=Func(F("key"), function="outbox_key_hash", output_field=models.IntegerField()),
         output_field=models.IntegerField(), db_persist=True,
-    )
+     verbose_name=_("key hash"))
     # The event's fields but its id.
-    payload = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    published_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField(verbose_name=_("payload"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    published_at = models.DateTimeField(null=True, blank=True, verbose_name=_("published at"))
     # Set when the relay gave up on the row (e.g. too large for the broker); it stays for operators.
-    failed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
+    failed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("failed at"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    last_error = models.TextField(blank=True, default="", verbose_name=_("last error"))
     # Earliest time the relay may try again after a failure (back-off).
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
 
     class Meta:
         verbose_name = _("outbox event")
@@ -87,11 +87,11 @@ class OutboxTopic(models.Model):
     works: if it dies, publishing resumes by itself, which is safe at every step of it.
     """
 
-    name = models.CharField(max_length=249, primary_key=True)
-    partitions = models.PositiveIntegerField()
-    paused_until = models.DateTimeField(null=True, blank=True)
-    paused_reason = models.CharField(max_length=200, blank=True, default="")
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(max_length=249, primary_key=True, verbose_name=_("name"))
+    partitions = models.PositiveIntegerField(verbose_name=_("partitions"))
+    paused_until = models.DateTimeField(null=True, blank=True, verbose_name=_("paused until"))
+    paused_reason = models.CharField(max_length=200, blank=True, default="", verbose_name=_("paused reason"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("outbox topic")

@@ -23,15 +23,17 @@ class WalletTier(models.TextChoices):
 class Wallet(models.Model):
     """One per user. ``balance`` (won) always equals the sum of the account's postings."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
-    account = models.OneToOneField("ledger.Account", on_delete=models.PROTECT, related_name="wallet")
-    currency = models.CharField(max_length=3, default=CURRENCY)
-    balance = models.BigIntegerField(default=0)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet",
+                                verbose_name=_("user"))
+    account = models.OneToOneField("ledger.Account", on_delete=models.PROTECT, related_name="wallet",
+                                   verbose_name=_("account"))
+    currency = models.CharField(max_length=3, default=CURRENCY, verbose_name=_("currency"))
+    balance = models.BigIntegerField(default=0, verbose_name=_("balance"))
     # Set by an operator or the identity provider's hook (services.wallet_tier_set), never by the user.
     tier = models.CharField(max_length=16, choices=WalletTier.choices, default=WalletTier.UNVERIFIED,
-                            db_default=WalletTier.UNVERIFIED)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                            db_default=WalletTier.UNVERIFIED, verbose_name=_("tier"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("wallet")
@@ -61,24 +63,27 @@ class Operation(models.Model):
     (``wallets.selectors``)."""
 
     entry = models.OneToOneField("ledger.JournalEntry", primary_key=True, db_column="id", on_delete=models.PROTECT,
-                                 related_name="operation")
-    kind = models.CharField(max_length=16, choices=OperationKind.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet_operations")
+                                 related_name="operation", verbose_name=_("entry"))
+    kind = models.CharField(max_length=16, choices=OperationKind.choices, verbose_name=_("kind"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet_operations",
+                             verbose_name=_("user"))
     # The other wallet's user: a transfer's recipient; a return's payee (the transfer's sender).
     counterparty = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="wallet_operations_received")
+                                     related_name="wallet_operations_received", verbose_name=_("counterparty"))
     # Positive won: what was charged, spent, transferred or reversed.
-    amount = models.BigIntegerField()
-    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
-    hold = models.ForeignKey("wallets.Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="captures")
+    amount = models.BigIntegerField(verbose_name=_("amount"))
+    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals",
+                                 verbose_name=_("reverses"))
+    hold = models.ForeignKey("wallets.Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="captures",
+                             verbose_name=_("hold"))
     # External references: the payment gateway's keys (charges), free text (spends, reversals).
-    payment_key = models.CharField(max_length=200, blank=True, default="")
-    order_id = models.CharField(max_length=64, blank=True, default="")
-    description = models.CharField(max_length=500, blank=True, default="")
+    payment_key = models.CharField(max_length=200, blank=True, default="", verbose_name=_("payment key"))
+    order_id = models.CharField(max_length=64, blank=True, default="", verbose_name=_("order id"))
+    description = models.CharField(max_length=500, blank=True, default="", verbose_name=_("description"))
     # The Idempotency-Key of the request that wrote it (for operators; the key's record, written in
     # the same transaction, is what makes a repeat replay instead of writing again).
-    idempotency_key = models.CharField(max_length=255, blank=True, default="")
-    created_at = models.DateTimeField()
+    idempotency_key = models.CharField(max_length=255, blank=True, default="", verbose_name=_("idempotency key"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("operation")
@@ -139,17 +144,21 @@ class Hold(models.Model):
     from it until it is used up or marked final; what is left is released when it is voided or when it
     expires (``hold_expire_due``). A hold past its expiry holds nothing even before the sweep ends it."""
 
-    id = models.UUIDField(primary_key=True)  # the public hold id
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="holds")
-    purpose = models.CharField(max_length=16, choices=HoldPurpose.choices, default=HoldPurpose.CLIENT)
-    amount = models.BigIntegerField()  # won authorized
-    captured = models.BigIntegerField(default=0)  # won captured so far
-    status = models.CharField(max_length=16, choices=HoldStatus.choices, default=HoldStatus.ACTIVE)
-    description = models.CharField(max_length=500, blank=True, default="")
-    idempotency_key = models.CharField(max_length=255, blank=True, default="")
-    expires_at = models.DateTimeField(null=True, blank=True)  # none: a refund's, held until the gateway answers
-    created_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True, blank=True)
+    id = models.UUIDField(primary_key=True, verbose_name=_("id"))  # the public hold id
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="holds",
+                             verbose_name=_("user"))
+    purpose = models.CharField(max_length=16, choices=HoldPurpose.choices, default=HoldPurpose.CLIENT,
+                               verbose_name=_("purpose"))
+    amount = models.BigIntegerField(verbose_name=_("amount"))  # won authorized
+    captured = models.BigIntegerField(default=0, verbose_name=_("captured"))  # won captured so far
+    status = models.CharField(max_length=16, choices=HoldStatus.choices, default=HoldStatus.ACTIVE,
+                              verbose_name=_("status"))
+    description = models.CharField(max_length=500, blank=True, default="", verbose_name=_("description"))
+    idempotency_key = models.CharField(max_length=255, blank=True, default="", verbose_name=_("idempotency key"))
+    # none: a refund's, held until the gateway answers
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ended at"))
 
     class Meta:
         verbose_name = _("hold")
@@ -186,20 +195,22 @@ class PaymentStatus(models.TextChoices):
 class Payment(models.Model):
     """A charge through the payment gateway, keyed by the merchant's ``order_id``."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
-    order_id = models.CharField(max_length=64, unique=True)
-    payment_key = models.CharField(max_length=200, db_index=True)
-    amount = models.BigIntegerField()
-    status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
-    gateway = models.CharField(max_length=64)
-    failure_code = models.CharField(max_length=64, blank=True, default="")
-    failure_message = models.CharField(max_length=500, blank=True, default="")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments",
+                             verbose_name=_("user"))
+    order_id = models.CharField(max_length=64, unique=True, verbose_name=_("order id"))
+    payment_key = models.CharField(max_length=200, db_index=True, verbose_name=_("payment key"))
+    amount = models.BigIntegerField(verbose_name=_("amount"))
+    status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING,
+                              verbose_name=_("status"))
+    gateway = models.CharField(max_length=64, verbose_name=_("gateway"))
+    failure_code = models.CharField(max_length=64, blank=True, default="", verbose_name=_("failure code"))
+    failure_message = models.CharField(max_length=500, blank=True, default="", verbose_name=_("failure message"))
     entry = models.OneToOneField(
-        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
-    )
-    attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="payment",
+        verbose_name=_("entry"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("payment")
@@ -227,11 +238,12 @@ class ChargeOrder(models.Model):
     (a tampered amount never reaches the gateway). Its Payment, once confirmed, has the same
     ``order_id``."""
 
-    order_id = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="charge_orders")
-    amount = models.BigIntegerField()
-    order_name = models.CharField(max_length=100)
-    created_at = models.DateTimeField(default=timezone.now)
+    order_id = models.CharField(max_length=64, unique=True, verbose_name=_("order id"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="charge_orders",
+                             verbose_name=_("user"))
+    amount = models.BigIntegerField(verbose_name=_("amount"))
+    order_name = models.CharField(max_length=100, verbose_name=_("order name"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("charge order")
@@ -254,26 +266,31 @@ class Refund(models.Model):
     (``wallets/sql/wallet_reverse.sql`` and docs/architecture.md tell its steps and its point of
     no return)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds")
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds",
+                             verbose_name=_("user"))
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
     # The id the reversal's journal entry gets, and the Idempotency-Key the gateway is asked with.
-    reversal_id = models.UUIDField(unique=True)
-    amount = models.BigIntegerField()
-    reason = models.CharField(max_length=200, blank=True, default="")
-    status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.REQUESTED)
-    key = models.CharField(max_length=255, blank=True, default="")  # the client's Idempotency-Key, if any
+    reversal_id = models.UUIDField(unique=True, verbose_name=_("reversal id"))
+    amount = models.BigIntegerField(verbose_name=_("amount"))
+    reason = models.CharField(max_length=200, blank=True, default="", verbose_name=_("reason"))
+    status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.REQUESTED,
+                              verbose_name=_("status"))
+    # the client's Idempotency-Key, if any
+    key = models.CharField(max_length=255, blank=True, default="", verbose_name=_("key"))
     entry = models.OneToOneField(
-        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="refund"
-    )
+        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="refund",
+        verbose_name=_("entry"))
     # What keeps the amount in the wallet while the gateway is asked (REQUESTED); captured by the
     # reversal, voided if the gateway refuses.
-    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="refund")
-    gateway_transaction_key = models.CharField(max_length=64, blank=True, default="")
-    failure_code = models.CharField(max_length=64, blank=True, default="")
-    failure_message = models.CharField(max_length=500, blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="refund",
+                                verbose_name=_("hold"))
+    gateway_transaction_key = models.CharField(max_length=64, blank=True, default="",
+                                               verbose_name=_("gateway transaction key"))
+    failure_code = models.CharField(max_length=64, blank=True, default="", verbose_name=_("failure code"))
+    failure_message = models.CharField(max_length=500, blank=True, default="", verbose_name=_("failure message"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("refund")
@@ -304,17 +321,18 @@ class IdempotencyRecord(models.Model):
     gateway is asked.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                             verbose_name=_("user"))
+    key = models.CharField(max_length=255, verbose_name=_("key"))
     # sha256 of the request (method, path, canonical JSON body): the same key with another request is refused.
-    fingerprint = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, verbose_name=_("fingerprint"))
     # The answer: the journal entry written, or a refusal (its code and what its message says).
     entry = models.ForeignKey("ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+", db_index=False)
-    error_code = models.CharField(max_length=64, blank=True, default="")
-    error_detail = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+                              related_name="+", db_index=False, verbose_name=_("entry"))
+    error_code = models.CharField(max_length=64, blank=True, default="", verbose_name=_("error code"))
+    error_detail = models.JSONField(null=True, blank=True, verbose_name=_("error detail"))
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("created at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
 
     class Meta:
         verbose_name = _("idempotency record")
@@ -335,20 +353,23 @@ class CustodyReport(models.Model):
     they add up. An operator records what the trust account held (``custody_amount``); the ratio of the two
     is ``prepaid_custody_ratio``, alerted on below 1."""
 
-    day = models.DateField(unique=True)  # Korean time
-    opening = models.BigIntegerField()  # users' balances at the day's start
-    outstanding = models.BigIntegerField()  # users' balances at the day's end
-    charged = models.BigIntegerField()  # paid in by card
-    refunded = models.BigIntegerField()  # refunded to cards (reversed charges)
-    used = models.BigIntegerField()  # spent at merchants (spends, hold captures)
-    use_reversed = models.BigIntegerField()  # spends and captures reversed back into wallets
+    day = models.DateField(unique=True, verbose_name=_("day"))  # Korean time
+    opening = models.BigIntegerField(verbose_name=_("opening"))  # users' balances at the day's start
+    outstanding = models.BigIntegerField(verbose_name=_("outstanding"))  # users' balances at the day's end
+    charged = models.BigIntegerField(verbose_name=_("charged"))  # paid in by card
+    refunded = models.BigIntegerField(verbose_name=_("refunded"))  # refunded to cards (reversed charges)
+    used = models.BigIntegerField(verbose_name=_("used"))  # spent at merchants (spends, hold captures)
+    # spends and captures reversed back into wallets
+    use_reversed = models.BigIntegerField(verbose_name=_("use reversed"))
     # closing - opening - (what the day's postings moved in and out of the wallets): 0 when the books agree.
-    difference = models.BigIntegerField()
-    made_at = models.DateTimeField()
-    custody_amount = models.BigIntegerField(null=True, blank=True)  # won in the trust account, as recorded
-    custody_note = models.CharField(max_length=300, blank=True, default="")
-    custody_recorded_by = models.CharField(max_length=150, blank=True, default="")
-    custody_recorded_at = models.DateTimeField(null=True, blank=True)
+    difference = models.BigIntegerField(verbose_name=_("difference"))
+    made_at = models.DateTimeField(verbose_name=_("made at"))
+    # won in the trust account, as recorded
+    custody_amount = models.BigIntegerField(null=True, blank=True, verbose_name=_("custody amount"))
+    custody_note = models.CharField(max_length=300, blank=True, default="", verbose_name=_("custody note"))
+    custody_recorded_by = models.CharField(max_length=150, blank=True, default="",
+                                           verbose_name=_("custody recorded by"))
+    custody_recorded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("custody recorded at"))
 
     class Meta:
         verbose_name = _("outstanding balance report")

@@ -2,6 +2,7 @@
 show no English left in Korean (nor Korean in English), the API's messages follow Accept-Language
 with the same codes, and a user's choice of language is kept for what the platform writes them."""
 
+import datetime
 import json
 import re
 import shutil
@@ -31,8 +32,8 @@ CATALOGUE = ROOT / "locale" / "ko" / "LC_MESSAGES" / "django.po"
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # Words that are the same in Korean text: names (English's own, in the language switcher), formats and
 # protocol terms.
-KEPT = {"English", "prepaid", "Slack", "CSV", "URL", "sandbox", "Idempotency", "Key", "POST", "ASCII", "API", "from",
-        "to", "next", "previous", "atomic", "Retry", "After", "https", "hooks", "slack", "com", "services"}
+KEPT = {"English", "ID", "prepaid", "Slack", "CSV", "URL", "sandbox", "Idempotency", "Key", "POST", "ASCII", "API",
+        "from", "to", "next", "previous", "atomic", "Retry", "After", "https", "hooks", "slack", "com", "services"}
 WORD = re.compile(r"[A-Za-z]{2,}")
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}")
 
@@ -226,3 +227,23 @@ def test_a_users_choice_of_language_is_kept_for_what_is_written_to_them(client, 
     korean = email_message(event_id="e2", to=user.email, rendered=render(wallet_event(user.id)))
     assert "이메일 알림을 켜 두셨기" in korean.body
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize("changelist", ["wallets/operation", "wallets/wallet", "wallets/custodyreport",
+                                        "ledger/journalentry", "outbox/outboxevent", "notifications/deadletter",
+                                        "accounts/operatoraction"])
+def test_the_admins_own_labels_are_korean(client, staff_user, user, changelist):
+    from accounts.services import operator_action_record
+    from tests.helpers import staff_sign_in
+
+    charge(user, 10_000)  # a wallet, its operation, entry and outbox row
+    wallet_services.custody_report_make(day=datetime.date(2026, 12, 1))
+    operator_action_record(user=staff_user, action="test", target=f"user:{user.id}")
+    notification_services.dead_letter_store(topic="t.DLT", partition=0, offset=0, key=b"1", value=b"{", headers=[])
+    staff_sign_in(client, staff_user)
+    html = client.get(f"/admin/{changelist}/").content.decode()
+    head = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
+    columns = [re.sub(r"<[^>]+>", "", th).strip() for th in re.findall(r"<th[^>]*>(.*?)</th>", head, re.S)]
+    assert [c for c in columns if english_words(c)] == [], columns
+    title = re.search(r"<h1>(.*?)</h1>", html, re.S).group(1)
+    assert HANGUL.search(title), title
