@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from prepaid.errors import ApplicationError, ErrorCode
 from prepaid.money import won
+from wallets.models import WalletTier
 
 
 class WalletErrorCode(ErrorCode):
@@ -68,7 +69,7 @@ def _insufficient_funds(d: dict) -> tuple[str, dict]:
 def _balance_limit_exceeded(d: dict) -> tuple[str, dict]:
     if "tier" in d:
         text = _("the balance of a %(tier)s wallet may not exceed %(cap)s") % {
-            "tier": tier_label(d["tier"]), "cap": won(d["balanceMax"])}
+            "tier": WalletTier(d["tier"]).label, "cap": won(d["balanceMax"])}
     else:
         text = _("the balance may not exceed %(cap)s") % {"cap": won(d["balanceMax"])}
     return _said("amount", text), {"amount": [_("Balance limit exceeded.")]}
@@ -166,12 +167,6 @@ def hold_status_label(status: str) -> str:
     """A hold's status as people read it (the API's value is the enum's)."""
     labels = {"ACTIVE": _("active"), "CAPTURED": _("captured"), "VOIDED": _("voided"), "EXPIRED": _("expired")}
     return labels.get(status, status.lower())
-
-
-def tier_label(tier: str) -> str:
-    """A verification tier as people read it."""
-    labels = {"unverified": _("unverified"), "verified": _("verified")}
-    return labels.get(tier, tier)
 
 
 def wallet_error(code: str | WalletErrorCode, detail: dict | None = None, *, replayed: bool = False
