@@ -24,6 +24,9 @@ class AccountKind(models.TextChoices):
     WALLET = "WALLET", "user wallet"
     PAYMENT_CLEARING = "PAYMENT_CLEARING", "payment clearing (money received from the payment gateway)"
     MERCHANT_SETTLEMENT = "MERCHANT_SETTLEMENT", "merchant settlement (money spent at merchants)"
+    PAYOUT_CLEARING = "PAYOUT_CLEARING", "payout clearing (money paid to users' bank accounts)"
+    EXPIRED_BALANCE = "EXPIRED_BALANCE", "a user's expired balance (refundable in part until the limitation ends)"
+    EXPIRY_INCOME = "EXPIRY_INCOME", "the issuer's share of expired balances refunded"
 
 
 class Account(models.Model):

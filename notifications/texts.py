@@ -6,9 +6,11 @@ in the language its user chose (accounts.selectors.user_languages).
 """
 
 import dataclasses
+import datetime
 
 from django.conf import settings
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from prepaid.money import won
@@ -24,6 +26,12 @@ class Rendered:
 
 def _with_note(note: str) -> str:
     return _(" (%(note)s)") % {"note": note} if note else ""
+
+
+def _korean_date(stamp: str) -> str:
+    """An event's UTC time as the day it is in Korea (KST, the project's TIME_ZONE)."""
+    moment = datetime.datetime.fromisoformat(stamp)
+    return date_format(timezone.localtime(moment), "DATE_FORMAT")
 
 
 def render(event: dict, language: str | None = None) -> Rendered:
@@ -76,4 +84,34 @@ def _render(event: dict) -> Rendered:
                 else _("%(amount)s on hold has been released (voided). Available: %(available)s"))
         return Rendered(_("Hold released"), text % {
             "amount": won(event["releasedAmount"]), "available": won(event["availableBalance"])}, "success")
+    if event_type == "REFUND_REQUESTED":
+        return Rendered(_("Refund requested"), _(
+            "Refund of %(amount)s requested: %(cards)s back to your cards, %(bank)s to your bank account. "
+            "Balance: %(balance)s") % {
+            "amount": won(event["amount"] + event["expiredRefund"]), "cards": won(event["toCards"]),
+            "bank": won(event["toBank"] + event["expiredRefund"]), "balance": balance}, "info")
+    if event_type == "PAYOUT_COMPLETED":
+        return Rendered(_("Paid to your bank account"), _(
+            "%(amount)s has been paid to your account %(account)s. Balance: %(balance)s") % {
+            "amount": won(event["amount"]), "account": event["accountNumber"], "balance": balance}, "success")
+    if event_type == "REFUND_REQUEST_COMPLETED":
+        if event["status"] == "COMPLETED":
+            return Rendered(_("Refund completed"), _(
+                "Your refund is complete: %(cards)s to your cards, %(bank)s to your bank account. "
+                "Balance: %(balance)s") % {
+                "cards": won(event["refundedToCards"]), "bank": won(event["paidOut"]), "balance": balance}, "success")
+        return Rendered(_("Refund partly completed"), _(
+            "%(refunded)s has been refunded; %(left)s could not be and stays in your wallet. Balance: %(balance)s") % {
+            "refunded": won(event["refundedToCards"] + event["paidOut"]), "left": won(event["leftInWallet"]),
+            "balance": balance}, "error")
+    if event_type == "BALANCE_EXPIRY_NOTICE":
+        return Rendered(_("Balance expiring soon"), _(
+            "%(amount)s of your balance expires by %(date)s unless you use it. Balance: %(balance)s") % {
+            "amount": won(event["amount"]), "date": _korean_date(event["expiresBy"]), "balance": balance}, "info")
+    if event_type == "BALANCE_EXPIRED":
+        return Rendered(_("Balance expired"), _(
+            "%(amount)s of your balance has expired; %(percent)s%% of it can be refunded until %(date)s. "
+            "Balance: %(balance)s") % {
+            "amount": won(event["amount"]), "percent": event["refundablePercent"],
+            "date": _korean_date(event["refundableUntil"]), "balance": balance}, "info")
     raise ValueError(f"no notification text for event type {event_type!r}")

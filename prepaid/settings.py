@@ -41,6 +41,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -634,6 +644,29 @@ STATEMENT_LINES_MAX = env_int("STATEMENT_LINES_MAX", 10_000)
 # A hold's longest life (its expiresInS at most this); the expiry sweep's batch.
 HOLD_EXPIRY_MAX_S = env_int("HOLD_EXPIRY_MAX_S", 30 * 24 * 3600)
 HOLD_EXPIRY_BATCH_SIZE = env_int("HOLD_EXPIRY_BATCH_SIZE", 500)
+# Remaining-balance refunds (잔액환불, docs/compliance.md): a user may have what is left of the wallet refunded
+# once they have used this share of their last charge (the Fair Trade Commission's standard terms: 60 %, or 80 %
+# of a charge of ₩10,000 or less; the supervisor's 2024 guidance says 80 %); an operator may grant it on the
+# other grounds (the service cannot be used, merchants cut, terms worsened). Cards take back what they can,
+# newest charge first; the rest is paid to the user's bank account.
+WALLET_REFUND_USED_PERCENT_MIN = env_int("WALLET_REFUND_USED_PERCENT_MIN", 60)
+WALLET_REFUND_SMALL_CHARGE_MAX_WON = env_int("WALLET_REFUND_SMALL_CHARGE_MAX_WON", 10_000)
+WALLET_REFUND_SMALL_CHARGE_USED_PERCENT_MIN = env_int("WALLET_REFUND_SMALL_CHARGE_USED_PERCENT_MIN", 80)
+# Expiry: money in a wallet is valid this long from when it came in (oldest spent first); notices go this
+# many days before (the standard terms: three or more, one 7 days before); an expired balance stays
+# refundable at this share until the limitation period ends. Days may be fractions (the chaos run's are).
+WALLET_BALANCE_VALIDITY_DAYS = env_float("WALLET_BALANCE_VALIDITY_DAYS", 5 * 365)
+WALLET_EXPIRY_NOTICE_DAYS_BEFORE = sorted((float(d) for d in env_list("WALLET_EXPIRY_NOTICE_DAYS_BEFORE", "30,7,1")),
+                                          reverse=True)
+WALLET_EXPIRED_REFUND_PERCENT = env_int("WALLET_EXPIRED_REFUND_PERCENT", 90)
+WALLET_EXPIRED_REFUNDABLE_DAYS = env_float("WALLET_EXPIRED_REFUNDABLE_DAYS", 5 * 365)
+WALLET_EXPIRY_SWEEP_INTERVAL_S = env_float("WALLET_EXPIRY_SWEEP_INTERVAL_S", 3600)
+WALLET_EXPIRY_BATCH_SIZE = env_int("WALLET_EXPIRY_BATCH_SIZE", 500)
+CELERY_BEAT_SCHEDULE["balance-expiry"] = {  # notices, then expiries
+    "task": "wallets.tasks.balance_expiry_sweep",
+    "schedule": WALLET_EXPIRY_SWEEP_INTERVAL_S,
+    "options": {"expires": WALLET_EXPIRY_SWEEP_INTERVAL_S},
+}
 # Recipient look-ups (and transfers, which look the recipient up) per user per minute: what keeps a
 # client from enumerating accounts.
 API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE = env_int("API_RECIPIENT_LOOKUPS_PER_USER_PER_MINUTE", 20)
@@ -656,6 +689,12 @@ PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "sandbox")
 PAYMENT_SANDBOX_DECLINED_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_DECLINED_AMOUNTS", "4040")}
 PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_UNAVAILABLE_AMOUNTS", "5030")}
 PAYMENT_SANDBOX_CANCEL_REFUSED_AMOUNTS = {int(a) for a in env_list("PAYMENT_SANDBOX_CANCEL_REFUSED_AMOUNTS", "4090")}
+# The payout gateway that pays refunds to bank accounts: sandbox (local, the default; Toss's payout API
+# later), and the sandbox's scripted answers (refused amounts and accounts; amounts it does not answer).
+PAYOUT_GATEWAY = env_str("PAYOUT_GATEWAY", "sandbox")
+PAYOUT_SANDBOX_REFUSED_AMOUNTS = {int(a) for a in env_list("PAYOUT_SANDBOX_REFUSED_AMOUNTS", "4220")}
+PAYOUT_SANDBOX_UNAVAILABLE_AMOUNTS = {int(a) for a in env_list("PAYOUT_SANDBOX_UNAVAILABLE_AMOUNTS", "5040")}
+PAYOUT_SANDBOX_REFUSED_ACCOUNTS = set(env_list("PAYOUT_SANDBOX_REFUSED_ACCOUNTS", "9999999999"))
 # Toss Payments: test_sk_/test_ck_ keys from its developer console for the test
 # environment, live_ keys in production. The secret key never leaves this process
 # except in the Authorization header to Toss.

@@ -41,6 +41,12 @@ class WalletErrorCode(ErrorCode):
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid", 400
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 422
     IDEMPOTENCY_REQUEST_IN_FLIGHT = "idempotency_request_in_flight", 409
+    # Remaining-balance refunds (POST /api/v1/wallet/refund-requests).
+    REFUND_NOT_ELIGIBLE = "refund_not_eligible", 422
+    NOTHING_TO_REFUND = "nothing_to_refund", 409
+    REFUND_REQUEST_OPEN = "refund_request_open", 409
+    BANK_ACCOUNT_REQUIRED = "bank_account_required", 422
+    REFUND_REQUEST_NOT_FOUND = "refund_request_not_found", 404
     # Batches (POST /api/v1/wallet/batches).
     BATCH_REFUSED = "batch_refused", 422  # an all-or-nothing batch with an item not done: nothing applied
     REFUND_NOT_IN_ATOMIC_BATCH = "refund_not_in_atomic_batch", 422  # a card refund cannot be all-or-nothing
@@ -50,6 +56,7 @@ class WalletRefusal(enum.StrEnum):
     """Refusals the SQL answers to the services and never to a client."""
 
     NOTHING_TO_BOOK = "nothing_to_book"  # wallet_refund_record: the gateway cancelled nothing we have not booked
+    NOTHING_EXPIRED = "nothing_expired"  # wallet_expire: nothing of the wallet is past its validity
 
 
 def _said(field: str, text: str) -> str:
@@ -142,6 +149,23 @@ _MESSAGES = {
         _said("to", _("the period holds more than %(max)s transactions; ask for a shorter one") % {
             "max": f"{d['linesMax']:,}"}),
         {"to": [_("Too many transactions in the period.")]}),
+    WalletErrorCode.REFUND_NOT_ELIGIBLE: lambda d: (
+        _said("ground", _("the remaining balance is refunded once %(percent)s%% of the last charge (%(charge)s) "
+                          "has been used; %(used)s has been") % {
+            "percent": d["requiredPercent"], "charge": won(d["lastCharge"]), "used": won(d["used"])}),
+        {"ground": [_("Not eligible yet.")]}),
+    WalletErrorCode.NOTHING_TO_REFUND: lambda d: (
+        _said("amount", _("the wallet has nothing available to refund")), {"amount": [_("Nothing to refund.")]}),
+    WalletErrorCode.REFUND_REQUEST_OPEN: lambda d: (
+        _said("requestId", _("refund request %(id)s is still being processed") % {"id": d["requestId"]}),
+        {"requestId": [_("Still being processed.")]}),
+    WalletErrorCode.BANK_ACCOUNT_REQUIRED: lambda d: (
+        _said("bankAccount", _("%(amount)s cannot go back to a card; give a bank account to pay it to") % {
+            "amount": won(d["amount"])}),
+        {"bankAccount": [_("This field is required.")]}),
+    WalletErrorCode.REFUND_REQUEST_NOT_FOUND: lambda d: (
+        _said("requestId", _("no refund request %(id)s of yours") % {"id": d["requestId"]}),
+        {"requestId": [_("Not found.")]}),
     WalletErrorCode.BATCH_REFUSED: lambda d: (  # its fields: the item's, set by services.batch_refusal
         _said(f"items[{d['index']}]", _("%(code)s: %(message)s; the batch is all or nothing, and nothing was "
                                         "applied") % {"code": d["code"], "message": d["message"]}),

@@ -54,6 +54,8 @@ class OperationKind(models.TextChoices):
     REVERSAL = "REVERSAL"
     TRANSFER = "TRANSFER"
     CAPTURE = "CAPTURE"  # a spend from a hold
+    PAYOUT = "PAYOUT"  # a remaining-balance refund paid to the user's bank account (Payout)
+    EXPIRY = "EXPIRY"  # money past its validity, moved to the user's expired-balance account
 
 
 class Operation(models.Model):
@@ -269,6 +271,9 @@ class Refund(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds",
                              verbose_name=_("user"))
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
+    # The remaining-balance refund this card refund is part of, if any.
+    request = models.ForeignKey("wallets.RefundRequest", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="refunds", verbose_name=_("refund request"))
     # The id the reversal's journal entry gets, and the Idempotency-Key the gateway is asked with.
     reversal_id = models.UUIDField(unique=True, verbose_name=_("reversal id"))
     amount = models.BigIntegerField(verbose_name=_("amount"))
@@ -310,6 +315,145 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.amount:,} of {self.payment.order_id} {self.status}"
+
+
+class RefundGround(models.TextChoices):
+    """Why a user may have the remaining balance refunded (docs/compliance.md)."""
+
+    USED_SHARE = "used_share", _("enough of the last charge used")  # the user's own request
+    SERVICE_UNAVAILABLE = "service_unavailable", _("the service cannot be used")  # an operator's grant
+    MERCHANTS_CUT = "merchants_cut", _("merchants cut")
+    TERMS_WORSENED = "terms_worsened", _("terms worsened")
+
+
+class RefundRequestStatus(models.TextChoices):
+    PROCESSING = "PROCESSING"  # card refunds or payouts on their way
+    COMPLETED = "COMPLETED"  # everything it set out to refund was refunded
+    PARTIAL = "PARTIAL"  # ended with some of it left in the wallet (a card and the bank both refused)
+
+
+class RefundRequest(models.Model):
+    """A remaining-balance refund (잔액환불): what the wallet had available, refunded to the cards it came from
+    (partial cancels, newest charge first: ``Refund`` rows) and, for what no card takes back, paid to the
+    user's bank account (``Payout`` rows); and the expired balance at ``WALLET_EXPIRED_REFUND_PERCENT``. The
+    wallet is debited as each refund completes (``wallets/sql/wallet_refund_request_begin.sql``)."""
+
+    id = models.UUIDField(primary_key=True, verbose_name=_("id"))  # the public request id
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refund_requests",
+                             verbose_name=_("user"))
+    ground = models.CharField(max_length=32, choices=RefundGround.choices, verbose_name=_("ground"))
+    status = models.CharField(max_length=16, choices=RefundRequestStatus.choices,
+                              default=RefundRequestStatus.PROCESSING, verbose_name=_("status"))
+    amount = models.BigIntegerField(verbose_name=_("amount"))  # of the wallet's balance, won
+    to_cards = models.BigIntegerField(verbose_name=_("to cards"))  # planned at the start
+    expired_amount = models.BigIntegerField(default=0, verbose_name=_("expired amount"))  # expired balance taken
+    expired_refund = models.BigIntegerField(default=0, verbose_name=_("expired refund"))  # what is paid for it
+    bank_code = models.CharField(max_length=3, blank=True, default="", verbose_name=_("bank code"))
+    account_number = models.CharField(max_length=20, blank=True, default="", verbose_name=_("account number"))
+    holder_name = models.CharField(max_length=50, blank=True, default="", verbose_name=_("holder name"))
+    by = models.CharField(max_length=150, blank=True, default="", verbose_name=_("by"))  # an operator's grant
+    idempotency_key = models.CharField(max_length=255, blank=True, default="", verbose_name=_("idempotency key"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
+
+    class Meta:
+        verbose_name = _("remaining-balance refund")
+        verbose_name_plural = _("remaining-balance refunds")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="refund_request_user_idx"),
+                   models.Index(fields=["created_at"], condition=Q(status="PROCESSING"),
+                                name="refund_request_processing_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0, to_cards__gte=0, to_cards__lte=F("amount"),
+                                               expired_amount__gte=0, expired_refund__gte=0,
+                                               expired_refund__lte=F("expired_amount")),
+                                   name="refund_request_amounts"),
+            models.CheckConstraint(condition=Q(amount__gt=0) | Q(expired_amount__gt=0),
+                                   name="refund_request_not_empty"),
+            # One request at a time per user.
+            models.UniqueConstraint(fields=["user"], condition=Q(status="PROCESSING"),
+                                    name="refund_request_one_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund request {self.amount:,} ({self.status})"
+
+    @property
+    def account_masked(self) -> str:
+        return ("*" * max(0, len(self.account_number) - 4)) + self.account_number[-4:]
+
+
+class PayoutStatus(models.TextChoices):
+    REQUESTED = "REQUESTED"  # held (from the wallet), the payout gateway asked (or to be, by recovery)
+    SUCCEEDED = "SUCCEEDED"  # paid: its entry written
+    FAILED = "FAILED"  # the gateway refused: the hold released, nothing written
+
+
+class Payout(models.Model):
+    """A payment to the user's bank account, part of a remaining-balance refund: from the wallet (held, then
+    debited when the gateway pays: a PAYOUT operation) or from the expired balance (``from_expired``: its
+    share paid, the rest to the issuer). Its id is the gateway's Idempotency-Key and its entry's id."""
+
+    id = models.UUIDField(primary_key=True, verbose_name=_("id"))
+    request = models.ForeignKey(RefundRequest, on_delete=models.PROTECT, related_name="payouts",
+                                verbose_name=_("refund request"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts",
+                             verbose_name=_("user"))
+    amount = models.BigIntegerField(verbose_name=_("amount"))  # won paid to the bank account
+    from_expired = models.BigIntegerField(default=0, verbose_name=_("from expired"))  # expired won it settles
+    status = models.CharField(max_length=16, choices=PayoutStatus.choices, default=PayoutStatus.REQUESTED,
+                              verbose_name=_("status"))
+    gateway = models.CharField(max_length=64, verbose_name=_("gateway"))
+    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="payout",
+                                verbose_name=_("hold"))
+    entry = models.OneToOneField("ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="payout", verbose_name=_("entry"))
+    gateway_transaction_key = models.CharField(max_length=64, blank=True, default="",
+                                               verbose_name=_("gateway transaction key"))
+    failure_code = models.CharField(max_length=64, blank=True, default="", verbose_name=_("failure code"))
+    failure_message = models.CharField(max_length=500, blank=True, default="", verbose_name=_("failure message"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        indexes = [models.Index(fields=["created_at"], condition=Q(status="REQUESTED"), name="payout_requested_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0) & Q(from_expired__gte=0), name="payout_amounts"),
+            models.CheckConstraint(condition=Q(status="SUCCEEDED", entry__isnull=False)
+                                   | (~Q(status="SUCCEEDED") & Q(entry__isnull=True)),
+                                   name="payout_succeeded_has_entry"),
+            # From the wallet: held while it runs; from the expired balance: nothing to hold.
+            models.CheckConstraint(condition=Q(from_expired=0, hold__isnull=False)
+                                   | Q(from_expired__gt=0, hold__isnull=True), name="payout_wallet_ones_held"),
+        ]
+
+    def __str__(self) -> str:
+        return f"payout {self.amount:,} ({self.status})"
+
+
+class ExpiryNotice(models.Model):
+    """A notice that some of a wallet's money expires soon (``WALLET_EXPIRY_NOTICE_DAYS_BEFORE``), sent as a
+    BALANCE_EXPIRY_NOTICE event on every channel the user chose."""
+
+    id = models.UUIDField(primary_key=True, verbose_name=_("id"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="expiry_notices",
+                             verbose_name=_("user"))
+    days_before = models.FloatField(verbose_name=_("days before"))
+    amount = models.BigIntegerField(verbose_name=_("amount"))  # won that expire by expires_by
+    expires_by = models.DateTimeField(verbose_name=_("expires by"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("expiry notice")
+        verbose_name_plural = _("expiry notices")
+        indexes = [models.Index(fields=["user", "days_before", "-created_at"], name="expiry_notice_user_idx")]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="expiry_notice_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.amount:,} by {self.expires_by:%Y-%m-%d}"
 
 
 class IdempotencyRecord(models.Model):

@@ -25,7 +25,16 @@ from django.utils import timezone
 
 from ledger.models import Posting
 from ledger.selectors import ledger_unbalanced_entries
-from wallets.models import ChargeOrder, Hold, HoldPurpose, Operation, OperationKind, Wallet, WalletTier
+from wallets.models import (
+    ChargeOrder,
+    Hold,
+    HoldPurpose,
+    Operation,
+    OperationKind,
+    RefundRequest,
+    Wallet,
+    WalletTier,
+)
 
 # Each tier's limits, by the name the SQL reads them with (wallet_tier_limit), and their settings.
 TIER_LIMITS = {"balanceMax": "WALLET_BALANCE_MAX_{tier}_WON", "transferDailyMax": "TRANSFER_DAILY_MAX_{tier}_WON"}
@@ -265,3 +274,29 @@ def custody_figures(*, day: date) -> CustodyFigures:
     moved_in = clearing[1] - clearing[0] + merchants[1] - merchants[0] + sum(g - r for r, g in flows.values())
     return CustodyFigures(day=day, opening=opening, outstanding=outstanding, charged=clearing[1], refunded=clearing[0],
                           used=merchants[0], use_reversed=merchants[1], moved_in=moved_in)
+
+
+def wallets_expiring(*, within: timedelta, limit: int) -> list[int]:
+    """Users whose wallet holds money that expires within ``within`` from now (0: expired already and not
+    all held): older than ``WALLET_BALANCE_VALIDITY_DAYS`` by then, oldest spent first (wallets/sql/
+    wallet_fresh_amount.sql). At most ``limit``, by wallet."""
+    validity = timedelta(days=settings.WALLET_BALANCE_VALIDITY_DAYS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT user_id FROM wallets_wallet WHERE balance > 0"
+            " AND balance > wallet_fresh_amount(user_id, clock_timestamp() + %s - %s)"
+            " AND (%s > interval '0' OR balance > wallet_held(user_id)) ORDER BY id LIMIT %s",
+            [within, validity, within, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def refund_request_get(*, user_id: int, request_id) -> RefundRequest | None:
+    """The user's refund request with its card refunds and payouts (another user's is not found)."""
+    return (RefundRequest.objects.filter(id=request_id, user_id=user_id)
+            .prefetch_related("refunds__payment", "payouts").first())
+
+
+def refund_requests(*, user_id: int) -> QuerySet[RefundRequest]:
+    """The user's refund requests, newest first."""
+    return RefundRequest.objects.filter(user_id=user_id).prefetch_related("refunds__payment", "payouts").order_by(
+        "-created_at", "-id")

@@ -65,10 +65,22 @@ from wallets.models import (
     OperationKind,
     Payment,
     PaymentStatus,
+    Payout,
+    PayoutStatus,
     Refund,
+    RefundGround,
+    RefundRequest,
+    RefundRequestStatus,
     RefundStatus,
     Wallet,
     WalletTier,
+)
+from wallets.payouts import (
+    BANK_CODES,
+    BankAccount,
+    PayoutGatewayUnavailable,
+    PayoutRefused,
+    payout_gateway,
 )
 from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
@@ -447,6 +459,162 @@ def _refund_run(*, reversal_id: uuid.UUID, user_id: int, gateway: str, payment_k
     return _answer(done, user_id=user_id, event_id=event_id)
 
 
+# --- Remaining-balance refunds (잔액환불) and payouts ----------------------------------------
+
+
+def bank_account_check(raw: dict | None) -> BankAccount | None:
+    """The bank account a client gave (``bankCode``, ``accountNumber``, ``holderName``), checked; None if none."""
+    if raw is None:
+        return None
+    errors = {}
+    bank_code = raw.get("bankCode")
+    if bank_code not in BANK_CODES:
+        errors["bankAccount.bankCode"] = [_("Unknown bank code.")]
+    number = raw.get("accountNumber")
+    digits = number.replace("-", "") if isinstance(number, str) else ""
+    if not (digits.isascii() and digits.isdigit() and 10 <= len(digits) <= 16):
+        errors["bankAccount.accountNumber"] = [_("10 to 16 digits (hyphens allowed).")]
+    holder = raw.get("holderName")
+    if not isinstance(holder, str) or not 1 <= len(holder.strip()) <= 50:
+        errors["bankAccount.holderName"] = [_("1 to 50 characters.")]
+    if errors:
+        field = next(iter(errors))
+        raise ApplicationError(CommonErrorCode.INVALID_INPUT, f"{field}: {errors[field][0]}", fields=errors)
+    return BankAccount(bank_code=bank_code, account_number=digits, holder_name=holder.strip())
+
+
+def _refund_rules() -> dict:
+    return {"usedPercentMin": settings.WALLET_REFUND_USED_PERCENT_MIN,
+            "smallChargeMaxWon": settings.WALLET_REFUND_SMALL_CHARGE_MAX_WON,
+            "smallChargeUsedPercentMin": settings.WALLET_REFUND_SMALL_CHARGE_USED_PERCENT_MIN,
+            "expiredRefundPercent": settings.WALLET_EXPIRED_REFUND_PERCENT,
+            "expiredRefundableS": settings.WALLET_EXPIRED_REFUNDABLE_DAYS * 86400}
+
+
+def refund_request_make(*, user_id: int, bank_account: BankAccount | None, ground: str = RefundGround.USED_SHARE,
+                        by=None, idempotency: IdempotencyKey | None = None) -> tuple[RefundRequest, bool]:
+    """Refund what is left of the wallet (``wallets/sql/wallet_refund_request_begin.sql``): to the cards it came
+    from, newest charge first, and the rest (and the expired balance's refundable share) to ``bank_account``;
+    then run it (``refund_request_advance``). ``ground``: the user's own request (``used_share``: the rule of
+    the settings) or an operator's grant (``by``: recorded). Returns the request and whether it was made by an
+    earlier request with the same key (a repeat runs what is left of it)."""
+    if ground not in RefundGround.values:
+        raise ValueError(f"ground {ground!r} is not one of {RefundGround.values}")
+    if ground != RefundGround.USED_SHARE and by is None:
+        raise ValueError("an operator's ground needs the operator (by)")
+    event_id = uuid.uuid4()
+    result = _call(
+        "wallet_refund_request_begin", user_id=user_id, request_id=uuid.uuid4(), ground=ground,
+        by=getattr(by, "username", "") if by is not None else "",
+        bank_code=bank_account.bank_code if bank_account else None,
+        account_number=bank_account.account_number if bank_account else None,
+        holder_name=bank_account.holder_name if bank_account else None, rules=Jsonb(_refund_rules()),
+        payout_gateway=payout_gateway().name, event_id=event_id, topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
+        **_key_params(idempotency))
+    if result.error_code:
+        metrics.OPERATIONS.labels("refund_request", "refused").inc()
+        raise _refusal(result)
+    replayed = result.outcome == Outcome.REPLAYED
+    metrics.OPERATIONS.labels("refund_request", "replayed" if replayed else "done").inc()
+    if not replayed:
+        logger.info("refund request %s: user=%s %s won (%s)", result.entry_id, user_id, result.amount, ground)
+        outbox_relay_trigger([str(user_id)])
+        if by is not None:
+            operator_action_record(user=by, action="refund_request", target=f"user:{user_id}",
+                                   detail=f"{ground}: request {result.entry_id}, {result.amount} won")
+    return refund_request_advance(request_id=result.entry_id), replayed
+
+
+def refund_request_advance(*, request_id: uuid.UUID) -> RefundRequest:
+    """Run what a processing refund request has left to do, each step once however often this runs (the
+    request's own call, recovery): its card refunds (``_refund_run``: a refused one's part goes to the bank
+    account), its payouts (``_payout_run``), then its end. A gateway that does not answer leaves its step
+    REQUESTED for recovery (``payment_recover_pending``)."""
+    for refund in Refund.objects.filter(request_id=request_id, status=RefundStatus.REQUESTED).select_related(
+            "payment").order_by("id"):
+        Refund.objects.filter(id=refund.id).update(attempts=F("attempts") + 1)
+        try:
+            _refund_run(reversal_id=refund.reversal_id, user_id=refund.user_id, gateway=refund.payment.gateway,
+                        payment_key=refund.payment.payment_key, amount=refund.amount, reason=refund.reason)
+        except ApplicationError as exc:
+            logger.warning("refund request %s: card refund %s: %s", request_id, refund.reversal_id, exc.code)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wallet_payout_begin(%s, %s, %s)", [request_id, uuid.uuid4(), payout_gateway().name])
+    for payout in Payout.objects.filter(request_id=request_id, status=PayoutStatus.REQUESTED).order_by("created_at"):
+        _payout_run(payout)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wallet_refund_request_settle(%s, %s, %s)",
+                       [request_id, uuid.uuid4(), settings.KAFKA_TOPIC_WALLET_EVENTS])
+        status = cursor.fetchone()[0]
+    request = RefundRequest.objects.get(id=request_id)
+    if status != RefundRequestStatus.PROCESSING:
+        outbox_relay_trigger([str(request.user_id)])
+        logger.info("refund request %s: %s", request_id, status)
+    return request
+
+
+def _payout_run(payout: Payout) -> str:
+    """Ask the payout's gateway to pay it (its id the gateway's Idempotency-Key: asked again, it pays once),
+    then complete or fail it. Returns ``paid``, ``payout_failed`` or ``payout_unavailable``."""
+    Payout.objects.filter(id=payout.id).update(attempts=F("attempts") + 1)
+    request = payout.request
+    account = BankAccount(bank_code=request.bank_code, account_number=request.account_number,
+                          holder_name=request.holder_name)
+    try:
+        paid = payout_gateway(payout.gateway).pay(account=account, amount=payout.amount, idempotency_key=str(payout.id))
+    except PayoutRefused as exc:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT wallet_payout_fail(%s, %s, %s)", [payout.id, exc.code, exc.message])
+        logger.warning("payout %s refused by %s: %s", payout.id, payout.gateway, exc.code)
+        return "payout_failed"
+    except PayoutGatewayUnavailable:
+        logger.warning("payout %s: %s did not answer; recovery asks again", payout.id, payout.gateway)
+        return "payout_unavailable"
+    event_id = uuid.uuid4()
+    done = _call("wallet_payout_complete", payout_id=payout.id, event_id=event_id,
+                 topic=settings.KAFKA_TOPIC_WALLET_EVENTS, transaction_key=paid.transaction_key)
+    logger.info("payout %s: %s paid by %s (%s)", payout.id, payout.amount, payout.gateway, paid.transaction_key)
+    if done.outcome == Outcome.DONE:
+        logger.info("committed PAYOUT entry=%s event=%s user=%s", payout.id, event_id, payout.user_id)
+    return "paid"
+
+
+# --- Expiry ----------------------------------------------------------------------------
+
+
+def balance_expiry_sweep(*, batch_size: int | None = None) -> dict[str, int]:
+    """Notices, then expiries (``wallets/sql/wallet_expiry_notice.sql``, ``wallet_expire.sql``): each
+    ``WALLET_EXPIRY_NOTICE_DAYS_BEFORE`` threshold's notices to the wallets with money expiring within it, then
+    the expiry of what is past ``WALLET_BALANCE_VALIDITY_DAYS``; at most ``batch_size`` wallets each (the
+    next run goes on). Returns how many of each were written."""
+    batch_size = batch_size or settings.WALLET_EXPIRY_BATCH_SIZE
+    validity = timedelta(days=settings.WALLET_BALANCE_VALIDITY_DAYS)
+    topic = settings.KAFKA_TOPIC_WALLET_EVENTS
+    counts = {"notices": 0, "expiries": 0}
+    touched = set()
+    for days in settings.WALLET_EXPIRY_NOTICE_DAYS_BEFORE:
+        for user_id in selectors.wallets_expiring(within=timedelta(days=days), limit=batch_size):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT wallet_expiry_notice(%s, %s, %s, %s, %s, %s)",
+                               [user_id, days, validity, uuid.uuid4(), uuid.uuid4(), topic])
+                if cursor.fetchone()[0]:
+                    counts["notices"] += 1
+                    touched.add(str(user_id))
+    for user_id in selectors.wallets_expiring(within=timedelta(0), limit=batch_size):
+        result = _call("wallet_expire", user_id=user_id, validity=validity,
+                       refundable=timedelta(days=settings.WALLET_EXPIRED_REFUNDABLE_DAYS),
+                       refund_percent=settings.WALLET_EXPIRED_REFUND_PERCENT, entry_id=uuid.uuid4(),
+                       event_id=uuid.uuid4(), topic=topic)
+        if result.outcome == Outcome.DONE:
+            counts["expiries"] += 1
+            touched.add(str(user_id))
+            metrics.OPERATIONS.labels("expiry", "done").inc()
+            logger.info("committed EXPIRY entry=%s user=%s amount=%s", result.entry_id, user_id, result.amount)
+    if touched:
+        outbox_relay_trigger(sorted(touched))
+    return counts
+
+
 # --- Batches ----------------------------------------------------------------------
 
 BATCH_KINDS = ("spend", "transfer", "reversal", "capture")
@@ -718,12 +886,19 @@ def payment_recover_pending(*, older_than_s: int | None = None, batch_size: int 
         counts[outcome] += 1
         logger.log(logging.INFO if outcome == "credited" else logging.WARNING,
                    "payment recovery: order=%s %s", payment.order_id, outcome)
-    refunds = Refund.objects.filter(status=RefundStatus.REQUESTED, created_at__lte=cutoff)
+    refunds = Refund.objects.filter(status=RefundStatus.REQUESTED, created_at__lte=cutoff, request__isnull=True)
     for refund_id in refunds.order_by("id").values_list("id", flat=True)[:batch_size]:
         outcome = refund_resume(refund_id=refund_id)
         counts[outcome] += 1
         logger.log(logging.INFO if outcome == "refunded" else logging.WARNING,
                    "refund recovery: %s %s", refund_id, outcome)
+    counts["refund_requests"] = 0
+    requests = RefundRequest.objects.filter(status=RefundRequestStatus.PROCESSING, created_at__lte=cutoff)
+    for request_id in requests.order_by("created_at").values_list("id", flat=True)[:batch_size]:
+        request = refund_request_advance(request_id=request_id)
+        counts["refund_requests"] += 1
+        logger.log(logging.INFO if request.status != RefundRequestStatus.PROCESSING else logging.WARNING,
+                   "refund request recovery: %s %s", request_id, request.status)
     return counts
 
 

@@ -43,3 +43,8 @@ def custody_report_yesterday() -> dict:
     today = timezone.localdate()
     reports = [services.custody_report_make(day=today - timedelta(days=days)) for days in (2, 1)]
     return {str(r.day): {"outstanding": r.outstanding, "difference": r.difference} for r in reports}
+
+
+@shared_task
+def balance_expiry_sweep() -> dict:
+    return services.balance_expiry_sweep()
