@@ -42,8 +42,9 @@ from prepaid.serializers import (
 )
 from wallets import selectors, services
 from wallets.errors import WalletErrorCode, wallet_error
-from wallets.models import WalletTier
+from wallets.models import RefundGround, RefundRequestStatus, WalletTier
 from wallets.payments import payment_gateway
+from wallets.payouts import BANK_CODES
 
 # --- Strict input fields: JSON types are not coerced (no "100" or 100.0 or true for an amount) ---
 
@@ -796,6 +797,151 @@ class TossWebhookAPI(APIView):
 
 
 _STAFF = (CommonErrorCode.PERMISSION_DENIED, SignInErrorCode.TWO_FACTOR_REQUIRED)
+
+
+# --- Remaining-balance refunds (잔액환불) ---------------------------------------------------
+
+
+@extend_schema_serializer(component_name="BankAccount")
+class BankAccountSerializer(StrictInputSerializer):
+    bankCode = serializers.ChoiceField(choices=sorted(BANK_CODES), help_text="The bank's 3-digit code (KFTC).")
+    accountNumber = StrictCharField(max_length=20, help_text="10 to 16 digits; hyphens allowed.")
+    holderName = StrictCharField(max_length=50, trim_whitespace=True)
+
+
+@extend_schema_serializer(component_name="RefundRequest")
+class RefundRequestOutputSerializer(serializers.Serializer):
+    @extend_schema_serializer(component_name="RefundRequestCardRefund")
+    class CardRefundSerializer(serializers.Serializer):
+        transactionId = serializers.UUIDField(source="payment.entry_id", help_text="The charge refunded.")
+        amount = serializers.IntegerField()
+        status = serializers.ChoiceField(choices=["REQUESTED", "SUCCEEDED", "FAILED", "UNCOVERED"])
+
+    @extend_schema_serializer(component_name="RefundRequestPayout")
+    class PayoutSerializer(serializers.Serializer):
+        payoutId = serializers.UUIDField(source="id")
+        amount = serializers.IntegerField(help_text="Won paid to the bank account.")
+        fromExpired = serializers.IntegerField(source="from_expired",
+                                               help_text="Expired won it settles (0: from the wallet).")
+        status = serializers.ChoiceField(choices=["REQUESTED", "SUCCEEDED", "FAILED"])
+
+    requestId = serializers.UUIDField(source="id")
+    status = serializers.ChoiceField(choices=["PROCESSING", "COMPLETED", "PARTIAL"])
+    ground = serializers.CharField()
+    amount = serializers.IntegerField(help_text="Of the wallet's balance, won.")
+    toCards = serializers.IntegerField(source="to_cards")
+    expiredAmount = serializers.IntegerField(source="expired_amount")
+    expiredRefund = serializers.IntegerField(source="expired_refund",
+                                             help_text="What is paid for the expired balance (its refundable share).")
+    refundedToCards = serializers.SerializerMethodField()
+    paidOut = serializers.SerializerMethodField()
+    accountNumber = serializers.CharField(source="account_masked", help_text="Masked: the last four digits.")
+    bankCode = serializers.CharField(source="bank_code")
+    cardRefunds = CardRefundSerializer(source="refunds", many=True)
+    payouts = PayoutSerializer(many=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
+
+    def get_refundedToCards(self, request) -> int:
+        return sum(r.amount for r in request.refunds.all() if r.status == "SUCCEEDED")
+
+    def get_paidOut(self, request) -> int:
+        return sum(p.amount for p in request.payouts.all() if p.status == "SUCCEEDED")
+
+
+REFUND_REQUEST_ERRORS = (WalletErrorCode.REFUND_NOT_ELIGIBLE, WalletErrorCode.NOTHING_TO_REFUND,
+                         WalletErrorCode.REFUND_REQUEST_OPEN, WalletErrorCode.BANK_ACCOUNT_REQUIRED)
+
+
+def _refund_request_answer(request_id, user_id: int, replayed: bool, status: int) -> Response:
+    found = selectors.refund_request_get(user_id=user_id, request_id=request_id)
+    headers = {REPLAYED_HEADER: "true"} if replayed else None
+    return Response(RefundRequestOutputSerializer(found).data, status=status, headers=headers)
+
+
+class RefundRequestsAPI(APIView):
+    throttle_classes = throttling.WRITES
+
+    @extend_schema_serializer(component_name="RefundRequestRequest")
+    class InputSerializer(StrictInputSerializer):
+        bankAccount = BankAccountSerializer(required=False, help_text=(
+            "Where what no card takes back is paid (money received by transfer, a card that refuses, the expired "
+            "balance). Required when there is any."))
+
+    @extend_schema(
+        request=InputSerializer, parameters=openapi.idempotency_parameters() + [openapi.RETRY_AFTER],
+        responses={201: RefundRequestOutputSerializer, 202: RefundRequestOutputSerializer, **openapi.errors(
+            "RefundRequestCreate", *openapi.AUTHENTICATION, *openapi.BODY, *openapi.THROTTLED, *IDEMPOTENCY_ERRORS,
+            *REFUND_REQUEST_ERRORS)},
+        examples=[OpenApiExample("To the cards, the rest to a bank account", request_only=True, value={
+            "bankAccount": {"bankCode": "088", "accountNumber": "110-123-456789", "holderName": "홍길동"}})],
+        summary="Have the remaining balance refunded (잔액환불): to the cards it came from, newest charge first, "
+                "and the rest to a bank account; 201 when done, 202 while a gateway has yet to answer")
+    def post(self, request):
+        idempotency = idempotency_key_of(request)
+        data = validated(self.InputSerializer, request.data)
+        account = services.bank_account_check(request.data.get("bankAccount")) if "bankAccount" in data else None
+        made, replayed = services.refund_request_make(user_id=request.user.id, bank_account=account,
+                                                      idempotency=idempotency)
+        return _refund_request_answer(made.id, request.user.id, replayed,
+                                      202 if made.status == RefundRequestStatus.PROCESSING else 201)
+
+    @extend_schema(parameters=page_parameters(), responses={200: page_serializer(RefundRequestOutputSerializer, "RefundRequestPage"),
+                                                             **openapi.errors("RefundRequestList",
+                                                                              *openapi.AUTHENTICATION)},
+                   summary="The wallet's refund requests, newest first")
+    def get(self, request):
+        paginator = NewestFirstPagination()
+        page = paginator.paginate_queryset(selectors.refund_requests(user_id=request.user.id), request, view=self)
+        return paginator.get_paginated_response(RefundRequestOutputSerializer(page, many=True).data)
+
+
+class RefundRequestAPI(APIView):
+    @extend_schema(parameters=[OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+                   responses={200: RefundRequestOutputSerializer, **openapi.errors(
+                       "RefundRequestRead", *openapi.AUTHENTICATION, WalletErrorCode.REFUND_REQUEST_NOT_FOUND)},
+                   summary="A refund request, with its card refunds and payouts")
+    def get(self, request, request_id: str):
+        try:
+            found = selectors.refund_request_get(user_id=request.user.id, request_id=uuid.UUID(request_id))
+        except ValueError:
+            found = None
+        if found is None:
+            raise wallet_error(WalletErrorCode.REFUND_REQUEST_NOT_FOUND, {"requestId": request_id[:64]})
+        return Response(RefundRequestOutputSerializer(found).data)
+
+
+class UserRefundRequestAPI(APIView):
+    """An operator's grant of a remaining-balance refund on another ground than the used share (the service
+    cannot be used, merchants cut, terms worsened): recorded as an operator action."""
+
+    permission_classes = [IsAdminUser]
+    throttle_classes = throttling.WRITES
+
+    @extend_schema_serializer(component_name="UserRefundRequestRequest")
+    class InputSerializer(StrictInputSerializer):
+        ground = serializers.ChoiceField(choices=[g for g in RefundGround.values if g != RefundGround.USED_SHARE])
+        bankAccount = BankAccountSerializer(required=False)
+
+    @extend_schema(
+        request=InputSerializer,
+        parameters=openapi.idempotency_parameters() + [OpenApiParameter("username", str, OpenApiParameter.PATH),
+                                                       openapi.RETRY_AFTER],
+        responses={201: RefundRequestOutputSerializer, 202: RefundRequestOutputSerializer, **openapi.errors(
+            "UserRefundRequest", *openapi.AUTHENTICATION, *_STAFF, *openapi.BODY, *openapi.THROTTLED,
+            *IDEMPOTENCY_ERRORS, *REFUND_REQUEST_ERRORS, WalletErrorCode.RECIPIENT_NOT_FOUND)},
+        summary="Refund a user's remaining balance on an operator's ground; staff only")
+    def post(self, request, username: str):
+        data = validated(self.InputSerializer, request.data)
+        user = selectors.recipient_get(username=username)
+        if user is None:
+            raise wallet_error(WalletErrorCode.RECIPIENT_NOT_FOUND, {"to": username})
+        idempotency = idempotency_key_of(request)
+        account = services.bank_account_check(request.data.get("bankAccount")) if "bankAccount" in data else None
+        made, replayed = services.refund_request_make(user_id=user.id, bank_account=account, ground=data["ground"],
+                                                      by=request.user, idempotency=idempotency)
+        return _refund_request_answer(made.id, user.id, replayed,
+                                      202 if made.status == RefundRequestStatus.PROCESSING else 201)
 
 
 class UserTierAPI(APIView):

@@ -17,6 +17,9 @@ urlpatterns = [
     path("wallet/holds/<str:hold_id>/captures", apis.HoldCaptureAPI.as_view(), name="wallet-hold-captures"),
     path("wallet/holds/<str:hold_id>/void", apis.HoldVoidAPI.as_view(), name="wallet-hold-void"),
     path("wallet/batches", apis.BatchAPI.as_view(), name="wallet-batches"),
+    path("wallet/refund-requests", apis.RefundRequestsAPI.as_view(), name="wallet-refund-requests"),
+    path("wallet/refund-requests/<str:request_id>", apis.RefundRequestAPI.as_view(), name="wallet-refund-request"),
+    path("users/<str:username>/refund-requests", apis.UserRefundRequestAPI.as_view(), name="user-refund-requests"),
     path("users/<str:username>/tier", apis.UserTierAPI.as_view(), name="user-tier"),
     path("payments/toss/webhook", apis.TossWebhookAPI.as_view(), name="payments-toss-webhook"),
 ]
