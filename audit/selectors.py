@@ -125,7 +125,18 @@ class AuditReconciliation:
 
 def _expected_events(start: datetime.datetime, end: datetime.datetime) -> Counter:
     """(source, event type, user, won) of every event the operations and holds of the period wrote."""
-    from wallets.models import Hold, HoldPurpose, HoldStatus, Operation, OperationKind
+    from wallets.models import (
+        ExpiryNotice,
+        Hold,
+        HoldPurpose,
+        HoldStatus,
+        Operation,
+        OperationKind,
+        Payout,
+        PayoutStatus,
+        RefundRequest,
+        RefundRequestStatus,
+    )
 
     expected: Counter = Counter()
     operations = Operation.objects.filter(created_at__gte=start, created_at__lt=end)
@@ -134,10 +145,25 @@ def _expected_events(start: datetime.datetime, end: datetime.datetime) -> Counte
         if counterparty_id is not None:  # a transfer or its return: one event for each side
             expected[(str(pk), "TRANSFER_SENT", user_id, amount)] += 1
             expected[(str(pk), "TRANSFER_RECEIVED", counterparty_id, amount)] += 1
-        else:
+        elif kind != OperationKind.PAYOUT:  # a payout's event: by its payout, below
             event_type = {OperationKind.CHARGE: "CHARGE_COMPLETED", OperationKind.SPEND: "SPEND_COMPLETED",
-                          OperationKind.REVERSAL: "REVERSAL_COMPLETED", OperationKind.CAPTURE: "HOLD_CAPTURED"}[kind]
+                          OperationKind.REVERSAL: "REVERSAL_COMPLETED", OperationKind.CAPTURE: "HOLD_CAPTURED",
+                          OperationKind.EXPIRY: "BALANCE_EXPIRED"}[kind]
             expected[(str(pk), event_type, user_id, amount)] += 1
+    # Remaining-balance refunds: the request, each payout paid, the end; expiry notices.
+    requests = RefundRequest.objects.filter(created_at__gte=start, created_at__lt=end)
+    for request_id, user_id, amount in requests.values_list("id", "user_id", "amount").iterator():
+        expected[(str(request_id), "REFUND_REQUESTED", user_id, amount)] += 1
+    ended = RefundRequest.objects.exclude(status=RefundRequestStatus.PROCESSING).filter(
+        completed_at__gte=start, completed_at__lt=end)
+    for request_id, user_id, amount in ended.values_list("id", "user_id", "amount").iterator():
+        expected[(str(request_id), "REFUND_REQUEST_COMPLETED", user_id, amount)] += 1
+    paid = Payout.objects.filter(status=PayoutStatus.SUCCEEDED, updated_at__gte=start, updated_at__lt=end)
+    for payout_id, user_id, amount in paid.values_list("id", "user_id", "amount").iterator():
+        expected[(str(payout_id), "PAYOUT_COMPLETED", user_id, amount)] += 1
+    notices = ExpiryNotice.objects.filter(created_at__gte=start, created_at__lt=end)
+    for notice_id, user_id, amount in notices.values_list("id", "user_id", "amount").iterator():
+        expected[(str(notice_id), "BALANCE_EXPIRY_NOTICE", user_id, amount)] += 1
     holds = Hold.objects.filter(purpose=HoldPurpose.CLIENT)
     for hold_id, user_id, amount in holds.filter(created_at__gte=start, created_at__lt=end).values_list(
             "id", "user_id", "amount").iterator():
@@ -152,7 +178,8 @@ def _stored_events(start: datetime.datetime, end: datetime.datetime) -> Counter:
     stored: Counter = Counter()
     rows = AuditEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
     for event_type, user_id, payload in rows.values_list("event_type", "user_id", "payload").iterator():
-        source = payload["metadata"].get("transactionId") or payload.get("holdId")
+        source = (payload.get("payoutId") or payload.get("requestId") or payload.get("noticeId")
+                  or payload["metadata"].get("transactionId") or payload.get("holdId"))
         amount = payload.get("amount", payload.get("reversedAmount", payload.get("releasedAmount")))
         stored[(source, event_type, user_id, amount)] += 1
     return stored

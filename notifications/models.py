@@ -112,6 +112,10 @@ class DeadLetter(models.Model):
         return "replayed" if self.replayed_at else "open"
 
 
+# Sent on every channel the user has on, whichever types they chose: the notices before and at expiry.
+ALWAYS_SENT = frozenset({EventType.BALANCE_EXPIRY_NOTICE, EventType.BALANCE_EXPIRED})
+
+
 def _all_event_types() -> list[str]:
     return [t.value for t in EventType]
 
@@ -140,5 +144,7 @@ class NotificationPreference(models.Model):
         return f"preferences of {self.user_id}"
 
     def wants(self, channel: str, event_type: str) -> bool:
-        """Whether the user has ``channel`` (a name of the registry, notifications.channels) on for this type."""
-        return getattr(self, f"{channel}_enabled") and event_type in getattr(self, f"{channel}_event_types")
+        """Whether the user has ``channel`` (a name of the registry, notifications.channels) on for this type. The
+        notices the law asks for (expiry: docs/compliance.md) go on every channel the user has on."""
+        return getattr(self, f"{channel}_enabled") and (event_type in ALWAYS_SENT
+                                                        or event_type in getattr(self, f"{channel}_event_types"))

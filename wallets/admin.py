@@ -14,12 +14,16 @@ from prepaid.money import won
 from wallets import services
 from wallets.models import (
     CustodyReport,
+    ExpiryNotice,
     Hold,
     IdempotencyRecord,
     Operation,
     OperationKind,
     Payment,
+    Payout,
     Refund,
+    RefundRequest,
+    RefundRequestStatus,
     RefundStatus,
     Wallet,
     WalletTier,
@@ -213,6 +217,78 @@ class RefundAdmin(ReadOnlyAdmin):
                 "id": refund.reversal_id, "outcome": outcome}, messages.INFO)
 
 
+class PayoutInline(admin.TabularInline):
+    model = Payout
+    fields = ("id", "amount", "from_expired", "status", "gateway_transaction_key", "failure_code", "attempts",
+              "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RequestRefundInline(RefundInline):
+    fk_name = "request"
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(ReadOnlyAdmin):
+    """Remaining-balance refunds (잔액환불): what each set out to refund, its card refunds and payouts. A PROCESSING
+    one waits for a gateway (recovery asks again); PARTIAL ones left money in the wallet (a card and the bank
+    both refused): the user may ask again with another account."""
+
+    list_display = ("id", "user", "ground", "status", "amount", "to_cards", "expired_refund", "created_at",
+                    "completed_at")
+    list_filter = ("status", "ground")
+    search_fields = ("=id", "user__username")
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in RefundRequest._meta.fields if f.name != "account_number"] + ["account"]
+    exclude = ("account_number",)
+    inlines = [RequestRefundInline, PayoutInline]
+    show_full_result_count = False
+    actions = ["advance_now"]
+
+    @admin.display(description=_("account number"))
+    def account(self, request_: RefundRequest) -> str:
+        return request_.account_masked
+
+    @admin.action(description=_("Ask the gateways again now (processing requests)"))
+    def advance_now(self, request, queryset):
+        for found in queryset.filter(status=RefundRequestStatus.PROCESSING)[:100]:
+            advanced = services.refund_request_advance(request_id=found.id)
+            self.message_user(request, gettext("Refund request %(id)s: %(status)s") % {
+                "id": found.id, "status": advanced.status}, messages.INFO)
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    """Payments to users' bank accounts, each part of a remaining-balance refund."""
+
+    list_display = ("id", "user", "request", "amount", "from_expired", "status", "failure_code", "attempts",
+                    "created_at")
+    list_filter = ("status",)
+    search_fields = ("=id", "=request__id", "user__username")
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in Payout._meta.fields]
+    show_full_result_count = False
+
+
+@admin.register(ExpiryNotice)
+class ExpiryNoticeAdmin(ReadOnlyAdmin):
+    """The notices sent before a wallet's money expires (on every channel its user has on)."""
+
+    list_display = ("user", "days_before", "amount", "expires_by", "created_at")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in ExpiryNotice._meta.fields]
+    show_full_result_count = False
+
+
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ("key", "user", "entry", "error_code", "created_at", "completed_at")
@@ -226,7 +302,7 @@ class CustodyReportAdmin(ReadOnlyAdmin):
     """The daily outstanding-balance reports (선불충전금): made from the ledger each day; an operator records
     what the trust account held (an action: the report itself is never edited), and exports them."""
 
-    list_display = ("day", "outstanding", "charged", "used", "refunded", "use_reversed", "books_agree",
+    list_display = ("day", "outstanding", "charged", "used", "refunded", "use_reversed", "expired", "paid_out", "books_agree",
                     "custody_amount", "ratio", "custody_recorded_by")
     readonly_fields = [f.name for f in CustodyReport._meta.fields]
     date_hierarchy = "day"
@@ -270,10 +346,12 @@ class CustodyReportAdmin(ReadOnlyAdmin):
         response["Content-Disposition"] = 'attachment; filename="outstanding-balance.csv"'
         response.write("\ufeff")  # a BOM: Excel reads the file as UTF-8
         writer = csv.writer(response)
-        writer.writerow(["day", "opening", "charged", "refunded", "used", "use_reversed", "outstanding",
+        writer.writerow(["day", "opening", "charged", "refunded", "used", "use_reversed", "expired", "paid_out",
+                         "outstanding",
                          "difference", "custody_amount", "custody_ratio", "custody_recorded_by", "custody_note"])
         for r in queryset.order_by("day"):
-            writer.writerow([r.day.isoformat(), r.opening, r.charged, r.refunded, r.used, r.use_reversed,
+            writer.writerow([r.day.isoformat(), r.opening, r.charged, r.refunded, r.used, r.use_reversed, r.expired,
+                             r.paid_out,
                              r.outstanding, r.difference, "" if r.custody_amount is None else r.custody_amount,
                              "" if r.custody_ratio is None else f"{r.custody_ratio:.4f}", r.custody_recorded_by,
                              r.custody_note])

@@ -505,6 +505,10 @@ class CustodyReport(models.Model):
     used = models.BigIntegerField(verbose_name=_("used"))  # spent at merchants (spends, hold captures)
     # spends and captures reversed back into wallets
     use_reversed = models.BigIntegerField(verbose_name=_("use reversed"))
+    # expired: moved from wallets to the users' expired balances; paid out: to users' bank accounts (refunds of
+    # remaining and of expired balances; the issuer's share of the expired ones is not in it).
+    expired = models.BigIntegerField(default=0, verbose_name=_("expired"))
+    paid_out = models.BigIntegerField(default=0, verbose_name=_("paid out"))
     # closing - opening - (what the day's postings moved in and out of the wallets): 0 when the books agree.
     difference = models.BigIntegerField(verbose_name=_("difference"))
     made_at = models.DateTimeField(verbose_name=_("made at"))

@@ -230,6 +230,8 @@ class CustodyFigures:
     refunded: int
     used: int
     use_reversed: int
+    expired: int
+    paid_out: int
     moved_in: int  # what the day's postings on the system accounts moved into the wallets (net)
 
     @property
@@ -255,7 +257,7 @@ def custody_figures(*, day: date) -> CustodyFigures:
     """The day's figures: users' balances at its start and end (each wallet account's balance after its last
     posting before then: one index read per wallet), and its flows, read from the system accounts' postings
     (a charge: payment clearing to a wallet; a card refund back; a spend: a wallet to merchant settlement;
-    its reversal back). Every entry sums to zero, so what the system accounts gave is what the wallets got:
+    its reversal back; an expiry: a wallet to its user's expired balance; a payout: to payout clearing). Every entry sums to zero, so what the system accounts gave is what the wallets got:
     the opening plus that is the closing, or ``difference`` says by how much it is not."""
     start, end = day_bounds(day)
     with connection.cursor() as cursor:
@@ -273,7 +275,8 @@ def custody_figures(*, day: date) -> CustodyFigures:
     merchants = flows.pop("MERCHANT_SETTLEMENT", (0, 0))
     moved_in = clearing[1] - clearing[0] + merchants[1] - merchants[0] + sum(g - r for r, g in flows.values())
     return CustodyFigures(day=day, opening=opening, outstanding=outstanding, charged=clearing[1], refunded=clearing[0],
-                          used=merchants[0], use_reversed=merchants[1], moved_in=moved_in)
+                          used=merchants[0], use_reversed=merchants[1], expired=flows.get("EXPIRED_BALANCE", (0, 0))[0],
+                          paid_out=flows.get("PAYOUT_CLEARING", (0, 0))[0], moved_in=moved_in)
 
 
 def wallets_expiring(*, within: timedelta, limit: int) -> list[int]:

@@ -988,6 +988,7 @@ def custody_report_make(*, day: date) -> CustodyReport:
     report, _created = CustodyReport.objects.update_or_create(day=day, defaults={
         "opening": figures.opening, "outstanding": figures.outstanding, "charged": figures.charged,
         "refunded": figures.refunded, "used": figures.used, "use_reversed": figures.use_reversed,
+        "expired": figures.expired, "paid_out": figures.paid_out,
         "difference": figures.difference, "made_at": timezone.now()})
     if figures.difference:
         logger.error("custody report %s: the day's flows miss the balances by %s won", day, figures.difference)

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{report.day}: outstanding {report.outstanding:,} won (opening {report.opening:,}; charged "
             f"{report.charged:,}, refunded {report.refunded:,}, used {report.used:,}, use reversed "
-            f"{report.use_reversed:,})")
+            f"{report.use_reversed:,}, expired {report.expired:,}, paid out {report.paid_out:,})")
         if report.custody_amount is not None:
             self.stdout.write(f"in custody: {report.custody_amount:,} won ({report.custody_ratio:.2%})")
         if not report.reconciled:
