@@ -302,8 +302,8 @@ class CustodyReportAdmin(ReadOnlyAdmin):
     """The daily outstanding-balance reports (선불충전금): made from the ledger each day; an operator records
     what the trust account held (an action: the report itself is never edited), and exports them."""
 
-    list_display = ("day", "outstanding", "charged", "used", "refunded", "use_reversed", "expired", "paid_out", "books_agree",
-                    "custody_amount", "ratio", "custody_recorded_by")
+    list_display = ("day", "outstanding", "charged", "used", "refunded", "use_reversed", "expired", "paid_out",
+                    "books_agree", "custody_amount", "ratio", "custody_recorded_by")
     readonly_fields = [f.name for f in CustodyReport._meta.fields]
     date_hierarchy = "day"
     show_full_result_count = False

@@ -257,8 +257,9 @@ def custody_figures(*, day: date) -> CustodyFigures:
     """The day's figures: users' balances at its start and end (each wallet account's balance after its last
     posting before then: one index read per wallet), and its flows, read from the system accounts' postings
     (a charge: payment clearing to a wallet; a card refund back; a spend: a wallet to merchant settlement;
-    its reversal back; an expiry: a wallet to its user's expired balance; a payout: to payout clearing). Every entry sums to zero, so what the system accounts gave is what the wallets got:
-    the opening plus that is the closing, or ``difference`` says by how much it is not."""
+    its reversal back; an expiry: a wallet to its user's expired balance; a payout: to payout clearing).
+    Every entry sums to zero, so what the system accounts gave is what the wallets got: the opening plus that
+    is the closing, or ``difference`` says by how much it is not."""
     start, end = day_bounds(day)
     with connection.cursor() as cursor:
         cursor.execute(_OUTSTANDING_AT, [start])

@@ -75,6 +75,7 @@ from wallets.models import (
     Wallet,
     WalletTier,
 )
+from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 from wallets.payouts import (
     BANK_CODES,
     BankAccount,
@@ -82,7 +83,6 @@ from wallets.payouts import (
     PayoutRefused,
     payout_gateway,
 )
-from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 
 logger = logging.getLogger(__name__)
 

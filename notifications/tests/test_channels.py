@@ -7,6 +7,8 @@ import json
 import logging
 import threading
 import time
+import uuid
+from email.header import decode_header, make_header
 
 import pytest
 
@@ -20,7 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PREFERENCES = "/api/v1/notification-preferences"
 ALL = ["CHARGE_COMPLETED", "SPEND_COMPLETED", "REVERSAL_COMPLETED", "TRANSFER_SENT", "TRANSFER_RECEIVED",
-       "HOLD_PLACED", "HOLD_CAPTURED", "HOLD_RELEASED"]
+       "HOLD_PLACED", "HOLD_CAPTURED", "HOLD_RELEASED", "REFUND_REQUESTED", "PAYOUT_COMPLETED",
+       "REFUND_REQUEST_COMPLETED", "BALANCE_EXPIRY_NOTICE", "BALANCE_EXPIRED"]
 
 
 @pytest.fixture
@@ -98,6 +101,18 @@ def test_only_the_channels_and_events_the_user_chose(subscriber, mail, slack):
     assert services.channel_deliver(channel="email", group_id="g-email", event=event) == "skipped"
     assert services.channel_deliver(channel="slack", group_id="g-slack", event=event) == "skipped"
     assert not mail.messages and not slack.received
+
+
+def test_expiry_notices_go_on_every_channel_the_user_has_on_whatever_types_they_chose(subscriber, mail, slack):
+    NotificationPreference.objects.filter(user=subscriber).update(email_event_types=["SPEND_COMPLETED"],
+                                                                  slack_enabled=False)
+    notice = {**wallet_event(subscriber.id), "eventType": "BALANCE_EXPIRY_NOTICE", "noticeId": str(uuid.uuid4()),
+              "amount": 3_000, "daysBefore": 7, "expiresBy": "2031-12-06T15:30:00+00:00", "newBalance": 5_000}
+    del notice["paymentKey"], notice["orderId"]
+    assert services.channel_deliver(channel="email", group_id="g-email", event=notice) != "skipped"
+    assert services.channel_deliver(channel="slack", group_id="g-slack", event=notice) == "skipped"  # off
+    subject = str(make_header(decode_header(mail.messages[0]["Subject"])))
+    assert len(mail.messages) == 1 and "소멸" in subject and not slack.received
 
 
 def test_a_mail_server_down_for_5_s_is_waited_for_and_mails_once(subscriber, mail, settings):

@@ -170,6 +170,18 @@ SAMPLES = [
      "reason": "expired"},
     {"eventType": "HOLD_RELEASED", "releasedAmount": 2_000, "newBalance": 6_500, "availableBalance": 6_500,
      "reason": "voided"},
+    {"eventType": "REFUND_REQUESTED", "amount": 6_500, "toCards": 5_000, "toBank": 1_500, "expiredAmount": 1_000,
+     "expiredRefund": 900, "newBalance": 6_500},
+    {"eventType": "PAYOUT_COMPLETED", "amount": 1_500, "fromExpired": 0, "accountNumber": "********6789",
+     "newBalance": 0},
+    {"eventType": "REFUND_REQUEST_COMPLETED", "status": "COMPLETED", "refundedToCards": 5_000, "paidOut": 2_400,
+     "leftInWallet": 0, "newBalance": 0},
+    {"eventType": "REFUND_REQUEST_COMPLETED", "status": "PARTIAL", "refundedToCards": 5_000, "paidOut": 0,
+     "leftInWallet": 1_500, "newBalance": 1_500},
+    {"eventType": "BALANCE_EXPIRY_NOTICE", "amount": 3_000, "expiresBy": "2031-12-06T15:30:00+00:00",
+     "newBalance": 6_500},
+    {"eventType": "BALANCE_EXPIRED", "amount": 3_000, "refundablePercent": 90,
+     "refundableUntil": "2036-12-06T15:30:00+00:00", "newBalance": 3_500},
 ]
 
 

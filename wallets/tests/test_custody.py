@@ -89,7 +89,7 @@ def test_the_admin_records_custody_and_exports_csv(a_day_of_money, client, staff
     exported = client.post("/admin/wallets/custodyreport/", {"action": "export_csv", "_selected_action": [report.pk]})
     lines = exported.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("day,opening,charged,refunded,used,use_reversed,expired,paid_out,outstanding")
-    assert lines[1].startswith(f"{today.isoformat()},{report.opening},70000,10000,7000,500,{report.outstanding},0,")
+    assert lines[1].startswith(f"{today.isoformat()},{report.opening},70000,10000,7000,500,0,0,{report.outstanding},0,")
 
 
 def test_the_command_prints_the_days_report(a_day_of_money, capsys):
