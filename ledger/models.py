@@ -33,6 +33,8 @@ class Account(models.Model):
     # Stable codes of the system accounts (created on first use: ledger.services.ledger_system_account).
     PAYMENT_CLEARING_CODE = "system:payment-clearing"
     MERCHANT_SETTLEMENT_CODE = "system:merchant-settlement"
+    PAYOUT_CLEARING_CODE = "system:payout-clearing"
+    EXPIRY_INCOME_CODE = "system:expiry-income"
 
     code = models.CharField(max_length=64, unique=True, verbose_name=_("code"))
     kind = models.CharField(max_length=32, choices=AccountKind.choices, verbose_name=_("kind"))

@@ -886,9 +886,9 @@ class RefundRequestsAPI(APIView):
         return _refund_request_answer(made.id, request.user.id, replayed,
                                       202 if made.status == RefundRequestStatus.PROCESSING else 201)
 
-    @extend_schema(parameters=page_parameters(),
+    @extend_schema(operation_id="wallet_refund_requests_list", parameters=page_parameters(),
                    responses={200: page_serializer(RefundRequestOutputSerializer, "RefundRequestPage"),
-                              **openapi.errors("RefundRequestList", *openapi.AUTHENTICATION)},
+                              **openapi.errors("RefundRequestList", *openapi.AUTHENTICATION, *openapi.PAGE)},
                    summary="The wallet's refund requests, newest first")
     def get(self, request):
         paginator = NewestFirstPagination()

@@ -10,6 +10,14 @@ from prepaid.money import CURRENCY
 
 # A wallet's ledger account is coded "wallet:<user id>" (opened by wallets/sql/wallet_charge_credit.sql).
 WALLET_ACCOUNT_CODE_PREFIX = "wallet:"
+# A user's expired balance is coded "expired:<user id>" (wallets/sql/wallet_expired_account.sql).
+EXPIRED_ACCOUNT_CODE_PREFIX = "expired:"
+# What an account number shows of itself: the mask over all but its last four digits.
+ACCOUNT_NUMBER_MASK = "*"
+# The notes a remaining-balance refund's card refunds, holds and payouts carry (the user reads them), and an
+# expired balance's refund.
+REMAINING_BALANCE_REFUND_NOTE = "잔액환불"
+EXPIRED_BALANCE_REFUND_NOTE = "만료잔액 환불"
 
 
 class WalletTier(models.TextChoices):
@@ -380,7 +388,7 @@ class RefundRequest(models.Model):
 
     @property
     def account_masked(self) -> str:
-        return ("*" * max(0, len(self.account_number) - 4)) + self.account_number[-4:]
+        return ACCOUNT_NUMBER_MASK * max(0, len(self.account_number) - 4) + self.account_number[-4:]
 
 
 class PayoutStatus(models.TextChoices):

@@ -56,6 +56,8 @@ from prepaid.money import CURRENCY
 from wallets import metrics, selectors
 from wallets.errors import WalletErrorCode, WalletRefusal, wallet_error
 from wallets.models import (
+    EXPIRED_BALANCE_REFUND_NOTE,
+    REMAINING_BALANCE_REFUND_NOTE,
     ChargeOrder,
     CustodyReport,
     Hold,
@@ -483,12 +485,15 @@ def bank_account_check(raw: dict | None) -> BankAccount | None:
     return BankAccount(bank_code=bank_code, account_number=digits, holder_name=holder.strip())
 
 
+# A refund request's rules, by the name wallet_refund_request_begin reads them with, and their settings.
+REFUND_RULES = {"usedPercentMin": "WALLET_REFUND_USED_PERCENT_MIN",
+                "smallChargeMaxWon": "WALLET_REFUND_SMALL_CHARGE_MAX_WON",
+                "smallChargeUsedPercentMin": "WALLET_REFUND_SMALL_CHARGE_USED_PERCENT_MIN",
+                "expiredRefundPercent": "WALLET_EXPIRED_REFUND_PERCENT"}
+
+
 def _refund_rules() -> dict:
-    return {"usedPercentMin": settings.WALLET_REFUND_USED_PERCENT_MIN,
-            "smallChargeMaxWon": settings.WALLET_REFUND_SMALL_CHARGE_MAX_WON,
-            "smallChargeUsedPercentMin": settings.WALLET_REFUND_SMALL_CHARGE_USED_PERCENT_MIN,
-            "expiredRefundPercent": settings.WALLET_EXPIRED_REFUND_PERCENT,
-            "expiredRefundableS": settings.WALLET_EXPIRED_REFUNDABLE_DAYS * 86400}
+    return {name: getattr(settings, setting) for name, setting in REFUND_RULES.items()}
 
 
 def refund_request_make(*, user_id: int, bank_account: BankAccount | None, ground: str = RefundGround.USED_SHARE,
@@ -510,6 +515,7 @@ def refund_request_make(*, user_id: int, bank_account: BankAccount | None, groun
         account_number=bank_account.account_number if bank_account else None,
         holder_name=bank_account.holder_name if bank_account else None, rules=Jsonb(_refund_rules()),
         payout_gateway=payout_gateway().name, event_id=event_id, topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
+        note=REMAINING_BALANCE_REFUND_NOTE, expired_window=timedelta(days=settings.WALLET_EXPIRED_REFUNDABLE_DAYS),
         **_key_params(idempotency))
     if result.error_code:
         metrics.OPERATIONS.labels("refund_request", "refused").inc()
@@ -539,7 +545,8 @@ def refund_request_advance(*, request_id: uuid.UUID) -> RefundRequest:
         except ApplicationError as exc:
             logger.warning("refund request %s: card refund %s: %s", request_id, refund.reversal_id, exc.code)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT wallet_payout_begin(%s, %s, %s)", [request_id, uuid.uuid4(), payout_gateway().name])
+        cursor.execute("SELECT wallet_payout_begin(%s, %s, %s, %s)",
+                       [request_id, uuid.uuid4(), payout_gateway().name, REMAINING_BALANCE_REFUND_NOTE])
     for payout in Payout.objects.filter(request_id=request_id, status=PayoutStatus.REQUESTED).order_by("created_at"):
         _payout_run(payout)
     with connection.cursor() as cursor:
@@ -572,7 +579,8 @@ def _payout_run(payout: Payout) -> str:
         return "payout_unavailable"
     event_id = uuid.uuid4()
     done = _call("wallet_payout_complete", payout_id=payout.id, event_id=event_id,
-                 topic=settings.KAFKA_TOPIC_WALLET_EVENTS, transaction_key=paid.transaction_key)
+                 topic=settings.KAFKA_TOPIC_WALLET_EVENTS, transaction_key=paid.transaction_key,
+                 note=EXPIRED_BALANCE_REFUND_NOTE if payout.from_expired else REMAINING_BALANCE_REFUND_NOTE)
     logger.info("payout %s: %s paid by %s (%s)", payout.id, payout.amount, payout.gateway, paid.transaction_key)
     if done.outcome == Outcome.DONE:
         logger.info("committed PAYOUT entry=%s event=%s user=%s", payout.id, event_id, payout.user_id)

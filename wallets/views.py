@@ -30,6 +30,7 @@ PAGE_ITEMS = 20
 KIND_LABELS = {
     "CHARGE": gettext_lazy("Charge"), "SPEND": gettext_lazy("Spend"), "REVERSAL": gettext_lazy("Reversal"),
     "TRANSFER": gettext_lazy("Transfer"), "CAPTURE": gettext_lazy("Payment"),
+    "PAYOUT": gettext_lazy("Refund to bank account"), "EXPIRY": gettext_lazy("Expired"),
 }
 
 

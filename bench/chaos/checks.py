@@ -82,17 +82,18 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     from ledger.models import Posting
     from notifications.models import DeadLetter, Notification
     from outbox.models import OutboxEvent
-    from wallets.models import Hold, HoldPurpose, HoldStatus, Operation, Wallet
+    from wallets.models import Hold, HoldPurpose, HoldStatus, Operation, OperationKind, Wallet
     from wallets.selectors import wallet_held, wallet_ledger_reconcile
 
     connection.close()
     found: dict[str, list] = {}
     users = [b.user for b in browsers]  # every user has its browser
-    entries = {str(e["pk"]): e for e in Operation.objects.values("pk", "kind", "user_id", "amount",
+    entries = {str(e["pk"]): e for e in Operation.objects.values("pk", "kind", "user_id", "amount", "created_at",
                                                                 "idempotency_key", "counterparty_id", "hold_id")}
     by_key = defaultdict(list)
     for entry_id, entry in entries.items():
-        by_key[entry["idempotency_key"]].append(entry_id)
+        if entry["kind"] != OperationKind.EXPIRY:  # the platform's own, asked for by no client
+            by_key[entry["idempotency_key"]].append(entry_id)
     asked = {c.key: c for c in calls}
 
     # Every 2xx is exactly one journal entry (its own), every retried key one effect, nothing unasked for.
@@ -129,6 +130,22 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     for call in calls:
         for user_id, won in call.effects():
             expected_balance[user_id] += won
+    # Expiry: what the platform took on its own, each no more than was older than the validity then (money is
+    # spent oldest first: the balance before it, less what came in within the validity and was not reversed
+    # by then), and nothing left unexpired a sweep after it was due.
+    expiries = [e for e in entries.values() if e["kind"] == OperationKind.EXPIRY]
+    for e in expiries:
+        expected_balance[e["user_id"]] -= e["amount"]
+    found["expiries of money younger than the validity"] = [
+        f"user {e['user_id']}: {e['amount']} > {due}" for e, due in ((e, _expired_due(e)) for e in expiries)
+        if e["amount"] > due]
+    validity = timedelta(days=settings.WALLET_BALANCE_VALIDITY_DAYS)
+    late = timedelta(seconds=settings.WALLET_EXPIRY_SWEEP_INTERVAL_S + 60)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT user_id, balance - wallet_fresh_amount(user_id, clock_timestamp() - %s - %s)"
+                       " - wallet_held(user_id) FROM wallets_wallet WHERE balance > 0", [validity, late])
+        found["money past its validity not expired (the sweep is behind)"] = [
+            f"user {u}: {won}" for u, won in cursor.fetchall() if won > 0]
     expected_held = {u.id: u.held(time.monotonic()) for u in users}
     found["wallets whose balance or available balance drifted from the answers"] = [
         f"user {w.user_id}: {w.balance} != {expected_balance[w.user_id]} or held {held} != {expected_held[w.user_id]}"
@@ -211,6 +228,27 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     found["records on the DLT"] = kafka_event_ids(settings.KAFKA_TOPIC_WALLET_EVENTS_DLT)
     connection.close()
     return found
+
+
+def _expired_due(expiry: dict) -> int:
+    """What an expiry could take at its moment: the wallet's balance before it less what came in within the
+    validity before then (credits, less what of them was reversed by then)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from ledger.models import Posting
+    from wallets.models import Operation, OperationKind
+
+    at = expiry["created_at"]
+    account = Posting.objects.filter(entry_id=expiry["pk"], amount__lt=0).values_list("account_id", "balance_after")
+    account_id, balance_after = account.get()
+    credits = Posting.objects.filter(account_id=account_id, amount__gt=0, created_at__lte=at,
+                                     created_at__gt=at - timedelta(days=settings.WALLET_BALANCE_VALIDITY_DAYS))
+    fresh = sum(amount for amount in credits.values_list("amount", flat=True))
+    fresh -= sum(Operation.objects.filter(kind=OperationKind.REVERSAL, user_id=expiry["user_id"], created_at__lt=at,
+                                          reverses_id__in=credits.values("entry_id")).values_list("amount", flat=True))
+    return balance_after + expiry["amount"] - fresh
 
 
 def stream_findings(got: list[str], want: list[str]) -> dict[str, list[str]]:

@@ -2,7 +2,7 @@
 -- refunds that did not fail and its wallet payouts so far (a refused payout is not tried again: that money
 -- stays in the wallet), as far as the available balance goes, held until the gateway answers. Only with a
 -- bank account. Returns the amount (0: nothing to pay).
-CREATE OR REPLACE FUNCTION wallet_payout_begin(p_request_id uuid, p_payout_id uuid, p_gateway text)
+CREATE OR REPLACE FUNCTION wallet_payout_begin(p_request_id uuid, p_payout_id uuid, p_gateway text, p_note text)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   request wallets_refundrequest;
@@ -27,7 +27,7 @@ BEGIN
   END IF;
   INSERT INTO wallets_hold (id, user_id, purpose, amount, captured, status, description, idempotency_key, expires_at,
                             created_at)
-  VALUES (p_payout_id, request.user_id, 'REFUND', short, 0, 'ACTIVE', '잔액환불', '', NULL, created);
+  VALUES (p_payout_id, request.user_id, 'REFUND', short, 0, 'ACTIVE', p_note, '', NULL, created);
   INSERT INTO wallets_payout (id, request_id, user_id, amount, from_expired, status, gateway, hold_id,
                               gateway_transaction_key, failure_code, failure_message, attempts, created_at, updated_at)
   VALUES (p_payout_id, request.id, request.user_id, short, 0, 'REQUESTED', p_gateway, p_payout_id, '', '', '', 0,

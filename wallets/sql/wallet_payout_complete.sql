@@ -3,7 +3,7 @@
 -- balance: the expired-balance account gives what it settles, payout clearing takes what was paid and the
 -- issuer's income the rest; the wallet does not move.
 CREATE OR REPLACE FUNCTION wallet_payout_complete(p_payout_id uuid, p_event_id uuid, p_topic text,
-                                                  p_transaction_key text)
+                                                  p_transaction_key text, p_note text)
 RETURNS wallet_operation_result LANGUAGE plpgsql AS $$
 DECLARE
   payout wallets_payout;
@@ -32,15 +32,15 @@ BEGIN
   IF payout.from_expired = 0 THEN
     UPDATE wallets_hold SET captured = amount, status = 'CAPTURED', ended_at = created WHERE id = payout.hold_id;
     answer := wallet_entry_apply(wallet, 'PAYOUT', -payout.amount, wallet_payout_clearing_account(), payout.id,
-                                 p_event_id, 'PAYOUT_COMPLETED', fields, '{}', NULL, '', '', '잔액환불', NULL, p_topic,
+                                 p_event_id, 'PAYOUT_COMPLETED', fields, '{}', NULL, '', '', p_note, NULL, p_topic,
                                  NULL);
   ELSE
     IF payout.from_expired > payout.amount THEN
-      PERFORM ledger_entry_append(payout.id, 'PAYOUT', '만료잔액 환불', created,
+      PERFORM ledger_entry_append(payout.id, 'PAYOUT', p_note, created,
         ARRAY[wallet_expired_account(payout.user_id), wallet_payout_clearing_account(), wallet_expiry_income_account()],
         ARRAY[-payout.from_expired, payout.amount, payout.from_expired - payout.amount], ARRAY[NULL, NULL, NULL]::bigint[]);
     ELSE
-      PERFORM ledger_entry_append(payout.id, 'PAYOUT', '만료잔액 환불', created,
+      PERFORM ledger_entry_append(payout.id, 'PAYOUT', p_note, created,
         ARRAY[wallet_expired_account(payout.user_id), wallet_payout_clearing_account()],
         ARRAY[-payout.from_expired, payout.amount], ARRAY[NULL, NULL]::bigint[]);
     END IF;

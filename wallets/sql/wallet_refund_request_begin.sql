@@ -8,7 +8,8 @@
 CREATE OR REPLACE FUNCTION wallet_refund_request_begin(
   p_user_id integer, p_request_id uuid, p_ground text, p_by text, p_bank_code text, p_account_number text,
   p_holder_name text, p_rules jsonb, p_payout_gateway text, p_key text, p_fingerprint text, p_event_id uuid,
-  p_topic text, p_key_ttl interval, p_in_flight_timeout interval
+  p_topic text, p_key_ttl interval, p_in_flight_timeout interval, p_note text,
+  p_expired_window interval
 ) RETURNS wallet_operation_result LANGUAGE plpgsql AS $$
 DECLARE
   answer wallet_operation_result;
@@ -26,11 +27,9 @@ DECLARE
   charge record;
   take bigint;
   refund_id uuid;
-  card_payments bigint[] := '{}';
-  card_amounts bigint[] := '{}';
+  card_payments bigint[] := ARRAY[]::bigint[];
+  card_amounts bigint[] := ARRAY[]::bigint[];
   created timestamptz := clock_timestamp();
-  reason text := '잔액환불';  -- the card refunds' note: "remaining-balance refund"
-  i integer;
 BEGIN
   IF p_key IS NOT NULL THEN
     answer := wallet_idempotency_claim(p_user_id, p_key, p_fingerprint, p_key_ttl, p_in_flight_timeout);
@@ -50,7 +49,7 @@ BEGIN
       wallet_refusal('refund_request_open', jsonb_build_object('requestId', found_id)));
   END IF;
   available := coalesce(wallet.balance - wallet_held(p_user_id), 0);
-  expired := wallet_expired_refundable(p_user_id, make_interval(secs => (p_rules->>'expiredRefundableS')::float8));
+  expired := wallet_expired_refundable(p_user_id, p_expired_window);
   expired_refund := ceil(expired * (p_rules->>'expiredRefundPercent')::integer / 100.0)::bigint;
   -- The last charge not reversed in full, and what was used since it (spends and captures, less their reversals).
   SELECT o.id, o.created_at,
@@ -105,13 +104,13 @@ BEGIN
     refund_id := gen_random_uuid();
     INSERT INTO wallets_hold (id, user_id, purpose, amount, captured, status, description, idempotency_key,
                               expires_at, created_at)
-    VALUES (refund_id, p_user_id, 'REFUND', card_amounts[i], 0, 'ACTIVE', reason, '', NULL, created);
+    VALUES (refund_id, p_user_id, 'REFUND', card_amounts[i], 0, 'ACTIVE', p_note, '', NULL, created);
     INSERT INTO wallets_refund (user_id, payment_id, request_id, reversal_id, hold_id, amount, reason, status, key,
                                 gateway_transaction_key, failure_code, failure_message, attempts, created_at, updated_at)
-    VALUES (p_user_id, card_payments[i], p_request_id, refund_id, refund_id, card_amounts[i], reason, 'REQUESTED', '',
+    VALUES (p_user_id, card_payments[i], p_request_id, refund_id, refund_id, card_amounts[i], p_note, 'REQUESTED', '',
             '', '', '', 0, created, created);
   END LOOP;
-  PERFORM wallet_payout_begin(p_request_id, gen_random_uuid(), p_payout_gateway);
+  PERFORM wallet_payout_begin(p_request_id, gen_random_uuid(), p_payout_gateway, p_note);
   IF expired_refund > 0 THEN
     INSERT INTO wallets_payout (id, request_id, user_id, amount, from_expired, status, gateway, hold_id,
                                 gateway_transaction_key, failure_code, failure_message, attempts, created_at, updated_at)

@@ -44,7 +44,7 @@ BEGIN
   SELECT * INTO wallet FROM wallets_wallet WHERE user_id = p_user_id;
   IF original.id IS NULL THEN
     answer := wallet_refusal('transaction_not_found', jsonb_build_object('transactionId', p_transaction_id));
-  ELSIF original.kind = 'REVERSAL' THEN
+  ELSIF original.kind IN ('REVERSAL', 'PAYOUT', 'EXPIRY') THEN  -- a payout is final; an expiry is refunded apart
     answer := wallet_refusal('not_reversible', jsonb_build_object('transactionId', p_transaction_id));
   ELSIF original.kind = 'TRANSFER' AND original.user_id = p_user_id THEN
     answer := wallet_refusal('not_reversible', jsonb_build_object('transactionId', p_transaction_id,

@@ -16,16 +16,21 @@ from prepaid.money import CURRENCY
 from prepaid.sql import split_top_level, sql_directory
 from wallets.errors import WalletErrorCode, WalletRefusal
 from wallets.models import (
+    ACCOUNT_NUMBER_MASK,
+    EXPIRED_ACCOUNT_CODE_PREFIX,
     WALLET_ACCOUNT_CODE_PREFIX,
     HoldPurpose,
     HoldStatus,
     OperationKind,
     PaymentStatus,
+    PayoutStatus,
+    RefundGround,
+    RefundRequestStatus,
     RefundStatus,
     WalletTier,
 )
 from wallets.selectors import TIER_LIMITS
-from wallets.services import BATCH_ITEM_FIELDS, BATCH_KINDS, Outcome
+from wallets.services import BATCH_ITEM_FIELDS, BATCH_KINDS, REFUND_RULES, Outcome
 
 SQL_APPS = ("ledger", "outbox", "wallets")  # the money's SQL (the audit store's speaks of partitions)
 # Words of PostgreSQL's, not ours: the conditions the SQL raises, to_char's format, a time zone, an empty
@@ -89,8 +94,9 @@ def _detail_keys_read_by_python() -> set[str]:
 
 
 UPPER_CASE = {*OperationKind.values, *PaymentStatus.values, *RefundStatus.values, *AccountKind.values, *EventType,
-              *HoldStatus.values, *HoldPurpose.values, CURRENCY}
-SYSTEM_ACCOUNT_CODES = {Account.PAYMENT_CLEARING_CODE, Account.MERCHANT_SETTLEMENT_CODE}
+              *HoldStatus.values, *HoldPurpose.values, *RefundRequestStatus.values, *PayoutStatus.values, CURRENCY}
+SYSTEM_ACCOUNT_CODES = {Account.PAYMENT_CLEARING_CODE, Account.MERCHANT_SETTLEMENT_CODE, Account.PAYOUT_CLEARING_CODE,
+                        Account.EXPIRY_INCOME_CODE}
 
 
 def test_every_upper_case_literal_in_the_sql_is_a_python_kind_status_event_type_or_currency():
@@ -102,7 +108,8 @@ def test_every_upper_case_literal_in_the_sql_is_a_python_kind_status_event_type_
 def test_every_kind_status_and_event_type_python_defines_is_written_by_the_sql():
     used = set(_literals(_sql()))
     written_by_sql = {*OperationKind.values, *PaymentStatus.values, *RefundStatus.values, *AccountKind.values,
-                      *EventType, *HoldStatus.values, *HoldPurpose.values}
+                      *EventType, *HoldStatus.values, *HoldPurpose.values, *RefundRequestStatus.values,
+                      *PayoutStatus.values}
     assert written_by_sql - used == set()
 
 
@@ -129,8 +136,8 @@ def test_every_outcome_in_the_sql_is_a_python_outcome_and_back():
 
 def test_account_codes_currency_and_schema_version_are_pythons():
     sql = _sql()
-    codes = {lit for lit in _literals(sql) if re.fullmatch(r"(system|wallet):[\w-]*", lit)}
-    assert codes == SYSTEM_ACCOUNT_CODES | {WALLET_ACCOUNT_CODE_PREFIX}
+    codes = {lit for lit in _literals(sql) if re.fullmatch(r"(system|wallet|expired):[\w-]*", lit)}
+    assert codes == SYSTEM_ACCOUNT_CODES | {WALLET_ACCOUNT_CODE_PREFIX, EXPIRED_ACCOUNT_CODE_PREFIX}
     versions = re.findall(r"'schemaVersion',\s*(\w+)", sql)
     assert versions and {int(v) for v in versions} == {SCHEMA_VERSION}
 
@@ -145,10 +152,12 @@ def test_every_json_key_the_sql_writes_is_in_the_event_schema_or_read_by_the_ref
 def test_no_other_word_of_ours_hides_in_the_sql():
     """Whatever is not a message, a table or PostgreSQL's own word is one of the vocabularies above."""
     sql = _sql()
-    known = (UPPER_CASE | SYSTEM_ACCOUNT_CODES | {WALLET_ACCOUNT_CODE_PREFIX} | {*WalletErrorCode} | {*WalletRefusal}
+    known = (UPPER_CASE | SYSTEM_ACCOUNT_CODES | {WALLET_ACCOUNT_CODE_PREFIX, EXPIRED_ACCOUNT_CODE_PREFIX}
+             | {*WalletErrorCode} | {*WalletRefusal} | {ACCOUNT_NUMBER_MASK}
              | {*Outcome} | _schema_properties() | _detail_keys_read_by_python() | {""}
              | {*BATCH_KINDS, *BATCH_ITEM_FIELDS}  # what a batch's items hold (wallet_batch.sql)
-             | {*WalletTier.values, *TIER_LIMITS})  # the verification tiers and their limits (wallet_tier_limit)
+             | {*WalletTier.values, *TIER_LIMITS}  # the verification tiers and their limits (wallet_tier_limit)
+             | {*RefundGround.values, *REFUND_RULES})  # a refund request's grounds and rules
     tables = set(re.findall(r"\b(ledger_\w+|wallets_\w+|outbox_\w+)\b", sql))
     words = {lit for lit in _literals(sql) if " " not in lit and "%" not in lit}
     assert {w for w in words - known - tables if not POSTGRES_WORDS.match(w)} == set()

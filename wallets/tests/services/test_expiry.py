@@ -59,6 +59,19 @@ def test_the_oldest_money_expires_first_and_only_once(user):
     assert_ledger_consistent(user.id)
 
 
+def test_an_expiry_or_a_payout_is_not_reversible(user):
+    validity = _older_then_newer(user, 10_000, 5_000)
+    with override_settings(WALLET_BALANCE_VALIDITY_DAYS=validity(), WALLET_EXPIRY_NOTICE_DAYS_BEFORE=[]):
+        services.balance_expiry_sweep()
+    services.wallet_spend(user_id=user.id, amount=5_000, description="")
+    request, _ = services.refund_request_make(user_id=user.id, bank_account=ACCOUNT)  # 90 % of the expired 10,000
+    operation = Operation.objects.get(user=user, kind=OperationKind.EXPIRY)
+    with pytest.raises(ApplicationError) as err:
+        services.wallet_reverse(user_id=user.id, transaction_id=operation.pk, amount=None, reason="give it back")
+    assert err.value.code == "not_reversible"
+    assert request.expired_refund == 9_000 and balance_of(user.id) == 0
+
+
 def test_money_spent_or_reversed_does_not_expire(user):
     validity = _older_then_newer(user, 10_000, 5_000)
     services.wallet_spend(user_id=user.id, amount=10_000, description="all of the old money")

@@ -110,6 +110,9 @@ def test_what_no_card_can_take_back_goes_to_the_bank_account(user, user_factory)
     (paid,) = _events(user, "PAYOUT_COMPLETED")
     assert paid["accountNumber"] == "********6789" and paid["newBalance"] == 0 and paid["bankCode"] == "088"
     assert balance_of(user.id) == 0 and Hold.objects.get(id=payout.id).status == HoldStatus.CAPTURED
+    with pytest.raises(ApplicationError) as err:  # paid out: final
+        services.wallet_reverse(user_id=user.id, transaction_id=operation.pk, amount=None, reason="")
+    assert err.value.code == "not_reversible"
     assert balance_of(user.id) == posted_balance_of(user.id) and _system_total() == 0  # received: the sender's entry
 
 
