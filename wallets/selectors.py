@@ -281,16 +281,16 @@ def custody_figures(*, day: date) -> CustodyFigures:
 
 
 def wallets_expiring(*, within: timedelta, limit: int) -> list[int]:
-    """Users whose wallet holds money that expires within ``within`` from now (0: expired already and not
-    all held): older than ``WALLET_BALANCE_VALIDITY_DAYS`` by then, oldest spent first (wallets/sql/
+    """Users whose wallet holds money that expires within ``within`` from now (0: expired already), and not
+    all of it held: older than ``WALLET_BALANCE_VALIDITY_DAYS`` by then, oldest spent first (wallets/sql/
     wallet_fresh_amount.sql). At most ``limit``, by wallet."""
     validity = timedelta(days=settings.WALLET_BALANCE_VALIDITY_DAYS)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT user_id FROM wallets_wallet WHERE balance > 0"
             " AND balance > wallet_fresh_amount(user_id, clock_timestamp() + %s - %s)"
-            " AND (%s > interval '0' OR balance > wallet_held(user_id)) ORDER BY id LIMIT %s",
-            [within, validity, within, limit])
+            " AND balance > wallet_held(user_id) ORDER BY id LIMIT %s",
+            [within, validity, limit])
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -230,6 +230,20 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     return found
 
 
+def platform_own() -> dict[str, int]:
+    """What the platform did on its own during the run: expiries (and the won they took), expiry notices."""
+    from django.db import connection
+    from django.db.models import Count, Sum
+
+    from wallets.models import ExpiryNotice, Operation, OperationKind
+
+    expiries = Operation.objects.filter(kind=OperationKind.EXPIRY).aggregate(n=Count("pk"), won=Sum("amount"))
+    own = {"expiries": expiries["n"], "expired_won": expiries["won"] or 0,
+           "expiry_notices": ExpiryNotice.objects.count()}
+    connection.close()
+    return own
+
+
 def _expired_due(expiry: dict) -> int:
     """What an expiry could take at its moment: the wallet's balance before it less what came in within the
     validity before then (credits, less what of them was reversed by then)."""

@@ -50,11 +50,11 @@ CHAOS_ENV = {
     "WALLET_BALANCE_MAX_VERIFIED_WON": "400000",
     "TRANSFER_DAILY_MAX_UNVERIFIED_WON": "60000",
     "TRANSFER_DAILY_MAX_VERIFIED_WON": "200000",
-    # Money valid for a minute, a notice half a minute before, the sweep every 15 s: expiries and notices
-    # in the mix (the wallets' oldest money expires while the clients spend and charge).
-    "WALLET_BALANCE_VALIDITY_DAYS": str(60 / 86400),
-    "WALLET_EXPIRY_NOTICE_DAYS_BEFORE": str(30 / 86400),
-    "WALLET_EXPIRY_SWEEP_INTERVAL_S": "15",
+    # Money valid for 20 s, a notice 10 s before, the sweep every 5 s: expiries and notices in the mix (the
+    # wallets' oldest money expires while the clients spend and charge).
+    "WALLET_BALANCE_VALIDITY_DAYS": str(20 / 86400),
+    "WALLET_EXPIRY_NOTICE_DAYS_BEFORE": str(10 / 86400),
+    "WALLET_EXPIRY_SWEEP_INTERVAL_S": "5",
     # scripts/devstack.sh: where and on which ports the chaos stack runs.
     "DEVSTACK_DIR": str(CHAOS_DIR),
     "DEVSTACK_PG_PORT": str(CHAOS_PG_PORT),

@@ -44,6 +44,7 @@ def report(outcome: dict) -> None:
           f"faults={len(outcome['faults'])} answers={outcome['answers']} retried={outcome['retried_calls']}")
     kinds = ", ".join(f"{kind} {n['asked']}/{n['done']}" for kind, n in outcome["kinds"].items())
     print(f"  operations (asked/done): {kinds}")
+    print(f"  the platform's own: {outcome.get('platform_own')}")
     print(f"  faults: {outcome['fault_counts']}")
     print(f"  retries because: {outcome['retries_because']}")
     print(f"  browsers: {outcome['browser_connects']} connections, refused/dropped {outcome['browser_refusals']}, "

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import bench.chaos
 from bench.chaos.browsers import Browser
-from bench.chaos.checks import checks, drained
+from bench.chaos.checks import checks, drained, platform_own
 from bench.chaos.common import BASE_URL, DRAIN_TIMEOUT_S, HOLD_CLOCKS_APART_S, say
 from bench.chaos.environment import CHAOS_ENV
 from bench.chaos.faults import FAULT_KINDS, Injector, fault_schedule
@@ -134,6 +134,12 @@ async def run_with(platform: Platform, args, mail, slack) -> int:
         say(f"load done: {len(load.calls)} calls in {load_s:.0f}s, {len(injector.done)} faults; draining")
         await asyncio.to_thread(devstack, "start", "postgres", "redis", "kafka", "pushpin")
         platform.revive()
+        # The platform's own operations go on after the load: money expires. The checks begin once the last
+        # money the load brought in is past its validity and a sweep has run since (nothing more expires or
+        # is noticed then: what is left is held).
+        expired_by = t0 + load_s + float(CHAOS_ENV["WALLET_BALANCE_VALIDITY_DAYS"]) * 86400 \
+            + float(CHAOS_ENV["WALLET_EXPIRY_SWEEP_INTERVAL_S"]) + 3
+        await asyncio.sleep(max(0.0, expired_by - time.monotonic()))
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while True:
             try:
@@ -158,6 +164,7 @@ async def run_with(platform: Platform, args, mail, slack) -> int:
         timing = await loop.run_in_executor(db, latencies, browsers, injector.windows, args.seed)
         outcome = outcome_of(seed=args.seed, users=users, calls=load.calls, injector=injector, browsers=browsers,
                              mail=mail, slack=slack, found=found, timing=timing, load_s=load_s, drain_s=drain_s)
+        outcome["platform_own"] = await loop.run_in_executor(db, platform_own)
     finally:
         stop_browsers.set()
         for task in tasks:

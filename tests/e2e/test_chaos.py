@@ -5,6 +5,7 @@ PostgreSQL, Redis, Kafka and Pushpin never touches the services the rest of the 
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -29,6 +30,10 @@ def test_the_short_chaos_run_loses_duplicates_and_invents_nothing():
     assert "PASSED" in done.stdout
     for kind in FAULT_KINDS:
         assert f": {kind} for" in done.stdout, f"fault {kind} was not injected"
+    # Expiry is in the mix: money expired and notices went while the clients spent and charged.
+    own = re.search(r"the platform's own: \{'expiries': (\d+), 'expired_won': \d+, 'expiry_notices': (\d+)\}",
+                    done.stdout)
+    assert own and int(own.group(1)) > 0 and int(own.group(2)) > 0, done.stdout[-3_000:]
 
 
 def test_the_schedule_is_the_seeds_and_every_kind_of_fault_comes_in_each_round():

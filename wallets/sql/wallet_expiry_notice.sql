@@ -1,5 +1,5 @@
 -- Tell the user what of the wallet expires within p_days_before days (as wallet_expire will reckon it then,
--- if nothing else happens): an ExpiryNotice and its BALANCE_EXPIRY_NOTICE event, at most one for each
+-- if nothing else happens; held money is not counted: it expires, if ever, once released): an ExpiryNotice and its BALANCE_EXPIRY_NOTICE event, at most one for each
 -- p_days_before in any p_days_before days. Returns the amount noticed (0: none due, or told already).
 CREATE OR REPLACE FUNCTION wallet_expiry_notice(
   p_user_id integer, p_days_before double precision, p_validity interval, p_notice_id uuid, p_event_id uuid,
@@ -12,7 +12,8 @@ DECLARE
   created timestamptz := clock_timestamp();
 BEGIN
   SELECT * INTO wallet FROM wallets_wallet WHERE user_id = p_user_id FOR UPDATE;
-  due := greatest(0, coalesce(wallet.balance - wallet_fresh_amount(p_user_id, clock_timestamp() + ahead - p_validity), 0));
+  due := greatest(0, coalesce(least(wallet.balance - wallet_fresh_amount(p_user_id, clock_timestamp() + ahead - p_validity),
+                                    wallet.balance - wallet_held(p_user_id)), 0));
   IF due = 0 OR EXISTS (SELECT 1 FROM wallets_expirynotice WHERE user_id = p_user_id AND days_before = p_days_before
                                                                AND created_at > clock_timestamp() - ahead) THEN
     RETURN 0;
