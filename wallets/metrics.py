@@ -32,9 +32,12 @@ class PaymentCollector(Collector):
                 "(SELECT count(*) FROM wallets_hold WHERE status = 'ACTIVE'), "
                 "(SELECT coalesce(sum(amount - captured), 0) FROM wallets_hold WHERE status = 'ACTIVE'), "
                 "(SELECT coalesce(extract(epoch FROM now() - min(expires_at)), 0) FROM wallets_hold "
-                " WHERE status = 'ACTIVE' AND expires_at <= now())")
+                " WHERE status = 'ACTIVE' AND expires_at <= now()), "
+                "(SELECT count(*) FROM wallets_payout WHERE status = 'REQUESTED'), "
+                "(SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM wallets_refundrequest "
+                " WHERE status = 'PROCESSING')")
             (pending, oldest_s, refunds_requested, refund_oldest_s, refunds_uncovered, holds_active, held_won,
-             overdue_s) = cursor.fetchone()
+             overdue_s, payouts_requested, request_oldest_s) = cursor.fetchone()
         yield from _custody()
         yield GaugeMetricFamily("prepaid_holds_active", "Holds still active (client holds and refunds' holds).",
                                 holds_active)
@@ -54,6 +57,11 @@ class PaymentCollector(Collector):
         refunds.add_metric(["REQUESTED"], refunds_requested)
         refunds.add_metric(["UNCOVERED"], refunds_uncovered)
         yield refunds
+        yield GaugeMetricFamily("prepaid_payouts_requested", "Payouts to bank accounts whose outcome at the payout "
+                                "gateway is not known yet.", payouts_requested)
+        yield GaugeMetricFamily("prepaid_refund_requests_oldest_processing_age_seconds",
+                                "Age of the oldest remaining-balance refund still processing (0 when none).",
+                                float(request_oldest_s))
         yield GaugeMetricFamily("prepaid_refunds_oldest_requested_age_seconds",
                                 "Age of the oldest REQUESTED refund, whose outcome at the gateway is not known yet "
                                 "(0 when none).", float(refund_oldest_s))
