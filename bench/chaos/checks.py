@@ -82,7 +82,20 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     from ledger.models import Posting
     from notifications.models import DeadLetter, Notification
     from outbox.models import OutboxEvent
-    from wallets.models import Hold, HoldPurpose, HoldStatus, Operation, OperationKind, Wallet
+    from wallets.models import (
+        Hold,
+        HoldPurpose,
+        HoldStatus,
+        Operation,
+        OperationKind,
+        Payout,
+        PayoutStatus,
+        Refund,
+        RefundRequest,
+        RefundRequestStatus,
+        RefundStatus,
+        Wallet,
+    )
     from wallets.selectors import wallet_held, wallet_ledger_reconcile
 
     connection.close()
@@ -90,21 +103,39 @@ def checks(calls: list[Call], browsers: list[Browser], mail: "MailServer", slack
     users = [b.user for b in browsers]  # every user has its browser
     entries = {str(e["pk"]): e for e in Operation.objects.values("pk", "kind", "user_id", "amount", "created_at",
                                                                 "idempotency_key", "counterparty_id", "hold_id")}
+    # A remaining-balance refund's entries (its card refunds' reversals, its payouts) are its request's.
+    cards = Refund.objects.filter(request__isnull=False, status=RefundStatus.SUCCEEDED)
+    paid = Payout.objects.filter(status=PayoutStatus.SUCCEEDED, from_expired=0)
+    request_of_entry = {str(e): k for e, k in [*cards.values_list("entry_id", "request__idempotency_key"),
+                                               *paid.values_list("entry_id", "request__idempotency_key")]}
     by_key = defaultdict(list)
     for entry_id, entry in entries.items():
-        if entry["kind"] != OperationKind.EXPIRY:  # the platform's own, asked for by no client
+        if entry["kind"] != OperationKind.EXPIRY and entry_id not in request_of_entry:  # expiry: the platform's own
             by_key[entry["idempotency_key"]].append(entry_id)
     asked = {c.key: c for c in calls}
 
     # Every 2xx is exactly one journal entry (its own), every retried key one effect, nothing unasked for.
     found["unresolved calls (no definite answer)"] = [c.key for c in calls if c.status is None]
-    moves_money = [c for c in calls if c.kind not in ("hold", "void")]
+    moves_money = [c for c in calls if c.kind not in ("hold", "void", "refund")]
     found["2xx without its journal entry"] = [
         c.key for c in moves_money if c.ok and (c.answer.get("transactionId") not in entries
                                                 or entries[c.answer["transactionId"]]["idempotency_key"] != c.key)]
     found["keys with more than one entry"] = [k for k, ids in by_key.items() if len(ids) > 1]
     found["entries no 2xx asked for"] = [
         ids for k, ids in by_key.items() if k not in asked or not asked[k].ok]
+    # Remaining-balance refunds: each answered one is one request, ended, none unasked for; what it answered
+    # is what was written (its card refunds' reversals and its payouts, each an entry of its amount).
+    requests = {r.idempotency_key: r for r in RefundRequest.objects.prefetch_related("refunds", "payouts")}
+    refunded = {c.key: c for c in calls if c.kind == "refund" and c.ok}
+    found["refund requests answered but not stored, or stored unasked"] = sorted(set(refunded) ^ set(requests))
+    found["refund requests not ended"] = [k for k, r in requests.items() if r.status == RefundRequestStatus.PROCESSING]
+    found["refund requests whose entries or answer disagree"] = [
+        k for k, r in requests.items()
+        if any(str(f.entry_id) not in entries or entries[str(f.entry_id)]["amount"] != f.amount
+               for f in r.refunds.all() if f.status == RefundStatus.SUCCEEDED)
+        or any(str(p.entry_id) not in entries or entries[str(p.entry_id)]["amount"] != p.amount
+               for p in r.payouts.all() if p.status == PayoutStatus.SUCCEEDED and not p.from_expired)
+        or (k in refunded and refunded[k].answer["status"] != r.status)]
     # Holds: each placement that was answered is one hold, none unasked for; each ended at most once
     # and never gave more than it held; what the captures took is what the hold says it gave.
     holds = {str(h.id): h for h in Hold.objects.filter(purpose=HoldPurpose.CLIENT)}

@@ -1,6 +1,6 @@
 """The users and their API calls: a steady mix of charges, spends, reversals, transfers (and their returns),
-holds (placed, captured in parts, voided, or left to expire) and batches of spends, transfers and
-reversals (all or nothing, or each on its own), each retried with its Idempotency-Key (a batch: the same
+holds (placed, captured in parts, voided, or left to expire), remaining-balance refunds and batches of spends,
+transfers and reversals (all or nothing, or each on its own), each retried with its Idempotency-Key (a batch: the same
 batch, its items' keys) until it has a definite answer, as a careful client does. Each client keeps its
 own reckoning of its balance and of its holds, from the definite answers only: the checks hold the
 platform to it."""
@@ -27,7 +27,7 @@ class Call:
 
     key: str
     user_id: int
-    kind: str  # charge, spend, reversal, transfer, hold, capture, void; batch (its items: ``items``)
+    kind: str  # charge, spend, reversal, transfer, hold, capture, void, refund; batch (its items: ``items``)
     body: dict
     reversed_kind: str = ""  # of a reversal: CHARGE, SPEND, CAPTURE or TRANSFER (a return)
     other_user_id: int = 0  # a transfer's recipient; a return's payee (the transfer's sender)
@@ -53,6 +53,10 @@ class Call:
         """What it did to balances, by the client's reckoning: (user id, won) pairs."""
         if not self.ok or self.kind in ("hold", "void"):
             return []
+        if self.kind == "refund":  # what left the wallet: its card refunds and its payouts from it (final answer)
+            return [(self.user_id, -sum(r["amount"] for r in self.answer["cardRefunds"] if r["status"] == "SUCCEEDED")
+                     - sum(p["amount"] for p in self.answer["payouts"]
+                           if p["status"] == "SUCCEEDED" and not p["fromExpired"]))]
         amount = self.body["amount"] if "amount" in self.body else self.answer["amount"]
         if self.kind == "charge":
             return [(self.user_id, amount)]
@@ -65,7 +69,9 @@ class Call:
 
 PATHS = {"charge": "/api/v1/wallet/charges", "spend": "/api/v1/wallet/spends",
          "reversal": "/api/v1/wallet/reversals", "transfer": "/api/v1/wallet/transfers",
-         "hold": "/api/v1/wallet/holds", "batch": "/api/v1/wallet/batches"}
+         "hold": "/api/v1/wallet/holds", "batch": "/api/v1/wallet/batches",
+         "refund": "/api/v1/wallet/refund-requests"}
+REFUND_ACCOUNT = {"bankCode": "088", "accountNumber": "110-123-456789", "holderName": "카오스"}
 HOLD_EXPIRIES_S = (3, 8, 3_600)  # some expire during the run, some outlive it
 
 
@@ -103,7 +109,9 @@ class Load:
         roll = self.rng.random()
         available = user.balance - user.held(time.monotonic() + 1)  # a hold about to expire still counts
         live_holds = [h for h, (_, expires) in user.holds.items() if expires > time.monotonic() - 30]
-        if available < 5_000 or roll < 0.2:
+        if roll > 0.99:  # the remaining balance refunded (refused when too little of the last charge is used)
+            call = Call(key, user.id, "refund", {"bankAccount": REFUND_ACCOUNT})
+        elif available < 5_000 or roll < 0.2:
             body = {"amount": self.rng.randrange(10_000, 50_001, 1_000), "paymentKey": f"pk-{key}",
                     "orderId": f"o-{key}"}
             call = Call(key, user.id, "charge", body)
@@ -199,6 +207,9 @@ class Load:
                     answer = {"text": response.text[:200]}
                 code = answer.get("code") if isinstance(answer, dict) else None
                 retry = response.status_code in RETRIED_STATUSES or code == "idempotency_request_in_flight"
+                # A refund request still processing (202): asked again with its key, as a careful client
+                # does, until it has ended (a repeat runs what is left of it).
+                retry = retry or (call.kind == "refund" and response.status_code == 202)
                 if call.kind == "batch" and not retry and code == "batch_refused":  # all or nothing, refused
                     retry = "idempotency_request_in_flight" in str(answer.get("fields"))
                 elif call.kind == "batch" and not retry and isinstance(answer, dict) and "items" in answer:
@@ -238,7 +249,13 @@ class Load:
         if not call.ok:
             return
         answer = call.answer
-        if call.kind in ("charge", "spend"):
+        if call.kind == "refund":  # the charges it refunded have that much less left to reverse
+            for card in answer["cardRefunds"]:
+                for target in user.reversible:
+                    if target[0] == card["transactionId"] and card["status"] in ("SUCCEEDED", "REQUESTED"):
+                        target[2] -= card["amount"]
+            user.reversible = [t for t in user.reversible if t[2] > 0]
+        elif call.kind in ("charge", "spend"):
             user.reversible.append([answer["transactionId"], call.kind.upper(), call.body["amount"], 0])
         elif call.kind == "transfer":  # the recipient may send it back
             users[call.other_user_id].reversible.append([answer["transactionId"], "TRANSFER", answer["amount"],
