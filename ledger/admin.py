@@ -1,18 +1,13 @@
 from django.contrib import admin
 
 from ledger.models import Account, JournalEntry, Posting
-from prepaid.admin import ReadOnlyAdmin
+from prepaid.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
-class PostingInline(admin.TabularInline):
+class PostingInline(ReadOnlyInline):
     model = Posting
     fields = ("account", "amount", "balance_after")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(JournalEntry)

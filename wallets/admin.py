@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from prepaid.admin import ReadOnlyAdmin
+from prepaid.admin import ReadOnlyAdmin, ReadOnlyInline
 from prepaid.errors import ApplicationError
 from prepaid.money import won
 from wallets import services
@@ -117,20 +117,12 @@ class OperationAdmin(ReadOnlyAdmin):
         return None
 
 
-class CaptureInline(admin.TabularInline):
+class CaptureInline(ReadOnlyInline):
     model = Operation
     fk_name = "hold"
     fields = ("entry", "amount", "created_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = _("captures")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Hold)
@@ -148,18 +140,10 @@ class HoldAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
-class RefundInline(admin.TabularInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
     fields = ("reversal_id", "amount", "status", "gateway_transaction_key", "failure_code", "attempts", "created_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Payment)
@@ -217,19 +201,11 @@ class RefundAdmin(ReadOnlyAdmin):
                 "id": refund.reversal_id, "outcome": outcome}, messages.INFO)
 
 
-class PayoutInline(admin.TabularInline):
+class PayoutInline(ReadOnlyInline):
     model = Payout
     fields = ("id", "amount", "from_expired", "status", "gateway_transaction_key", "failure_code", "attempts",
               "created_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class RequestRefundInline(RefundInline):

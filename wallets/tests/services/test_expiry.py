@@ -13,7 +13,7 @@ from outbox.models import OutboxEvent
 from prepaid.errors import ApplicationError
 from prepaid.events import event_validate
 from tests.helpers import assert_ledger_consistent, balance_of, charge, held_of
-from wallets import services
+from wallets import selectors, services
 from wallets.models import ExpiryNotice, Operation, OperationKind, Payout, RefundRequestStatus
 from wallets.payouts import BankAccount
 
@@ -108,6 +108,7 @@ def test_notices_go_before_expiry_once_per_threshold(user):
 
 
 def test_the_expired_balance_is_refunded_at_its_share_to_the_bank_account(user):
+    before = selectors.custody_figures(day=timezone.localdate())
     validity = _older_then_newer(user, 10_000, 20_000)
     services.wallet_spend(user_id=user.id, amount=3_001, description="")
     with override_settings(WALLET_BALANCE_VALIDITY_DAYS=validity(), WALLET_EXPIRY_NOTICE_DAYS_BEFORE=[]):
@@ -130,3 +131,6 @@ def test_the_expired_balance_is_refunded_at_its_share_to_the_bank_account(user):
         services.refund_request_make(user_id=user.id, bank_account=ACCOUNT)
     assert err.value.code == "refund_not_eligible"
     assert (Posting.objects.aggregate(s=Sum("amount"))["s"] or 0) == 0
+    # The day's outstanding-balance report counts the expiry and the payout, and its books agree.
+    after = selectors.custody_figures(day=timezone.localdate())
+    assert (after.expired - before.expired, after.paid_out - before.paid_out, after.difference) == (6_999, 6_300, 0)
