@@ -11,6 +11,8 @@ it and its settings prefixed by it (``OUTBOX_*``; ``NOTIFICATIONS_*`` and
 ``SSE_*``; ``WALLET_*``, ``IDEMPOTENCY_*``, ``PAYMENT_*``). The ledger has none.
 """
 
+import base64
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -76,6 +78,12 @@ if not DEBUG and SECRET_KEY == INSECURE_SECRET_KEY:
         "SECRET_KEY is the insecure development default while DEBUG is off; "
         "set SECRET_KEY to a long random value (or DEBUG=1 for local development)"
     )
+
+# Fernet keys (url-safe base64 of 32 bytes; prepaid/crypto.py) that seal users' bank account numbers: the first
+# seals, all open (rotation: put the new one first). Unset: one derived from SECRET_KEY (changing SECRET_KEY then
+# makes what was sealed unreadable: set these in production).
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "") or [
+    base64.urlsafe_b64encode(hashlib.sha256(f"prepaid.crypto:{SECRET_KEY}".encode()).digest()).decode()]
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000")

@@ -223,15 +223,11 @@ class RefundRequestAdmin(ReadOnlyAdmin):
     list_filter = ("status", "ground")
     search_fields = ("=id", "user__username")
     list_select_related = ("user",)
-    readonly_fields = [f.name for f in RefundRequest._meta.fields if f.name != "account_number"] + ["account"]
-    exclude = ("account_number",)
+    readonly_fields = [f.name for f in RefundRequest._meta.fields if f.name != "account_number"]
+    exclude = ("account_number",)  # sealed: its mask is shown
     inlines = [RequestRefundInline, PayoutInline]
     show_full_result_count = False
     actions = ["advance_now"]
-
-    @admin.display(description=_("account number"))
-    def account(self, request_: RefundRequest) -> str:
-        return request_.account_masked
 
     @admin.action(description=_("Ask the gateways again now (processing requests)"))
     def advance_now(self, request, queryset):

@@ -14,6 +14,10 @@ WALLET_ACCOUNT_CODE_PREFIX = "wallet:"
 EXPIRED_ACCOUNT_CODE_PREFIX = "expired:"
 # What an account number shows of itself: the mask over all but its last four digits.
 ACCOUNT_NUMBER_MASK = "*"
+
+
+def account_number_masked(digits: str) -> str:
+    return ACCOUNT_NUMBER_MASK * max(0, len(digits) - 4) + digits[-4:]
 # The notes a remaining-balance refund's card refunds, holds and payouts carry (the user reads them), and an
 # expired balance's refund.
 REMAINING_BALANCE_REFUND_NOTE = "잔액환불"
@@ -357,7 +361,9 @@ class RefundRequest(models.Model):
     expired_amount = models.BigIntegerField(default=0, verbose_name=_("expired amount"))  # expired balance taken
     expired_refund = models.BigIntegerField(default=0, verbose_name=_("expired refund"))  # what is paid for it
     bank_code = models.CharField(max_length=3, blank=True, default="", verbose_name=_("bank code"))
-    account_number = models.CharField(max_length=20, blank=True, default="", verbose_name=_("account number"))
+    # Sealed (prepaid/crypto.py: only the payout opens it); what every answer, event and page shows is the mask.
+    account_number = models.CharField(max_length=200, blank=True, default="", verbose_name=_("account number"))
+    account_masked = models.CharField(max_length=20, blank=True, default="", verbose_name=_("account"))
     holder_name = models.CharField(max_length=50, blank=True, default="", verbose_name=_("holder name"))
     by = models.CharField(max_length=150, blank=True, default="", verbose_name=_("by"))  # an operator's grant
     idempotency_key = models.CharField(max_length=255, blank=True, default="", verbose_name=_("idempotency key"))
@@ -385,10 +391,6 @@ class RefundRequest(models.Model):
 
     def __str__(self) -> str:
         return f"refund request {self.amount:,} ({self.status})"
-
-    @property
-    def account_masked(self) -> str:
-        return ACCOUNT_NUMBER_MASK * max(0, len(self.account_number) - 4) + self.account_number[-4:]
 
 
 class PayoutStatus(models.TextChoices):

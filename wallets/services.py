@@ -50,6 +50,7 @@ from psycopg.types.json import Jsonb
 
 from accounts.services import operator_action_record
 from outbox.services import outbox_relay_trigger
+from prepaid.crypto import seal, unseal
 from prepaid.db import delete_in_batches
 from prepaid.errors import ApplicationError, CommonErrorCode
 from prepaid.money import CURRENCY
@@ -76,6 +77,7 @@ from wallets.models import (
     RefundStatus,
     Wallet,
     WalletTier,
+    account_number_masked,
 )
 from wallets.payments import GatewayPayment, PaymentDeclined, PaymentGatewayUnavailable, payment_gateway
 from wallets.payouts import (
@@ -512,7 +514,8 @@ def refund_request_make(*, user_id: int, bank_account: BankAccount | None, groun
         "wallet_refund_request_begin", user_id=user_id, request_id=uuid.uuid4(), ground=ground,
         by=getattr(by, "username", "") if by is not None else "",
         bank_code=bank_account.bank_code if bank_account else None,
-        account_number=bank_account.account_number if bank_account else None,
+        account_number=seal(bank_account.account_number) if bank_account else None,
+        account_masked=account_number_masked(bank_account.account_number) if bank_account else None,
         holder_name=bank_account.holder_name if bank_account else None, rules=Jsonb(_refund_rules()),
         payout_gateway=payout_gateway().name, event_id=event_id, topic=settings.KAFKA_TOPIC_WALLET_EVENTS,
         note=REMAINING_BALANCE_REFUND_NOTE, expired_window=timedelta(days=settings.WALLET_EXPIRED_REFUNDABLE_DAYS),
@@ -565,7 +568,7 @@ def _payout_run(payout: Payout) -> str:
     then complete or fail it. Returns ``paid``, ``payout_failed`` or ``payout_unavailable``."""
     Payout.objects.filter(id=payout.id).update(attempts=F("attempts") + 1)
     request = payout.request
-    account = BankAccount(bank_code=request.bank_code, account_number=request.account_number,
+    account = BankAccount(bank_code=request.bank_code, account_number=unseal(request.account_number),
                           holder_name=request.holder_name)
     try:
         paid = payout_gateway(payout.gateway).pay(account=account, amount=payout.amount, idempotency_key=str(payout.id))

@@ -27,8 +27,7 @@ BEGIN
   SELECT * INTO request FROM wallets_refundrequest WHERE id = payout.request_id;
   fields := jsonb_build_object('payoutId', payout.id, 'requestId', payout.request_id, 'amount', payout.amount,
                                'fromExpired', payout.from_expired, 'bankCode', request.bank_code,
-                               'accountNumber', repeat('*', greatest(0, length(request.account_number) - 4))
-                                                || right(request.account_number, 4));
+                               'accountNumber', request.account_masked);
   IF payout.from_expired = 0 THEN
     UPDATE wallets_hold SET captured = amount, status = 'CAPTURED', ended_at = created WHERE id = payout.hold_id;
     answer := wallet_entry_apply(wallet, 'PAYOUT', -payout.amount, wallet_payout_clearing_account(), payout.id,

@@ -4,10 +4,10 @@
 -- the refund saga of wallet_reverse), and a held payout to the bank account for the rest; and a payout of
 -- p_rules' share of the expired balance. The caller then asks the gateways; the wallet is debited as each
 -- completes (wallet_refund_complete, wallet_payout_complete), and wallet_refund_request_settle ends it.
--- REFUND_REQUESTED tells the user the plan. The key is answered at once (a repeat finds the request by it).
+-- REFUND_REQUESTED tells the user the plan. p_account_number comes sealed (prepaid/crypto.py), with its mask. The key is answered at once (a repeat finds the request by it).
 CREATE OR REPLACE FUNCTION wallet_refund_request_begin(
   p_user_id integer, p_request_id uuid, p_ground text, p_by text, p_bank_code text, p_account_number text,
-  p_holder_name text, p_rules jsonb, p_payout_gateway text, p_key text, p_fingerprint text, p_event_id uuid,
+  p_account_masked text, p_holder_name text, p_rules jsonb, p_payout_gateway text, p_key text, p_fingerprint text, p_event_id uuid,
   p_topic text, p_key_ttl interval, p_in_flight_timeout interval, p_note text,
   p_expired_window interval
 ) RETURNS wallet_operation_result LANGUAGE plpgsql AS $$
@@ -96,9 +96,11 @@ BEGIN
       'amount', amount - to_cards + expired_refund)));
   END IF;
   INSERT INTO wallets_refundrequest (id, user_id, ground, status, amount, to_cards, expired_amount, expired_refund,
-                                     bank_code, account_number, holder_name, by, idempotency_key, created_at)
+                                     bank_code, account_number, account_masked, holder_name, by, idempotency_key,
+                                     created_at)
   VALUES (p_request_id, p_user_id, p_ground, 'PROCESSING', amount, to_cards, expired, expired_refund,
-          coalesce(p_bank_code, ''), coalesce(p_account_number, ''), coalesce(p_holder_name, ''), coalesce(p_by, ''),
+          coalesce(p_bank_code, ''), coalesce(p_account_number, ''), coalesce(p_account_masked, ''),
+          coalesce(p_holder_name, ''), coalesce(p_by, ''),
           coalesce(p_key, ''), created);
   FOR i IN 1 .. coalesce(array_length(card_payments, 1), 0) LOOP
     refund_id := gen_random_uuid();

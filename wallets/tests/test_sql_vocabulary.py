@@ -16,7 +16,6 @@ from prepaid.money import CURRENCY
 from prepaid.sql import split_top_level, sql_directory
 from wallets.errors import WalletErrorCode, WalletRefusal
 from wallets.models import (
-    ACCOUNT_NUMBER_MASK,
     EXPIRED_ACCOUNT_CODE_PREFIX,
     WALLET_ACCOUNT_CODE_PREFIX,
     HoldPurpose,
@@ -153,7 +152,7 @@ def test_no_other_word_of_ours_hides_in_the_sql():
     """Whatever is not a message, a table or PostgreSQL's own word is one of the vocabularies above."""
     sql = _sql()
     known = (UPPER_CASE | SYSTEM_ACCOUNT_CODES | {WALLET_ACCOUNT_CODE_PREFIX, EXPIRED_ACCOUNT_CODE_PREFIX}
-             | {*WalletErrorCode} | {*WalletRefusal} | {ACCOUNT_NUMBER_MASK}
+             | {*WalletErrorCode} | {*WalletRefusal}
              | {*Outcome} | _schema_properties() | _detail_keys_read_by_python() | {""}
              | {*BATCH_KINDS, *BATCH_ITEM_FIELDS}  # what a batch's items hold (wallet_batch.sql)
              | {*WalletTier.values, *TIER_LIMITS}  # the verification tiers and their limits (wallet_tier_limit)

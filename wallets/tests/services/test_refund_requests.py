@@ -7,6 +7,7 @@ from django.test import override_settings
 
 from ledger.models import Posting
 from outbox.models import OutboxEvent
+from prepaid.crypto import unseal
 from prepaid.errors import ApplicationError
 from prepaid.events import event_validate
 from tests.helpers import assert_ledger_consistent, balance_of, charge, held_of, posted_balance_of
@@ -109,6 +110,9 @@ def test_what_no_card_can_take_back_goes_to_the_bank_account(user, user_factory)
     assert postings == {f"wallet:{user.id}": -4_000, "system:payout-clearing": 4_000}
     (paid,) = _events(user, "PAYOUT_COMPLETED")
     assert paid["accountNumber"] == "********6789" and paid["newBalance"] == 0 and paid["bankCode"] == "088"
+    # The number is sealed where it is kept; only the payout opens it.
+    assert "110123456789" not in request.account_number and unseal(request.account_number) == "110123456789"
+    assert request.account_masked == "********6789"
     assert balance_of(user.id) == 0 and Hold.objects.get(id=payout.id).status == HoldStatus.CAPTURED
     with pytest.raises(ApplicationError) as err:  # paid out: final
         services.wallet_reverse(user_id=user.id, transaction_id=operation.pk, amount=None, reason="")
