@@ -5,12 +5,20 @@ first key seals, every key opens (a new key first, the old ones after it, until 
 Pure: no I/O.
 """
 
+import base64
 import functools
+import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-__all__ = ["InvalidToken", "seal", "unseal"]
+__all__ = ["InvalidToken", "key_from_secret", "seal", "unseal"]
+
+
+def key_from_secret(secret: str) -> str:
+    """The key used when ``FIELD_ENCRYPTION_KEYS`` is unset: derived from ``SECRET_KEY`` (for local use; a
+    deployment sets its own, which the deploy check asks for: wallets.checks)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(f"prepaid.crypto:{secret}".encode()).digest()).decode()
 
 
 @functools.cache

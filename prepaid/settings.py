@@ -11,8 +11,6 @@ it and its settings prefixed by it (``OUTBOX_*``; ``NOTIFICATIONS_*`` and
 ``SSE_*``; ``WALLET_*``, ``IDEMPOTENCY_*``, ``PAYMENT_*``). The ledger has none.
 """
 
-import base64
-import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +19,8 @@ import dj_database_url
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+
+from prepaid.crypto import key_from_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -82,8 +82,7 @@ if not DEBUG and SECRET_KEY == INSECURE_SECRET_KEY:
 # Fernet keys (url-safe base64 of 32 bytes; prepaid/crypto.py) that seal users' bank account numbers: the first
 # seals, all open (rotation: put the new one first). Unset: one derived from SECRET_KEY (changing SECRET_KEY then
 # makes what was sealed unreadable: set these in production).
-FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "") or [
-    base64.urlsafe_b64encode(hashlib.sha256(f"prepaid.crypto:{SECRET_KEY}".encode()).digest()).decode()]
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "") or [key_from_secret(SECRET_KEY)]
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000")

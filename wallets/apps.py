@@ -9,6 +9,7 @@ class WalletsConfig(AppConfig):
 
     def ready(self):
         from prepaid.metrics import collector_register
+        from wallets import checks  # noqa: F401 - registers the system checks
         from wallets.metrics import PaymentCollector
 
         collector_register(PaymentCollector())

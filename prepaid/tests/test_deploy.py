@@ -1,6 +1,7 @@
 """Deployment: Django's deploy checklist is clean with production settings; HTTPS only; the admin
 is for staff, and money records are read-only in it."""
 
+import base64
 import os
 import secrets
 import subprocess
@@ -20,7 +21,8 @@ def production_env() -> dict:
     """What a deployment sets: no DEBUG, its own secret key and host; everything else at its default."""
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "HTTPS_ONLY", "SECRET_KEY")}
     return {**env, "DJANGO_SETTINGS_MODULE": "prepaid.settings", "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "wallet.example.com"}
+            "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "wallet.example.com",
+            "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}
 
 
 def test_check_deploy_is_clean_with_production_settings():
@@ -28,6 +30,13 @@ def test_check_deploy_is_clean_with_production_settings():
                             cwd=ROOT, env=production_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_asks_for_keys_of_its_own_to_seal_bank_accounts():
+    env = {name: value for name, value in production_env().items() if name != "FIELD_ENCRYPTION_KEYS"}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode != 0 and "wallets.W001" in result.stderr + result.stdout
 
 
 def test_check_deploy_flags_plain_http_settings():  # the check above can fail
