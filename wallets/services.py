@@ -563,9 +563,9 @@ def refund_request_advance(*, request_id: uuid.UUID) -> RefundRequest:
     return request
 
 
-def _payout_run(payout: Payout) -> str:
+def _payout_run(payout: Payout) -> None:
     """Ask the payout's gateway to pay it (its id the gateway's Idempotency-Key: asked again, it pays once),
-    then complete or fail it. Returns ``paid``, ``payout_failed`` or ``payout_unavailable``."""
+    then complete or fail it; no answer leaves it REQUESTED for recovery."""
     Payout.objects.filter(id=payout.id).update(attempts=F("attempts") + 1)
     request = payout.request
     account = BankAccount(bank_code=request.bank_code, account_number=unseal(request.account_number),
@@ -576,10 +576,10 @@ def _payout_run(payout: Payout) -> str:
         with connection.cursor() as cursor:
             cursor.execute("SELECT wallet_payout_fail(%s, %s, %s)", [payout.id, exc.code, exc.message])
         logger.warning("payout %s refused by %s: %s", payout.id, payout.gateway, exc.code)
-        return "payout_failed"
+        return
     except PayoutGatewayUnavailable:
         logger.warning("payout %s: %s did not answer; recovery asks again", payout.id, payout.gateway)
-        return "payout_unavailable"
+        return
     event_id = uuid.uuid4()
     done = _call("wallet_payout_complete", payout_id=payout.id, event_id=event_id,
                  topic=settings.KAFKA_TOPIC_WALLET_EVENTS, transaction_key=paid.transaction_key,
@@ -587,7 +587,6 @@ def _payout_run(payout: Payout) -> str:
     logger.info("payout %s: %s paid by %s (%s)", payout.id, payout.amount, payout.gateway, paid.transaction_key)
     if done.outcome == Outcome.DONE:
         logger.info("committed PAYOUT entry=%s event=%s user=%s", payout.id, event_id, payout.user_id)
-    return "paid"
 
 
 # --- Expiry ----------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def test_the_oldest_money_expires_first_and_only_once(user):
     assert_ledger_consistent(user.id)
 
 
-def test_an_expiry_or_a_payout_is_not_reversible(user):
+def test_an_expiry_is_not_reversible(user):  # a payout's: test_refund_requests.py
     validity = _older_then_newer(user, 10_000, 5_000)
     with override_settings(WALLET_BALANCE_VALIDITY_DAYS=validity(), WALLET_EXPIRY_NOTICE_DAYS_BEFORE=[]):
         services.balance_expiry_sweep()
