@@ -65,5 +65,5 @@ class OperatorActionAdmin(ReadOnlyAdmin):
 
     list_display = ("created_at", "username", "action", "target", "detail")
     list_filter = ("action",)
-    search_fields = ("=target", "username", "detail")
+    search_fields = ("target", "username")
     readonly_fields = [f.name for f in OperatorAction._meta.fields]

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from audit.models import AuditEvent, ChainHead, Seal
-from prepaid.admin import ReadOnlyAdmin
+from prepaid.admin import EventTypeFilter, ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)
@@ -9,18 +9,15 @@ class AuditEventAdmin(ReadOnlyAdmin):
     """Every wallet event as the audit store keeps it (append-only, hash-chained per user)."""
 
     list_display = ("event_id", "user_id", "seq", "event_type", "occurred_at", "received_at", "hash")
-    list_filter = ("event_type",)
-    search_fields = ("=event_id", "=user_id")
+    list_filter = (EventTypeFilter,)
+    search_fields = ("event_id", "user_id")
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
-    date_hierarchy = "occurred_at"
-    show_full_result_count = False
 
 
 @admin.register(ChainHead)
 class ChainHeadAdmin(ReadOnlyAdmin):
     list_display = ("user_id", "seq", "hash", "updated_at")
-    search_fields = ("=user_id",)
-    show_full_result_count = False
+    search_fields = ("user_id",)
 
 
 @admin.register(Seal)

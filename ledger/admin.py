@@ -13,12 +13,10 @@ class PostingInline(ReadOnlyInline):
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "description", "created_at")
-    list_filter = ("kind", "created_at")
-    search_fields = ("=id",)
+    list_filter = ("created_at",)  # (its kind is the writer's word: the operations' admin filters on it)
+    search_fields = ("id",)
     readonly_fields = [f.name for f in JournalEntry._meta.fields]
     inlines = [PostingInline]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
 
 
 @admin.register(Account)
@@ -26,12 +24,10 @@ class AccountAdmin(ReadOnlyAdmin):
     list_display = ("code", "kind", "currency", "created_at")
     list_filter = ("kind",)
     search_fields = ("code",)
-    show_full_result_count = False
 
 
 @admin.register(Posting)
 class PostingAdmin(ReadOnlyAdmin):
     list_display = ("id", "entry", "account", "amount", "balance_after", "created_at")
-    search_fields = ("=entry__id", "account__code")
+    search_fields = ("entry__id", "account__code")
     list_select_related = ("entry", "account")
-    show_full_result_count = False

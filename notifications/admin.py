@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from notifications import services
 from notifications.models import DeadLetter, Notification, ProcessedEvent
-from prepaid.admin import ReadOnlyAdmin
+from prepaid.admin import EventTypeFilter, ReadOnlyAdmin
 from prepaid.errors import ApplicationError
 
 
@@ -16,7 +16,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
                     "exception_type", "attempts", "failed_at", "status", "replay_count", "discard_reason")
     list_filter = ("exception_type", ("replayed_at", admin.EmptyFieldListFilter),
                    ("discarded_at", admin.EmptyFieldListFilter))
-    search_fields = ("=key", "value", "exception_message")
+    search_fields = ("key", "exception_type")
     readonly_fields = [f.name for f in DeadLetter._meta.fields]
     actions = ["replay", "discard"]
 
@@ -76,14 +76,12 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "title", "message", "type", "created_at", "pushed_at", "read_at")
-    list_filter = ("type", "event_type")
-    search_fields = ("=event_id", "user__username", "=user__id")
+    list_filter = ("type", EventTypeFilter)
+    search_fields = ("event_id", "user__username", "user__id")
     list_select_related = ("user",)
-    show_full_result_count = False
 
 
 @admin.register(ProcessedEvent)
 class ProcessedEventAdmin(ReadOnlyAdmin):
     list_display = ("event_id", "consumer", "processed_at")
-    search_fields = ("=event_id",)
-    show_full_result_count = False
+    search_fields = ("event_id",)

@@ -135,7 +135,8 @@ class NotificationMarkReadAPI(APIView):
     @extend_schema_serializer(component_name="MarkReadResult")
     class OutputSerializer(serializers.Serializer):
         marked = serializers.IntegerField(help_text="How many were unread and are now read.")
-        unreadCount = serializers.IntegerField()
+        unreadCount = serializers.IntegerField(help_text="Unread notifications left, counted up to 999 "
+                                                         "(NOTIFICATIONS_UNREAD_COUNT_MAX).")
 
     @extend_schema(request=InputSerializer, parameters=[openapi.RETRY_AFTER],
                    responses={200: OutputSerializer, **openapi.errors(

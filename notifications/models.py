@@ -23,6 +23,7 @@ class ProcessedEvent(models.Model):
         verbose_name = _("processed event")
         verbose_name_plural = _("processed events")
         constraints = [models.UniqueConstraint(fields=["consumer", "event_id"], name="processed_event_unique")]
+        indexes = [models.Index(fields=["processed_at"], name="processed_event_time_idx")]  # the purge's
 
     def __str__(self) -> str:
         return f"{self.consumer}: {self.event_id}"
@@ -62,6 +63,7 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="notification_user_created_idx"),
             models.Index(fields=["user"], condition=models.Q(read_at__isnull=True), name="notification_unread_idx"),
+            models.Index(fields=["created_at"], name="notification_created_idx"),  # the purge's
         ]
 
     def __str__(self) -> str:
@@ -97,6 +99,7 @@ class DeadLetter(models.Model):
         verbose_name = _("dead letter")
         verbose_name_plural = _("dead letters")
         ordering = ["-id"]
+        indexes = [models.Index(fields=["created_at"], name="dead_letter_created_idx")]  # the staff list's
         constraints = [
             models.UniqueConstraint(fields=["dlt_topic", "dlt_partition", "dlt_offset"], name="dead_letter_unique"),
         ]

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from notifications import sse
@@ -14,7 +15,10 @@ def notification_list(*, user_id: int) -> QuerySet[Notification]:
 
 
 def notification_unread_count(*, user_id: int) -> int:
-    return Notification.objects.filter(user_id=user_id, read_at__isnull=True).count()
+    """The user's unread notifications, counted up to NOTIFICATIONS_UNREAD_COUNT_MAX (a badge; a count that
+    stops there costs the same for a user who never reads them)."""
+    return (Notification.objects.filter(user_id=user_id, read_at__isnull=True).order_by()
+            [:settings.NOTIFICATIONS_UNREAD_COUNT_MAX].count())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -211,6 +211,15 @@ def processed_events_purge(*, older_than_days: int | None = None, batch_size: in
     return delete_in_batches(ProcessedEvent.objects.filter(processed_at__lt=cutoff), batch_size=batch_size)
 
 
+def notifications_purge(*, older_than_days: int | None = None, batch_size: int | None = None) -> int:
+    """Delete notifications older than NOTIFICATIONS_RETENTION_DAYS, in bounded batches (what they told of
+    stays in the ledger and the audit store)."""
+    days = settings.NOTIFICATIONS_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    return delete_in_batches(Notification.objects.filter(created_at__lt=cutoff),
+                             batch_size=batch_size or settings.NOTIFICATIONS_PURGE_BATCH_SIZE)
+
+
 def sse_events_trim(*, batch_size: int | None = None) -> int:
     """Delete stored SSE events older than SSE_EVENT_RETENTION_S, in bounded batches."""
     from django_eventstream.models import Event as StoredEvent

@@ -11,3 +11,8 @@ def processed_events_purge() -> int:
 @shared_task
 def sse_events_trim() -> int:
     return services.sse_events_trim()
+
+
+@shared_task
+def notifications_purge() -> int:
+    return services.notifications_purge()

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from outbox import services
 from outbox.models import OutboxEvent, OutboxTopic
-from prepaid.admin import ReadOnlyAdmin
+from prepaid.admin import EventTypeFilter, ReadOnlyAdmin
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -27,10 +27,9 @@ class StatusFilter(admin.SimpleListFilter):
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdmin):
     list_display = ("id", "event_id", "event_type", "key", "status", "attempts", "created_at", "published_at")
-    list_filter = (StatusFilter, "event_type")
-    search_fields = ("=event_id", "=key", "payload__orderId", "payload__paymentKey")
+    list_filter = (StatusFilter, EventTypeFilter)
+    search_fields = ("event_id", "key")
     readonly_fields = [f.name for f in OutboxEvent._meta.fields]
-    show_full_result_count = False
     actions = ["retry"]
 
     @admin.action(description=_("Retry: give parked (failed) rows to the relay again"))

@@ -16,15 +16,52 @@ are part of the contract of the dashboards and alert rules in ``deploy/``.
 import logging
 
 from django.conf import settings
+from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from prepaid.http import client_address
 
 logger = logging.getLogger(__name__)
 
-_collectors: list[Collector] = []
+# The tables that grow with traffic: those a scheduled purge keeps to their retention (dedup rows, stored SSE
+# events, idempotency records, published outbox rows, notifications, API tokens) and the records that are kept
+# (the ledger, operations, the audit store). Their sizes are watched (a purge that stopped shows as growth).
+GROWING_TABLES = (
+    "notifications_processedevent", "django_eventstream_event", "wallets_idempotencyrecord", "outbox_outboxevent",
+    "notifications_notification", "knox_authtoken", "ledger_journalentry", "ledger_posting", "wallets_operation",
+    "audit_auditevent",
+)
+
+
+class TableSizeCollector(Collector):
+    """Each growing table's rows (the planner's estimate, kept by autovacuum: no count of the table) and bytes
+    (with its indexes; a partitioned table's partitions summed)."""
+
+    def collect(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT t.name, coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint,"
+                "       coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint"
+                "  FROM unnest(%s::text[]) AS t(name) JOIN pg_class root ON root.oid = to_regclass(t.name)"
+                "  CROSS JOIN LATERAL (SELECT relid FROM pg_partition_tree(root.oid) WHERE isleaf"
+                "                      UNION SELECT root.oid WHERE root.relkind = 'r') AS leaf"
+                "  JOIN pg_class c ON c.oid = leaf.relid GROUP BY t.name", [list(GROWING_TABLES)])
+            sizes = cursor.fetchall()
+        rows = GaugeMetricFamily("prepaid_table_rows_estimated", "Rows of each table that grows with traffic, as "
+                                 "the planner estimates them (no count of the table).", labels=["table"])
+        size = GaugeMetricFamily("prepaid_table_bytes", "Bytes of each table that grows with traffic, its indexes "
+                                 "and TOAST included.", labels=["table"])
+        for name, estimated, total in sizes:
+            rows.add_metric([name], estimated)
+            size.add_metric([name], total)
+        yield rows
+        yield size
+
+
+_collectors: list[Collector] = [TableSizeCollector()]
 
 
 def collector_register(collector: Collector) -> None:

@@ -253,6 +253,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
+    "notifications-purge": {
+        "task": "notifications.tasks.notifications_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
     "sse-events-trim": {
         "task": "notifications.tasks.sse_events_trim",
         "schedule": 600.0,
@@ -405,6 +410,9 @@ REST_KNOX = {
 # List APIs (transactions, notifications): page size, and the most ?pageSize= may ask.
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 API_PAGE_SIZE_MAX = env_int("API_PAGE_SIZE_MAX", 200)
+# The admin's changelists count their rows exactly while the planner expects fewer than this; above it they
+# show the planner's estimate (a count of ten million rows takes seconds).
+ADMIN_EXACT_COUNT_MAX = env_int("ADMIN_EXACT_COUNT_MAX", 10_000)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "prepaid API",
@@ -559,6 +567,10 @@ AUDIT_PARTITIONS_AHEAD_MONTHS = env_int("AUDIT_PARTITIONS_AHEAD_MONTHS", 3)
 # Act, Art. 22; docs/compliance.md). The money tables are append-only and have no purge; the audit store's
 # retention keeps at least this long whatever AUDIT_RETENTION_DAYS says (a system check refuses less).
 RECORD_RETENTION_DAYS = env_int("RECORD_RETENTION_DAYS", 5 * 366)
+# The hourly reconcile checks the postings written since its last mark, up to those older than this: no
+# transaction writing a posting runs longer (a request's statements and locks are bounded far below it), so
+# every posting under the mark is committed when it is read. `reconcile_ledger` (full) reads everything.
+LEDGER_RECONCILE_SETTLE_S = env_int("LEDGER_RECONCILE_SETTLE_S", 300)
 # How long audit events are kept: five years (the Electronic Financial Transactions Act, Art. 22).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 5 * 366)
 # Where audit_retention archives an expired partition before dropping it (JSON Lines, gzip).
@@ -581,7 +593,12 @@ NOTIFICATIONS_DLT_SEND_BACKOFF_MAX_S = env_int("NOTIFICATIONS_DLT_SEND_BACKOFF_M
 NOTIFICATIONS_KAFKA_UNREACHABLE_WAIT_MAX_S = env_int("NOTIFICATIONS_KAFKA_UNREACHABLE_WAIT_MAX_S", 10)
 # Dedup rows are kept longer than any redelivery can come (Kafka keeps records 7 days).
 NOTIFICATIONS_DEDUP_RETENTION_DAYS = env_int("NOTIFICATIONS_DEDUP_RETENTION_DAYS", 30)
-# Old dedup rows and stored SSE events are deleted this many per statement.
+# A user's notifications are kept this long (the page and the API list them; the ledger keeps every
+# operation, whatever this says): older ones are deleted by the hourly purge.
+NOTIFICATIONS_RETENTION_DAYS = env_int("NOTIFICATIONS_RETENTION_DAYS", 365)
+# The unread badge counts up to this many (the page and the API's unreadCount).
+NOTIFICATIONS_UNREAD_COUNT_MAX = env_int("NOTIFICATIONS_UNREAD_COUNT_MAX", 999)
+# Old dedup rows, notifications and stored SSE events are deleted this many per statement.
 NOTIFICATIONS_PURGE_BATCH_SIZE = env_int("NOTIFICATIONS_PURGE_BATCH_SIZE", 5000)
 
 # Channels beyond the browser (run_consumer --channel email|slack), each on its own group so that

@@ -21,6 +21,7 @@ from wallets.models import (
     OperationKind,
     Payment,
     Payout,
+    ReconcileRun,
     Refund,
     RefundRequest,
     RefundRequestStatus,
@@ -37,7 +38,7 @@ class WalletAdmin(ReadOnlyAdmin):
 
     list_display = ("user", "tier", "balance", "held", "available", "currency", "updated_at")
     list_filter = ("tier",)
-    search_fields = ("user__username", "=user__id")
+    search_fields = ("user__username", "user__id")
     list_select_related = ("user",)
     readonly_fields = ("user", "account", "tier", "currency", "balance", "held", "available", "created_at",
                        "updated_at")
@@ -89,12 +90,9 @@ class OperationAdmin(ReadOnlyAdmin):
 
     list_display = ("entry", "kind", "user", "counterparty", "amount", "reverses", "order_id", "created_at")
     list_filter = ("kind", "created_at")
-    search_fields = ("=entry__id", "user__username", "=user__id", "counterparty__username", "=order_id",
-                     "=payment_key", "=idempotency_key")
+    search_fields = ("entry__id", "order_id", "payment_key", "user__username", "user__id", "counterparty__username")
     list_select_related = ("user", "counterparty")
     readonly_fields = [f.name for f in Operation._meta.fields]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
     actions = ["return_transfers"]
 
     @admin.action(description=_("Return transfers to their senders, with a reason"))
@@ -132,12 +130,10 @@ class HoldAdmin(ReadOnlyAdmin):
 
     list_display = ("id", "user", "purpose", "amount", "captured", "status", "expires_at", "created_at", "ended_at")
     list_filter = ("status", "purpose")
-    search_fields = ("=id", "user__username", "=user__id", "=idempotency_key")
+    search_fields = ("id", "user__username", "user__id")
     list_select_related = ("user",)
     readonly_fields = [f.name for f in Hold._meta.fields]
     inlines = [CaptureInline]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
 
 
 class RefundInline(ReadOnlyInline):
@@ -150,7 +146,7 @@ class RefundInline(ReadOnlyInline):
 class PaymentAdmin(ReadOnlyAdmin):
     list_display = ("order_id", "user", "amount", "status", "gateway", "attempts", "created_at")
     list_filter = ("status", "gateway")
-    search_fields = ("=order_id", "=payment_key", "user__username", "=user__id")
+    search_fields = ("order_id", "payment_key", "user__username", "user__id")
     list_select_related = ("user",)
     readonly_fields = [f.name for f in Payment._meta.fields] + ["at_the_gateway"]
     inlines = [RefundInline]
@@ -188,7 +184,7 @@ class RefundAdmin(ReadOnlyAdmin):
 
     list_display = ("reversal_id", "user", "payment", "amount", "status", "failure_code", "attempts", "created_at")
     list_filter = ("status",)
-    search_fields = ("=reversal_id", "=payment__order_id", "=payment__payment_key", "user__username")
+    search_fields = ("reversal_id", "payment__order_id", "payment__payment_key", "user__username")
     list_select_related = ("user", "payment")
     readonly_fields = [f.name for f in Refund._meta.fields]
     actions = ["ask_the_gateway_again"]
@@ -221,12 +217,11 @@ class RefundRequestAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "ground", "status", "amount", "to_cards", "expired_refund", "created_at",
                     "completed_at")
     list_filter = ("status", "ground")
-    search_fields = ("=id", "user__username")
+    search_fields = ("id", "user__username")
     list_select_related = ("user",)
     readonly_fields = [f.name for f in RefundRequest._meta.fields if f.name != "account_number"]
     exclude = ("account_number",)  # sealed: its mask is shown
     inlines = [RequestRefundInline, PayoutInline]
-    show_full_result_count = False
     actions = ["advance_now"]
 
     @admin.action(description=_("Ask the gateways again now (processing requests)"))
@@ -244,10 +239,9 @@ class PayoutAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "request", "amount", "from_expired", "status", "failure_code", "attempts",
                     "created_at")
     list_filter = ("status",)
-    search_fields = ("=id", "=request__id", "user__username")
+    search_fields = ("id", "request__id", "user__username")
     list_select_related = ("user",)
     readonly_fields = [f.name for f in Payout._meta.fields]
-    show_full_result_count = False
 
 
 @admin.register(ExpiryNotice)
@@ -258,13 +252,12 @@ class ExpiryNoticeAdmin(ReadOnlyAdmin):
     search_fields = ("user__username",)
     list_select_related = ("user",)
     readonly_fields = [f.name for f in ExpiryNotice._meta.fields]
-    show_full_result_count = False
 
 
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ("key", "user", "entry", "error_code", "created_at", "completed_at")
-    search_fields = ("=key", "user__username")
+    search_fields = ("key", "user__username")
     list_select_related = ("user",)
     readonly_fields = [f.name for f in IdempotencyRecord._meta.fields]
 
@@ -278,7 +271,6 @@ class CustodyReportAdmin(ReadOnlyAdmin):
                     "books_agree", "custody_amount", "ratio", "custody_recorded_by")
     readonly_fields = [f.name for f in CustodyReport._meta.fields]
     date_hierarchy = "day"
-    show_full_result_count = False
     actions = ["record_custody", "export_csv", "make_again"]
 
     @admin.display(description=_("books agree"), boolean=True)
@@ -335,3 +327,13 @@ class CustodyReportAdmin(ReadOnlyAdmin):
             services.custody_report_make(day=report.day)
         self.message_user(request, ngettext("Wrote %(count)d report again.", "Wrote %(count)d reports again.",
                                             queryset.count()) % {"count": queryset.count()}, messages.SUCCESS)
+
+
+@admin.register(ReconcileRun)
+class ReconcileRunAdmin(ReadOnlyAdmin):
+    """The ledger's reconcile runs: the hourly incremental ones and operators' full passes (reconcile_ledger)."""
+
+    list_display = ("id", "kind", "from_posting_id", "upto_posting_id", "postings_checked", "wallets_checked",
+                    "mismatches", "started_at", "finished_at")
+    list_filter = ("kind",)
+    readonly_fields = [f.name for f in ReconcileRun._meta.fields]

@@ -1,7 +1,7 @@
 """Reads of wallets and their transactions. Every list is bounded (paginated)."""
 
 import dataclasses
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -13,7 +13,6 @@ from django.db.models import (
     F,
     Func,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -25,12 +24,14 @@ from django.utils import timezone
 
 from ledger.models import Posting
 from ledger.selectors import ledger_unbalanced_entries
+from prepaid.pagination import UnionKeyset
 from wallets.models import (
     ChargeOrder,
     Hold,
     HoldPurpose,
     Operation,
     OperationKind,
+    ReconcileRun,
     RefundRequest,
     Wallet,
     WalletTier,
@@ -50,17 +51,19 @@ def wallet_get(*, user_id: int) -> Wallet | None:
     return Wallet.objects.filter(user_id=user_id).first()
 
 
-def wallet_transactions(*, user_id: int) -> QuerySet[Operation]:
+def wallet_transactions(*, user_id: int) -> UnionKeyset:
     """The wallet's operations as its user sees them, newest first: theirs, and the transfers and returns
-    they received. Each with the wallet's balance after it and the way the money went (its posting's),
-    the other user of a transfer, how much of it was reversed and how much the user can still reverse:
-    the rule ``wallet_reverse`` applies (wallets/sql/wallet_reversible_amount.sql; a transfer is final
-    for its sender)."""
+    they received (two arms, each read through its index: operation_user_created_idx and
+    operation_counterparty_idx; prepaid.pagination pages them). Each with the wallet's balance after it and
+    the way the money went (its posting's), the other user of a transfer, how much of it was reversed and
+    how much the user can still reverse: the rule ``wallet_reverse`` applies (wallets/sql/
+    wallet_reversible_amount.sql; a transfer is final for its sender). Each row's figures are lookups by
+    its id, so a page costs its rows, not the history behind them."""
     posting = Posting.objects.filter(entry_id=OuterRef("pk"), account__wallet__user_id=user_id)
     reversed_amount = (Operation.objects.filter(reverses_id=OuterRef("pk")).order_by()
                        .values("reverses_id").annotate(total=Sum("amount")).values("total"))
-    return (
-        Operation.objects.filter(Q(user_id=user_id) | Q(counterparty_id=user_id))
+    detail = (
+        Operation.objects
         .annotate(balance_after=Subquery(posting.values("balance_after")[:1]),
                   posted=Subquery(posting.values("amount")[:1]),
                   direction=Case(When(posted__gt=0, then=Value("in")), default=Value("out"),
@@ -74,8 +77,9 @@ def wallet_transactions(*, user_id: int) -> QuerySet[Operation]:
                       When(kind=OperationKind.REVERSAL, then=0),
                       default=Func(F("pk"), function="wallet_reversible_amount", output_field=BigIntegerField()),
                       output_field=BigIntegerField()))
-        .order_by("-created_at", "-pk")
     )
+    return UnionKeyset(model=Operation, arms=(Operation.objects.filter(user_id=user_id),
+                                              Operation.objects.filter(counterparty_id=user_id)), detail=detail)
 
 
 def wallet_with_held(*, user_id: int) -> Wallet | None:
@@ -157,16 +161,17 @@ def wallet_statement(*, user_id: int, start: datetime, end: datetime, lines_max:
                .order_by("-created_at", "-id").values_list("balance_after", flat=True).first()) or 0
     postings = list(
         Posting.objects.filter(account_id=wallet.account_id, created_at__gte=start, created_at__lt=end)
-        .select_related("entry__operation__user", "entry__operation__counterparty")
         .order_by("created_at", "id")[:lines_max + 1])
     if len(postings) > lines_max:
         raise StatementTooLong(lines_max)
+    # Each posting's operation (its entry's id), read by id: the period's rows, whatever the history.
+    operations = Operation.objects.select_related("user", "counterparty").in_bulk([p.entry_id for p in postings])
     lines, running = [], opening
     for posting in postings:
         running += posting.amount
         if posting.balance_after != running:
             raise StatementMismatch(f"posting {posting.id}: balance after {posting.balance_after}, running {running}")
-        operation = posting.entry.operation
+        operation = operations[posting.entry_id]
         other = None
         if operation.counterparty_id is not None:
             other = operation.counterparty if operation.user_id == user_id else operation.user
@@ -198,20 +203,133 @@ def wallet_balance_mismatches(*, limit: int = 1000) -> list[dict]:
 
 @dataclasses.dataclass(frozen=True)
 class LedgerReconciliation:
-    """What ``reconcile_ledger`` found: wallets whose balance is not their postings, unbalanced entries."""
+    """What ``reconcile_ledger`` found: wallets whose balance is not their postings', postings whose balance
+    after is not the one before plus their amount, unbalanced entries; and what it covered."""
 
     wallet_mismatches: list[dict]
     unbalanced_entries: list[dict]
+    broken_postings: list[dict] = dataclasses.field(default_factory=list)
+    from_posting_id: int = 0
+    upto_posting_id: int = 0
+    upto_time: datetime | None = None
+    postings_checked: int = 0
+    wallets_checked: int = 0
 
     @property
     def clean(self) -> bool:
-        return not self.wallet_mismatches and not self.unbalanced_entries
+        return not self.wallet_mismatches and not self.unbalanced_entries and not self.broken_postings
+
+    @property
+    def mismatches(self) -> int:
+        return len(self.wallet_mismatches) + len(self.unbalanced_entries) + len(self.broken_postings)
+
+
+_RECONCILE_MARK = """
+    SELECT coalesce(max(id), %(from)s), max(created_at) FROM ledger_posting
+     WHERE id > %(from)s AND created_at < clock_timestamp() - %(settle)s * interval '1 second'"""
+
+
+def _reconcile_mark(cursor, *, from_posting_id: int) -> tuple[int, datetime | None]:
+    """The highest posting past ``from_posting_id`` older than LEDGER_RECONCILE_SETTLE_S: every posting at or
+    below it is committed, or never will be (a transaction runs for less than that)."""
+    cursor.execute(_RECONCILE_MARK, {"from": from_posting_id, "settle": settings.LEDGER_RECONCILE_SETTLE_S})
+    return cursor.fetchone()
+
+
+# Postings of wallets whose balance after is not the posting before's plus their amount: over the whole
+# ledger (the full pass), or those since a mark, each with a lookup of the one before (the incremental one).
+_BROKEN_POSTINGS_ALL = """
+    SELECT id, entry_id, wallet_id, user_id, amount, balance_after, before FROM (
+      SELECT p.id, p.entry_id, w.id AS wallet_id, w.user_id, p.amount, p.balance_after,
+             coalesce(lag(p.balance_after) OVER (PARTITION BY p.account_id ORDER BY p.created_at, p.id), 0) AS before
+        FROM ledger_posting p JOIN wallets_wallet w ON w.account_id = p.account_id) AS chain
+     WHERE balance_after IS DISTINCT FROM before + amount ORDER BY id LIMIT %(limit)s"""
+
+
+def _broken(rows) -> list[dict]:
+    names = ("id", "entry_id", "wallet_id", "user_id", "amount", "balance_after", "before")
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def wallet_ledger_reconcile(*, limit: int = 1000) -> LedgerReconciliation:
-    """Check wallets against the ledger and the ledger against itself (at most ``limit`` of each)."""
+    """The full pass: every wallet against the sum of its postings, each posting of a wallet against the one
+    before it, every entry against itself (at most ``limit`` of each). Reads the whole ledger: an operator's
+    command (``reconcile_ledger``); the hourly run is ``wallet_ledger_reconcile_since``."""
+    with connection.cursor() as cursor:
+        upto, upto_time = _reconcile_mark(cursor, from_posting_id=0)
+        cursor.execute("SELECT (SELECT count(*) FROM wallets_wallet), (SELECT count(*) FROM ledger_posting)")
+        wallets, postings = cursor.fetchone()
+        cursor.execute(_BROKEN_POSTINGS_ALL, {"limit": limit})
+        broken = _broken(cursor.fetchall())
     return LedgerReconciliation(wallet_mismatches=wallet_balance_mismatches(limit=limit),
-                                unbalanced_entries=ledger_unbalanced_entries(limit=limit))
+                                unbalanced_entries=ledger_unbalanced_entries(limit=limit), broken_postings=broken,
+                                from_posting_id=0,
+                                upto_posting_id=upto, upto_time=upto_time, postings_checked=postings,
+                                wallets_checked=wallets)
+
+
+_BROKEN_POSTINGS = """
+    SELECT p.id, p.entry_id, w.id, w.user_id, p.amount, p.balance_after, coalesce(before.balance_after, 0)
+      FROM ledger_posting p
+      JOIN wallets_wallet w ON w.account_id = p.account_id
+      LEFT JOIN LATERAL (SELECT q.balance_after FROM ledger_posting q
+                          WHERE q.account_id = p.account_id AND q.created_at <= p.created_at
+                            AND (q.created_at < p.created_at OR q.id < p.id)
+                          ORDER BY q.created_at DESC, q.id DESC LIMIT 1) AS before ON true
+     WHERE p.id > %(from)s AND p.id <= %(upto)s
+       AND p.balance_after IS DISTINCT FROM coalesce(before.balance_after, 0) + p.amount
+     ORDER BY p.id LIMIT %(limit)s"""
+
+_TOUCHED_WALLETS = """
+    SELECT w.id, w.user_id, w.balance, coalesce(last.balance_after, 0)
+      FROM (SELECT DISTINCT account_id FROM ledger_posting WHERE id > %(from)s AND id <= %(upto)s) AS touched
+      JOIN wallets_wallet w ON w.account_id = touched.account_id
+      LEFT JOIN LATERAL (SELECT q.balance_after FROM ledger_posting q WHERE q.account_id = w.account_id
+                          ORDER BY q.created_at DESC, q.id DESC LIMIT 1) AS last ON true
+     ORDER BY w.id"""
+
+_UNBALANCED_SINCE = """
+    WITH touched AS (SELECT entry_id AS id FROM ledger_posting WHERE id > %(from)s AND id <= %(upto)s
+                     UNION SELECT id FROM ledger_journalentry WHERE created_at >= %(since)s AND created_at <= %(until)s)
+    SELECT id, kind, total, count FROM (
+      SELECT e.id, e.kind,
+             (SELECT coalesce(sum(p.amount), 0) FROM ledger_posting p WHERE p.entry_id = e.id) AS total,
+             (SELECT count(*) FROM ledger_posting p WHERE p.entry_id = e.id) AS count
+        FROM touched JOIN ledger_journalentry e ON e.id = touched.id) AS entries
+     WHERE total <> 0 OR count < 2 ORDER BY id LIMIT %(limit)s"""
+
+
+def wallet_ledger_reconcile_since(*, from_posting_id: int, since: datetime | None,
+                                  limit: int = 1000) -> LedgerReconciliation:
+    """The incremental pass, over what was written since the last run's mark (``from_posting_id``, its time
+    ``since``): each new posting of a wallet is the posting before it plus its amount (so, by induction
+    from the first, each balance after is the sum of the account's postings up to it); each wallet touched
+    holds its last posting's balance after; each entry touched, or written since, balances. Its cost is the
+    postings since the mark, not the ledger's history. It assumes wallets change with their postings only:
+    a balance changed with none is the full pass's to find. Call it in one snapshot (REPEATABLE READ)."""
+    with connection.cursor() as cursor:
+        upto, upto_time = _reconcile_mark(cursor, from_posting_id=from_posting_id)
+        window = {"from": from_posting_id, "upto": upto, "limit": limit}
+        cursor.execute("SELECT count(*) FROM ledger_posting WHERE id > %(from)s AND id <= %(upto)s", window)
+        (postings,) = cursor.fetchone()
+        cursor.execute(_BROKEN_POSTINGS, window)
+        broken = _broken(cursor.fetchall())
+        cursor.execute(_TOUCHED_WALLETS, window)
+        touched = cursor.fetchall()
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        cursor.execute(_UNBALANCED_SINCE, {**window, "since": since or epoch, "until": upto_time or epoch})
+        unbalanced = [{"id": entry_id, "kind": kind, "posting_sum": total, "posting_count": count}
+                      for entry_id, kind, total, count in cursor.fetchall()]
+    mismatches = [{"id": wallet_id, "user_id": user_id, "balance": balance, "posted": posted}
+                  for wallet_id, user_id, balance, posted in touched if balance != posted][:limit]
+    return LedgerReconciliation(wallet_mismatches=mismatches, unbalanced_entries=unbalanced, broken_postings=broken,
+                                from_posting_id=from_posting_id, upto_posting_id=upto, upto_time=upto_time,
+                                postings_checked=postings, wallets_checked=len(touched))
+
+
+def reconcile_last_run() -> ReconcileRun | None:
+    """The last reconcile run (its mark is where the next incremental one starts)."""
+    return ReconcileRun.objects.order_by("-id").first()
 
 
 def charge_order_get(*, user_id: int, order_id: str) -> ChargeOrder | None:

@@ -70,6 +70,7 @@ from wallets.models import (
     PaymentStatus,
     Payout,
     PayoutStatus,
+    ReconcileRun,
     Refund,
     RefundGround,
     RefundRequest,
@@ -976,6 +977,34 @@ def _payment_sync(payment_key: str) -> str:
         return "uncovered"
     _answer(booked, user_id=payment.user_id, event_id=event_id)
     return "reversed"
+
+
+# --- The ledger's reconcile --------------------------------------------------------
+
+
+def ledger_reconcile(*, full: bool = False, limit: int = 1000) -> selectors.LedgerReconciliation:
+    """Reconcile the ledger and record the run (``ReconcileRun``): the incremental pass over what was written
+    since the last run's mark (the hourly run; the first run covers everything), or with ``full`` every wallet
+    and entry (an operator's ``reconcile_ledger``). Read in one snapshot, so a wallet and its postings are
+    seen as of the same moment."""
+    started, outermost = timezone.now(), not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:  # (a caller's transaction has its own isolation)
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        last = selectors.reconcile_last_run()
+        if full:
+            found = selectors.wallet_ledger_reconcile(limit=limit)
+        else:
+            found = selectors.wallet_ledger_reconcile_since(
+                from_posting_id=last.upto_posting_id if last else 0, since=last.upto_time if last else None,
+                limit=limit)
+        ReconcileRun.objects.create(
+            kind=ReconcileRun.Kind.FULL if full else ReconcileRun.Kind.INCREMENTAL,
+            from_posting_id=found.from_posting_id, upto_posting_id=found.upto_posting_id, upto_time=found.upto_time,
+            postings_checked=found.postings_checked, wallets_checked=found.wallets_checked,
+            mismatches=found.mismatches, started_at=started, finished_at=timezone.now())
+    return found
 
 
 # --- Idempotency keys ------------------------------------------------------------

@@ -52,7 +52,7 @@ def _page_texts() -> dict:
 def wallet_page(request):
     user_id = request.user.id
     wallet = wallet_get(user_id=user_id)
-    transactions = list(wallet_transactions(user_id=user_id)[:PAGE_ITEMS])
+    transactions = wallet_transactions(user_id=user_id).first(PAGE_ITEMS)
     for t in transactions:
         t.kind_label = KIND_LABELS.get(t.kind, t.kind)
     feed = notification_feed(user_id=user_id, limit=PAGE_ITEMS)

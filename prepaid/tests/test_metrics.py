@@ -122,3 +122,22 @@ def test_a_source_that_is_down_costs_its_figures_not_the_scrape(client, settings
     assert not any(name == "prepaid_consumer_lag_records" for name, _ in samples)
     assert ("prepaid_outbox_pending_events", ()) in samples  # the others are there
     kafka._lag_admin = None
+
+
+def test_the_growing_tables_sizes(client, user):
+    from django.db import connection
+
+    from prepaid.metrics import GROWING_TABLES
+
+    charge(user, 1_000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE ledger_posting")
+        cursor.execute("SELECT count(*) FROM ledger_posting")
+        (postings,) = cursor.fetchone()
+    samples = scrape(client)
+    for table in GROWING_TABLES:
+        assert ("prepaid_table_bytes", (("table", table),)) in samples, table
+        assert ("prepaid_table_rows_estimated", (("table", table),)) in samples, table
+    assert value(samples, "prepaid_table_rows_estimated", table="ledger_posting") == postings
+    assert value(samples, "prepaid_table_bytes", table="ledger_posting") > 0
+    assert value(samples, "prepaid_table_bytes", table="audit_auditevent") > 0  # its partitions, summed

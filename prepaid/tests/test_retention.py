@@ -27,6 +27,7 @@ PURGES = {
     "notifications.tasks.processed_events_purge": lambda: notification_services.processed_events_purge(
         older_than_days=0),
     "notifications.tasks.sse_events_trim": notification_services.sse_events_trim,
+    "notifications.tasks.notifications_purge": lambda: notification_services.notifications_purge(older_than_days=0),
     "wallets.tasks.idempotency_purge_expired": wallet_services.idempotency_purge_expired,
     "accounts.tasks.api_tokens_purge_expired": api_tokens_purge_expired,
 }

@@ -107,8 +107,8 @@ def test_a_transfer_is_final_for_its_sender_and_returnable_by_its_recipient(user
                                                          ("TRANSFER_RECEIVED", str(sender.id))}
     assert all(e.payload["metadata"]["returnedTransactionId"] == str(sent.id) for e in returned)
     # Each side's list: what the other did, the way the money went, what each may still reverse.
-    seen_by_sender = {t.id: t for t in selectors.wallet_transactions(user_id=sender.id)}
-    seen_by_recipient = {t.id: t for t in selectors.wallet_transactions(user_id=recipient.id)}
+    seen_by_sender = {t.id: t for t in selectors.wallet_transactions(user_id=sender.id).first(100)}
+    seen_by_recipient = {t.id: t for t in selectors.wallet_transactions(user_id=recipient.id).first(100)}
     assert (seen_by_sender[sent.id].direction, seen_by_sender[sent.id].counterparty_name,
             seen_by_sender[sent.id].reversible_amount) == ("out", recipient.username, 0)
     assert (seen_by_recipient[sent.id].direction, seen_by_recipient[sent.id].counterparty_name,
