@@ -91,7 +91,7 @@ class OperationAdmin(ReadOnlyAdmin):
     list_display = ("entry", "kind", "user", "counterparty", "amount", "reverses", "order_id", "created_at")
     list_filter = ("kind", "created_at")
     search_fields = ("entry__id", "order_id", "payment_key", "user__username", "user__id", "counterparty__username")
-    list_select_related = ("user", "counterparty")
+    list_select_related = ("entry", "user", "counterparty", "reverses")
     readonly_fields = [f.name for f in Operation._meta.fields]
     actions = ["return_transfers"]
 
@@ -240,7 +240,7 @@ class PayoutAdmin(ReadOnlyAdmin):
                     "created_at")
     list_filter = ("status",)
     search_fields = ("id", "request__id", "user__username")
-    list_select_related = ("user",)
+    list_select_related = ("user", "request")
     readonly_fields = [f.name for f in Payout._meta.fields]
 
 
@@ -258,7 +258,7 @@ class ExpiryNoticeAdmin(ReadOnlyAdmin):
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ("key", "user", "entry", "error_code", "created_at", "completed_at")
     search_fields = ("key", "user__username")
-    list_select_related = ("user",)
+    list_select_related = ("user", "entry")
     readonly_fields = [f.name for f in IdempotencyRecord._meta.fields]
 
 
