@@ -195,3 +195,36 @@ def test_the_incremental_reconcile_reads_what_changed(long_history, settings):
     assert found.clean and (found.postings_checked, found.wallets_checked) == (4, 2)
     services.wallet_spend(user_id=rich.id, amount=1, description="y")
     assert_reads_at_most(lambda: services.ledger_reconcile(), BOUND)
+
+
+def _posting_rows_read() -> int:
+    """Rows of ledger_posting this transaction has read so far, by any statement or function."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
+                       " WHERE relname = 'ledger_posting'")
+        return cursor.fetchone()[0]
+
+
+def test_the_expiry_sweep_reads_the_credits_that_make_up_a_balance(long_history):
+    """What of a balance is older than the validity is found newest credit first, up to the balance: a user
+    who spent down to a little reads a few postings, not the years behind them (inside wallet_fresh_amount,
+    where EXPLAIN does not look: PostgreSQL's per-transaction table counters do)."""
+    rich, _other = long_history
+    services.wallet_spend(user_id=rich.id, amount=Wallet.objects.get(user=rich).balance - 10, description="x")
+    before = _posting_rows_read()
+    assert selectors.wallets_expiring(within=timedelta(0), limit=10) == []  # all of it younger than 5 years
+    assert _posting_rows_read() - before <= 500  # (the other user's 200 entries are read too)
+
+
+def test_the_fresh_amount_pages_through_credits_until_the_balance(long_history):
+    """Where younger credits do not make up the balance, each is counted once across the pages it reads."""
+    rich, _other = long_history
+    wallet = Wallet.objects.get(user=rich)
+    middle = Posting.objects.filter(account_id=wallet.account_id).order_by("created_at", "id")[HISTORY // 2].created_at
+    credits = sum(Posting.objects.filter(account_id=wallet.account_id, amount__gt=0, created_at__gt=middle)
+                  .values_list("amount", flat=True))
+    assert 100 * 3 < credits < wallet.balance  # many pages of credits, fewer won than the balance
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wallet_fresh_amount(%s, %s), wallet_fresh_amount(%s, %s)",
+                       [rich.id, middle, rich.id, middle - timedelta(days=1)])
+        assert cursor.fetchone() == (credits, wallet.balance)
