@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
 from accounts.models import LanguagePreference, OperatorAction
+from prepaid.db import delete_in_batches
 from prepaid.errors import ApplicationError, ErrorCode
 
 
@@ -58,6 +59,22 @@ def api_tokens_revoke_all(*, user) -> int:
 def api_tokens_purge_expired() -> int:
     """Delete expired tokens (they are refused already); return how many."""
     return AuthToken.objects.filter(expiry__lte=timezone.now()).delete()[0]
+
+
+def sign_in_records_purge(*, older_than_days: int | None = None, batch_size: int | None = None) -> int:
+    """Delete what sign-ins leave behind once it no longer counts, in bounded batches: the sign-in log older
+    than LOGIN_ACCESS_LOG_RETENTION_DAYS, failed attempts whose window has passed (they no longer lock anyone
+    out), expired sessions. Returns how many rows went."""
+    from axes.models import AccessAttempt, AccessLog
+    from django.contrib.sessions.models import Session
+
+    days = settings.LOGIN_ACCESS_LOG_RETENTION_DAYS if older_than_days is None else older_than_days
+    batch_size = batch_size or settings.LOGIN_RECORDS_PURGE_BATCH_SIZE
+    now = timezone.now()
+    return (delete_in_batches(AccessLog.objects.filter(attempt_time__lt=now - datetime.timedelta(days=days)),
+                              batch_size=batch_size)
+            + delete_in_batches(AccessAttempt.objects.filter(expiration__expires_at__lt=now), batch_size=batch_size)
+            + delete_in_batches(Session.objects.filter(expire_date__lt=now), batch_size=batch_size))
 
 
 def language_choose(*, user, language: str) -> None:

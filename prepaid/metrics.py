@@ -27,12 +27,13 @@ from prepaid.http import client_address
 logger = logging.getLogger(__name__)
 
 # The tables that grow with traffic: those a scheduled purge keeps to their retention (dedup rows, stored SSE
-# events, idempotency records, published outbox rows, notifications, API tokens) and the records that are kept
-# (the ledger, operations, the audit store). Their sizes are watched (a purge that stopped shows as growth).
+# events, idempotency records, published outbox rows, notifications, API tokens, the sign-in log, sessions) and
+# the records that are kept (the ledger, operations, the audit store). Their sizes are watched (a purge that
+# stopped shows as growth).
 GROWING_TABLES = (
     "notifications_processedevent", "django_eventstream_event", "wallets_idempotencyrecord", "outbox_outboxevent",
-    "notifications_notification", "knox_authtoken", "ledger_journalentry", "ledger_posting", "wallets_operation",
-    "audit_auditevent",
+    "notifications_notification", "knox_authtoken", "axes_accesslog", "django_session",
+    "ledger_journalentry", "ledger_posting", "wallets_operation", "audit_auditevent",
 )
 
 

@@ -298,6 +298,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
+    "sign-in-records-purge": {
+        "task": "accounts.tasks.sign_in_records_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
     "api-tokens-purge-expired": {
         "task": "accounts.tasks.api_tokens_purge_expired",
         "schedule": 3600.0,
@@ -453,6 +458,10 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_FAILURES_MAX = env_int("LOGIN_FAILURES_MAX", 5)
 LOGIN_LOCKOUT_S = env_int("LOGIN_LOCKOUT_S", 900)
+# The sign-in log (who signed in, when, from where) is kept a year (a security record, not a money one), then
+# purged hourly with expired failed attempts and sessions, this many rows per statement.
+LOGIN_ACCESS_LOG_RETENTION_DAYS = env_int("LOGIN_ACCESS_LOG_RETENTION_DAYS", 365)
+LOGIN_RECORDS_PURGE_BATCH_SIZE = env_int("LOGIN_RECORDS_PURGE_BATCH_SIZE", 5000)
 AXES_FAILURE_LIMIT = LOGIN_FAILURES_MAX
 AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_S)
 AXES_USE_ATTEMPT_EXPIRATION = True  # failures older than the window no longer count

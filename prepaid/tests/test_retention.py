@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.core.checks import run_checks
 from django.utils import timezone
 
-from accounts.services import api_tokens_purge_expired, operator_action_record
+from accounts.services import api_tokens_purge_expired, operator_action_record, sign_in_records_purge
 from audit import services as audit_services
 from notifications import services as notification_services
 from outbox import services as outbox_services
@@ -30,6 +30,7 @@ PURGES = {
     "notifications.tasks.notifications_purge": lambda: notification_services.notifications_purge(older_than_days=0),
     "wallets.tasks.idempotency_purge_expired": wallet_services.idempotency_purge_expired,
     "accounts.tasks.api_tokens_purge_expired": api_tokens_purge_expired,
+    "accounts.tasks.sign_in_records_purge": lambda: sign_in_records_purge(older_than_days=0),
 }
 KEPT = ["ledger.JournalEntry", "ledger.Posting", "ledger.Account", "wallets.Wallet", "wallets.Operation",
         "wallets.Payment", "wallets.Refund", "wallets.Hold", "wallets.CustodyReport", "audit.AuditEvent",
