@@ -163,18 +163,13 @@ def user_figures(user, *, requests: int) -> dict[str, float]:
 def staff_client():
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.helpers import staff_sign_in  # (a password and a second factor, as the admin requires)
 
     staff = get_user_model().objects.filter(username="history-ops").first() or \
         get_user_model().objects.create_superuser("history-ops", "ops@example.com", uuid.uuid4().hex)
     client = Client()
-    client.force_login(staff)
-    device = (TOTPDevice.objects.filter(user=staff, confirmed=True).first()
-              or TOTPDevice.objects.create(user=staff, name="authenticator", confirmed=True))
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    staff_sign_in(client, staff)
     return client
 
 
