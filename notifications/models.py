@@ -39,7 +39,9 @@ class NotificationType(models.TextChoices):
 class Notification(models.Model):
     """What a user is told about one wallet event (``event_id``: the event's id, see prepaid.events)."""
 
+    # Indexed by notification_user_created_idx (user, time, id) only (see wallets.models.Operation.user).
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
+                             db_index=False,
                              verbose_name=_("user"))
     event_id = models.UUIDField(unique=True, verbose_name=_("event id"))
     event_type = models.CharField(max_length=64, verbose_name=_("event type"))
@@ -61,7 +63,7 @@ class Notification(models.Model):
         verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["user", "-created_at"], name="notification_user_created_idx"),
+            models.Index(fields=["user", "-created_at", "-id"], name="notification_user_created_idx"),
             models.Index(fields=["user"], condition=models.Q(read_at__isnull=True), name="notification_unread_idx"),
             models.Index(fields=["created_at"], name="notification_created_idx"),  # the purge's
         ]

@@ -3,6 +3,7 @@ entries (and tables of 10,000 notifications, dead letters and audit events): Pos
 each statement a read runs (EXPLAIN ANALYZE, tests/plans.py) must show it reading about a page's rows.
 Reading the whole history, as a list that sorts or aggregates it would, reads tens of thousands."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from django.utils import timezone
 from bench.history_fill import history_fill
 from ledger.models import Posting
 from tests.helpers import staff_sign_in
-from tests.plans import assert_reads_at_most, rows_read
+from tests.plans import assert_reads_at_most, rows_read, statement_rows_read
 from wallets import selectors, services
 from wallets.models import Operation, Wallet
 
@@ -228,3 +229,34 @@ def test_the_fresh_amount_pages_through_credits_until_the_balance(long_history):
         cursor.execute("SELECT wallet_fresh_amount(%s, %s), wallet_fresh_amount(%s, %s)",
                        [rich.id, middle, rich.id, middle - timedelta(days=1)])
         assert cursor.fetchone() == (credits, wallet.balance)
+
+
+@pytest.mark.parametrize("statement", [
+    # A user's operations, a page (the transactions list's arm, the admin's changelist of one user).
+    "SELECT created_at, id FROM wallets_operation WHERE user_id = $1 AND created_at <= $2"
+    " ORDER BY created_at DESC, id DESC LIMIT 51",
+    # A balance at a moment (and a statement's opening balance).
+    "SELECT balance_after FROM ledger_posting WHERE account_id = (SELECT account_id FROM wallets_wallet"
+    " WHERE user_id = $1) AND created_at <= $2 ORDER BY created_at DESC, id DESC LIMIT 1",
+])
+def test_a_page_reads_a_page_in_the_plan_a_prepared_statement_keeps(long_history, statement):
+    """The web processes prepare their hot statements (DATABASE_PREPARE_THRESHOLD): after five runs PostgreSQL
+    may keep a generic plan, made without the user's id. It must still read a page: an index that orders the
+    rows as the page does (a plain index on the user would be sorted through, all of the user's rows)."""
+    rich, _other = long_history
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone as tz
+
+    # Many users of a few entries beside the one of many: a generic plan expects a user to have a few.
+    many = get_user_model().objects.bulk_create(
+        [get_user_model()(username=f"many-{uuid.uuid4().hex}", password=make_password(None)) for _ in range(2_000)])
+    with connection.cursor() as cursor:
+        history_fill(cursor, user_ids=[u.id for u in many], entries=2, seed="many")
+    _analyze("ledger_posting", "wallets_operation", "wallets_wallet")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        name = f"page_{uuid.uuid4().hex}"  # (the connection outlives the test; psycopg may deallocate it)
+        cursor.execute(f"PREPARE {name}(integer, timestamptz) AS {statement}")
+        read, plan = statement_rows_read(f"EXECUTE {name}({rich.id}, '{tz.now().isoformat()}')")
+    assert read <= BOUND, plan
