@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -22,7 +23,7 @@ class EstimatedCountPaginator(Paginator):
     def count(self):
         cap = settings.ADMIN_EXACT_COUNT_MAX
         try:
-            counted = self.object_list.order_by()[:cap + 1].count()
+            counted = self.object_list.order_by().values("pk")[:cap + 1].count()  # (no annotation computed)
         except (AttributeError, TypeError):  # not a queryset
             return super().count
         if counted <= cap:
@@ -44,16 +45,16 @@ def _search_field(model, path: str):
     return field.target_field if field.is_relation else field
 
 
-def _search_condition(model, path: str, value) -> dict:
+def _search_condition(model, path: str, value) -> Q:
     """``path`` = ``value`` as a condition on the model's own columns: a key across a relation (a user's
     username) is looked up first, so the planner sees the foreign key's value (and its statistics: a user
     with a million rows is read through the index in order, not joined and sorted)."""
     relation, _sep, rest = path.partition("__")
     field = model._meta.get_field(relation)
-    if not rest or not field.is_relation:
-        return {path: value}
-    keys = list(field.related_model._default_manager.filter(**{rest: value}).values_list("pk", flat=True)[:100])
-    return {f"{relation}__in": keys}
+    if rest and field.is_relation:
+        keys = list(field.related_model._default_manager.filter(**{rest: value}).values_list("pk", flat=True)[:100])
+        return Q(**{f"{relation}__in": keys})
+    return Q(**{path: value})
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -90,7 +91,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
                 continue
             if value in (None, "") or (isinstance(value, int) and not -2**63 <= value < 2**63):
                 continue
-            found = queryset.filter(**_search_condition(self.model, name, value))
+            found = queryset.filter(_search_condition(self.model, name, value))
             if found.exists():  # one index probe
                 return found, False
         return queryset.none(), False

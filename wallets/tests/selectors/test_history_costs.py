@@ -238,6 +238,8 @@ def test_the_fresh_amount_pages_through_credits_until_the_balance(long_history):
     # A balance at a moment (and a statement's opening balance).
     "SELECT balance_after FROM ledger_posting WHERE account_id = (SELECT account_id FROM wallets_wallet"
     " WHERE user_id = $1) AND created_at <= $2 ORDER BY created_at DESC, id DESC LIMIT 1",
+    # The admin's search of operations by order id (most rows have none).
+    "SELECT 1 FROM wallets_operation WHERE order_id = 'history-' || $1 || $2 LIMIT 1",
 ])
 def test_a_page_reads_a_page_in_the_plan_a_prepared_statement_keeps(long_history, statement):
     """The web processes prepare their hot statements (DATABASE_PREPARE_THRESHOLD): after five runs PostgreSQL
