@@ -13,7 +13,8 @@ ledger of ten million, beside a fresh user; each admin changelist and the reconc
    wallet page, the admin's changelists and searches, and the incremental reconcile after the run's
    writes; p50 of ``--requests`` after a warm-up.
 3. Measures the same admin pages and reconcile on an empty ledger (a database of its own,
-   ``prepaid_bench_empty``, in a subprocess): their baseline.
+   ``prepaid_bench_empty``, in a subprocess; 120 users of 2 entries and a spend each, so that its pages
+   hold as many rows as the big ledger's): their baseline.
 Prints each figure, its baseline and their ratio (target: within 2x; the changelists under 500 ms).
 """
 
@@ -219,8 +220,20 @@ def measure(*, requests: int, with_users: bool) -> dict:
         result["fresh"] = user_figures(fresh, requests=requests)
         result["rich"] = user_figures(rich, requests=requests)
         result["platform"] = platform_figures(requests=requests, username=RICH)
-    else:
+    else:  # an empty ledger, but full pages: 120 users of 2 entries and a spend each (a page holds 100 rows)
+        from django.contrib.auth.hashers import make_password
+        from django.db import connection
+
+        from bench.history_fill import history_fill
+        from wallets import services
+
         fresh = fresh_user()
+        users = get_user_model().objects.bulk_create([get_user_model()(
+            username=f"history-page-{uuid.uuid4().hex[:8]}", password=make_password(None)) for _ in range(120)])
+        with connection.cursor() as cursor:
+            history_fill(cursor, user_ids=[u.id for u in users], entries=2, seed="page")
+        for user in users:
+            services.wallet_spend(user_id=user.id, amount=1, description="page")
         result["platform"] = platform_figures(requests=requests, username=fresh.username)
     return result
 

@@ -41,7 +41,8 @@ WITH system AS MATERIALIZED (
 )
 INSERT INTO wallets_operation (id, kind, user_id, amount, payment_key, order_id, description, idempotency_key,
                                created_at)
-SELECT id, kind, user_id, amount, '', CASE WHEN kind = 'CHARGE' THEN 'history-' || id ELSE '' END,
+SELECT id, kind, user_id, amount, CASE WHEN kind = 'CHARGE' THEN 'history-key-' || id ELSE '' END,
+       CASE WHEN kind = 'CHARGE' THEN 'history-' || id ELSE '' END,
        'history ' || i, '', created_at
   FROM rows
 """

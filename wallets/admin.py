@@ -90,7 +90,7 @@ class OperationAdmin(ReadOnlyAdmin):
 
     list_display = ("entry", "kind", "user", "counterparty", "amount", "reverses", "order_id", "created_at")
     list_filter = ("kind", "created_at")
-    search_fields = ("entry__id", "order_id", "payment_key", "user__username", "user__id", "counterparty__username")
+    search_fields = ("entry__id", "user__username", "user__id", "counterparty__username", "order_id", "payment_key")
     list_select_related = ("entry", "user", "counterparty", "reverses")
     readonly_fields = [f.name for f in Operation._meta.fields]
     actions = ["return_transfers"]
