@@ -84,8 +84,7 @@ class NewestFirstPagination(CursorPagination):
         return f"{getattr(row, self.ordering[0].lstrip('-')).isoformat()}|{row.pk}"
 
     def _position_read(self, position: str, model: type[Model]):
-        invalid = exceptions.ValidationError(
-            {self.cursor_query_param: [_("Not a cursor this API gave (use the next or previous link).")]})
+        invalid = self._invalid_cursor()
         at, _sep, pk = position.rpartition("|")
         try:
             at, pk = datetime.fromisoformat(at), model._meta.pk.to_python(pk)
@@ -119,9 +118,12 @@ class NewestFirstPagination(CursorPagination):
                     _("Must be an integer from 1 to %(max)s.") % {"max": settings.API_PAGE_SIZE_MAX}]})
         return int(raw)
 
-    def decode_cursor(self, request):
-        invalid = exceptions.ValidationError(
+    def _invalid_cursor(self) -> exceptions.ValidationError:
+        return exceptions.ValidationError(
             {self.cursor_query_param: [_("Not a cursor this API gave (use the next or previous link).")]})
+
+    def decode_cursor(self, request):
+        invalid = self._invalid_cursor()
         encoded = request.query_params.get(self.cursor_query_param)
         if encoded is not None and not _BASE64.fullmatch(encoded):
             raise invalid  # DRF's decoder skips what is not base64: "\0" would read as the first page

@@ -42,12 +42,13 @@ def rows_read(read) -> list[tuple[int, str, str]]:
     """Run ``read()`` and explain each SELECT it ran: (rows read, SQL, plan) per statement."""
     with CaptureQueriesContext(connection) as captured:
         read()
-    found = []
+    statements = []
     for query in captured.captured_queries:
         sql = query["sql"]
         if sql.lstrip().upper().startswith("SELECT"):
-            found.append((*statement_rows_read(sql), sql))
-    return [(count, sql, text) for count, text, sql in found]
+            count, plan = statement_rows_read(sql)
+            statements.append((count, sql, plan))
+    return statements
 
 
 def assert_reads_at_most(read, limit: int) -> None:
